@@ -1,0 +1,22 @@
+# The two commands of the README: `make demo` and `make test`. Both install what is missing first.
+CARGO ?= cargo
+VENV ?= $(CURDIR)/.venv
+export ETLAKE_VENV := $(VENV)
+
+.PHONY: test demo deps lint
+
+deps:
+	scripts/setup-deps.sh --python
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test: deps lint
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+
+demo:
+	scripts/setup-deps.sh
+	$(CARGO) build --release --bin etlake
+	scripts/demo.sh target/release/etlake

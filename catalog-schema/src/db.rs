@@ -1,0 +1,79 @@
+//! The connection to the index: opening it (starting the embedded cluster when nothing is configured)
+//! and the small queries every command needs.
+use crate::config::{Environment, Resolved, Source};
+use crate::embedded::Embedded;
+use crate::error::DbContext;
+use crate::{DbUrl, Error, Result};
+
+/// An open connection to an ODC index.
+pub struct Catalog {
+    client: postgres::Client,
+    url: DbUrl,
+    source: Source,
+}
+
+impl Catalog {
+    /// Connects to the database a resolved configuration names, creating and starting etlake's
+    /// embedded cluster when nothing is configured.
+    pub fn open(resolved: &Resolved, env: &dyn Environment) -> Result<Catalog> {
+        let url = match &resolved.url {
+            Some(u) => u.clone(),
+            None => Embedded::new(Embedded::default_root(env)).ensure_running()?,
+        };
+        let mut c = Catalog::connect(&url)?;
+        c.source = resolved.source.clone();
+        Ok(c)
+    }
+
+    /// Connects to a URL.
+    pub fn connect(url: &DbUrl) -> Result<Catalog> {
+        let cfg = url.to_pg_config(&format!("etlake {}", crate::VERSION));
+        let client = cfg
+            .connect(postgres::NoTls)
+            .map_err(|e| Error::Config(format!("cannot connect to {}: {e}", url.redacted())))?;
+        Ok(Catalog {
+            client,
+            url: url.clone(),
+            source: Source::CommandLine,
+        })
+    }
+
+    /// The Postgres client.
+    pub fn client(&mut self) -> &mut postgres::Client {
+        &mut self.client
+    }
+
+    /// The URL connected to.
+    pub fn url(&self) -> &DbUrl {
+        &self.url
+    }
+
+    /// Where the connection's configuration came from.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// Whether a schema exists (`agdc`, `etlake`).
+    pub fn schema_exists(&mut self, name: &str) -> Result<bool> {
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname = $1",
+                &[&name],
+            )
+            .ctx(format!("looking up schema {name}"))?
+            .is_some())
+    }
+
+    /// Fails with an actionable message when the ODC schema is missing.
+    pub fn require_agdc(&mut self) -> Result<()> {
+        if self.schema_exists("agdc")? {
+            Ok(())
+        } else {
+            Err(Error::NotFound {
+                object: format!("database {}", self.url.redacted()),
+                message: "no ODC index (schema agdc) here: run `etlake db init` first".into(),
+            })
+        }
+    }
+}

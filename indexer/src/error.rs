@@ -1,0 +1,35 @@
+//! The one error type of the indexer crate; every message names the file or object concerned.
+use std::path::PathBuf;
+
+/// Errors of the indexer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A recognition file or template is invalid.
+    #[error("{object}: {message}")]
+    Recognition {
+        /// The recognition file (and template).
+        object: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// GDAL could not open or read a raster.
+    #[error("{path}: GDAL: {message}")]
+    Raster {
+        /// The dataset path as given to GDAL.
+        path: String,
+        /// GDAL's message.
+        message: String,
+    },
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Result alias of the indexer crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,11 @@
+//! The etlake indexer: recognises lake files from the declarative templates in `product-defs/recognition`
+//! and reads their raster metadata with GDAL. Crawling S3 and writing documents build on these pieces.
+#![deny(missing_docs)]
+
+mod error;
+pub mod raster;
+pub mod recognition;
+pub mod template;
+
+pub use error::{Error, Result};
+pub use recognition::{Recognised, Recogniser};

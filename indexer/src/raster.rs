@@ -1,0 +1,153 @@
+//! Raster metadata through GDAL: size, geotransform, CRS, band types and nodata, subdatasets.
+//! A GDAL `Dataset` is not `Sync`: each worker opens its own, so this module takes paths, not datasets.
+use crate::{Error, Result};
+use gdal::{Dataset, Metadata};
+
+/// What etlake needs to know about one raster (or one subdataset).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RasterInfo {
+    /// GDAL driver short name (`GTiff`, `netCDF`, `HDF4Image`, …).
+    pub driver: String,
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// GDAL geotransform `[x0, dx, rx, y0, ry, dy]`.
+    pub geo_transform: Option<[f64; 6]>,
+    /// EPSG code, when the CRS has one.
+    pub epsg: Option<u32>,
+    /// The CRS as WKT, when the file has one.
+    pub crs_wkt: Option<String>,
+    /// Per band: GDAL data type name and nodata value.
+    pub bands: Vec<BandInfo>,
+    /// Subdatasets (`NAME`, `DESC`) of container formats (HDF, NetCDF).
+    pub subdatasets: Vec<(String, String)>,
+}
+
+/// One band.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BandInfo {
+    /// GDAL type name (`Byte`, `Int16`, `Float32`, …).
+    pub data_type: String,
+    /// Nodata value, if set.
+    pub nodata: Option<f64>,
+}
+
+impl RasterInfo {
+    /// The eo3 `transform` (`[a, b, c, d, e, f]` with x = a·col + b·row + c) from GDAL's geotransform.
+    pub fn eo3_transform(&self) -> Option<[f64; 6]> {
+        self.geo_transform
+            .map(|g| [g[1], g[2], g[0], g[4], g[5], g[3]])
+    }
+}
+
+/// Reads a raster's metadata (a file path, a `/vsi…` path or a GDAL subdataset string).
+pub fn inspect(path: &str) -> Result<RasterInfo> {
+    let err = |e: gdal::errors::GdalError| Error::Raster {
+        path: path.to_string(),
+        message: e.to_string(),
+    };
+    let ds = Dataset::open(path).map_err(err)?;
+    let (width, height) = ds.raster_size();
+    let geo_transform = ds.geo_transform().ok();
+    let srs = ds.spatial_ref().ok();
+    let epsg = srs
+        .as_ref()
+        .and_then(|s| s.auth_code().ok())
+        .map(|c| c as u32);
+    let crs_wkt = srs
+        .as_ref()
+        .and_then(|s| s.to_wkt().ok())
+        .filter(|w| !w.is_empty());
+    let mut bands = Vec::new();
+    for i in 1..=ds.raster_count() {
+        let b = ds.rasterband(i).map_err(err)?;
+        bands.push(BandInfo {
+            data_type: b.band_type().name(),
+            nodata: b.no_data_value(),
+        });
+    }
+    let mut subdatasets = Vec::new();
+    if let Some(md) = ds.metadata_domain("SUBDATASETS") {
+        let get = |key: String| {
+            md.iter()
+                .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+                .map(str::to_string)
+        };
+        for n in 1.. {
+            match get(format!("SUBDATASET_{n}_NAME")) {
+                Some(name) => subdatasets.push((
+                    name,
+                    get(format!("SUBDATASET_{n}_DESC")).unwrap_or_default(),
+                )),
+                None => break,
+            }
+        }
+    }
+    Ok(RasterInfo {
+        driver: ds.driver().short_name(),
+        width,
+        height,
+        geo_transform,
+        epsg,
+        crs_wkt,
+        bands,
+        subdatasets,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gdal::spatial_ref::SpatialRef;
+    use gdal::DriverManager;
+
+    #[test]
+    fn reads_back_a_geotiff_written_with_gdal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chirps-v2.0.2023.01.01.tif");
+        {
+            let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
+            let mut ds = driver
+                .create_with_band_type::<f32, _>(&path, 40, 20, 1)
+                .unwrap();
+            ds.set_geo_transform(&[-100.0, 0.05, 0.0, 40.0, 0.0, -0.05])
+                .unwrap();
+            ds.set_spatial_ref(&SpatialRef::from_epsg(4326).unwrap())
+                .unwrap();
+            ds.rasterband(1)
+                .unwrap()
+                .set_no_data_value(Some(-9999.0))
+                .unwrap();
+        }
+        let info = inspect(path.to_str().unwrap()).unwrap();
+        assert_eq!(
+            (info.driver.as_str(), info.width, info.height),
+            ("GTiff", 40, 20)
+        );
+        assert_eq!(info.epsg, Some(4326));
+        assert_eq!(
+            info.bands,
+            vec![BandInfo {
+                data_type: "Float32".into(),
+                nodata: Some(-9999.0)
+            }]
+        );
+        assert_eq!(
+            info.eo3_transform(),
+            Some([0.05, 0.0, -100.0, 0.0, -0.05, 40.0])
+        );
+    }
+
+    #[test]
+    fn a_corrupt_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("broken.tif");
+        std::fs::write(&path, b"II*\0not really a tiff").unwrap();
+        let err = inspect(path.to_str().unwrap()).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{}: GDAL:", path.display())),
+            "{err}"
+        );
+    }
+}

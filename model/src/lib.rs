@@ -1,0 +1,18 @@
+//! The model side of etlake: output grids (GeoBoxes) that stacks are assembled on, and, as the
+//! model issues land, index queries, aligned stacks and the VegET kernel.
+#![deny(missing_docs)]
+
+pub mod geobox;
+
+pub use geobox::GeoBox;
+
+/// Errors of the model crate; messages name the grid or input concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A grid definition is unusable.
+    #[error("grid: {0}")]
+    Grid(String),
+}
+
+/// Result alias of the model crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

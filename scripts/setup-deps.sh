@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what `make test` and `make demo` need when it is missing: Debian packages (GDAL, pkg-config,
+# the Postgres 15 server) and a Python venv with the real datacube library. Safe to re-run: it only
+# installs what is absent. Usage: scripts/setup-deps.sh [--python]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+dpkg -s libgdal-dev >/dev/null 2>&1 || need+=(libgdal-dev)
+dpkg -s gdal-bin >/dev/null 2>&1 || need+=(gdal-bin)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  need+=(postgresql-15)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "==> installing Debian packages: ${need[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [ "${1:-}" = "--python" ]; then
+  venv="${ETLAKE_VENV:-.venv}"
+  # Exact pins: datacube 1.9.20 is the newest for Python 3.11; SQLAlchemy 2.1 needs postgresql+psycopg2:// URLs.
+  pins="datacube==1.9.20 psycopg2-binary==2.9.13"
+  if [ ! -x "$venv/bin/datacube" ] || [ "$(cat "$venv/.etlake-pins" 2>/dev/null)" != "$pins" ]; then
+    echo "==> creating Python venv $venv with $pins"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check $pins
+    echo "$pins" > "$venv/.etlake-pins"
+  fi
+fi

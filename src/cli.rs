@@ -1,0 +1,103 @@
+//! The `etlake` command line: global connection options (as datacube users configure them) and the
+//! command tree. Parsing only; `commands` does the work.
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// etlake: index a data lake into an Open Data Cube index, fast, and read it back.
+#[derive(Debug, Parser)]
+#[command(name = "etlake", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How to reach the database (when none is given, etlake starts its embedded cluster).
+#[derive(Debug, Args)]
+pub struct ConnArgs {
+    /// Database URL (postgresql://, postgresql+psycopg2://); wins over ODC_<ENV>_DB_URL,
+    /// DATACUBE_DB_URL and the datacube config file.
+    #[arg(long, global = true, value_name = "URL")]
+    pub db: Option<String>,
+    /// datacube environment name (default: $ODC_ENVIRONMENT or `default`).
+    #[arg(short = 'E', long = "env", global = true, value_name = "NAME")]
+    pub env: Option<String>,
+    /// datacube config file (repeatable; the first readable one is used).
+    #[arg(short = 'C', long = "config", global = true, value_name = "PATH")]
+    pub config: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, check and manage the index database.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// ODC metadata types.
+    #[command(subcommand)]
+    Metadata(MetadataCommand),
+    /// ODC products.
+    #[command(subcommand)]
+    Product(ProductCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Create the ODC index (schema agdc, roles, default metadata types) and etlake's schema. Idempotent.
+    Init,
+    /// Report like `datacube system check`: connection, schemas, counts. Exit 1 when incomplete.
+    Check,
+    /// Show the embedded cluster's state and connection URLs.
+    Status,
+    /// Start the embedded cluster (creating it on first use).
+    Start,
+    /// Stop the embedded cluster.
+    Stop,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetadataCommand {
+    /// Add metadata types from YAML/JSON files.
+    Add {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List metadata types.
+    List,
+    /// Print a stored metadata type as YAML.
+    Show { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProductCommand {
+    /// Add products from YAML/JSON files or directories of them. All or nothing.
+    Add {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Update stored products (datacube's safe-change rules). All or nothing.
+    Update {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Also apply changes that may make existing datasets inconsistent.
+        #[arg(long)]
+        allow_unsafe: bool,
+        /// Report what would change without writing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List products.
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Print a stored product definition as YAML.
+    Show { name: String },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}

@@ -1,0 +1,234 @@
+//! Shared test harness: private Postgres clusters (started with etlake's own embedded-cluster code),
+//! running the `etlake` binary and the real `datacube` CLI, and dumping schemas for comparison.
+#![allow(dead_code)]
+
+use catalog_schema::embedded::Embedded;
+use catalog_schema::DbUrl;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A private cluster in a temporary directory, stopped when dropped.
+pub struct Cluster {
+    pub embedded: Embedded,
+    pub url: DbUrl,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    pub fn start() -> Cluster {
+        let dir = tempdir();
+        let embedded = Embedded::new(dir.path().join("pg"));
+        let url = embedded
+            .ensure_running()
+            .expect("start a private Postgres cluster");
+        Cluster {
+            embedded,
+            url,
+            _dir: dir,
+        }
+    }
+
+    /// A new empty database in this cluster.
+    pub fn create_db(&self, name: &str) -> DbUrl {
+        let mut admin = self.url.clone();
+        admin.dbname = Some("postgres".into());
+        let mut c = admin
+            .to_pg_config("etlake-tests")
+            .connect(postgres::NoTls)
+            .unwrap();
+        c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let mut u = self.url.clone();
+        u.dbname = Some(name.into());
+        u
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.embedded.stop();
+    }
+}
+
+/// A temporary directory the `postgres` account can traverse when the tests run as root.
+pub fn tempdir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("etlake-test-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn reference(name: &str) -> PathBuf {
+    workspace().join("tests/fixtures").join(name)
+}
+
+/// The product definitions shipped in product-defs/products, sorted.
+pub fn product_defs() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(workspace().join("product-defs/products"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".odc-product.yaml"))
+        .collect();
+    v.sort();
+    assert!(
+        v.len() >= 10,
+        "expected the product definitions in product-defs/products, found {}",
+        v.len()
+    );
+    v
+}
+
+/// Clears every variable that could point etlake or datacube at another database.
+fn clean_env(cmd: &mut Command, home: &Path) {
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ODC_")
+            || k.starts_with("DATACUBE_")
+            || k.starts_with("DB_")
+            || k.starts_with("ETLAKE_PG")
+            || k == "ETLAKE_HOME"
+            || k.starts_with("PG")
+        {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("HOME", home);
+}
+
+/// Runs `etlake --db URL args…`.
+pub fn etlake(url: &DbUrl, args: &[&str]) -> Output {
+    let home = tempdir();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_etlake"));
+    clean_env(&mut cmd, home.path());
+    cmd.current_dir(home.path())
+        .arg("--db")
+        .arg(url.python_url())
+        .args(args);
+    cmd.output().expect("run etlake")
+}
+
+/// Runs `etlake` with an environment of the test's choosing (no --db).
+pub fn etlake_env(home: &Path, vars: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_etlake"));
+    clean_env(&mut cmd, home);
+    cmd.current_dir(home).envs(vars.iter().copied()).args(args);
+    cmd.output().expect("run etlake")
+}
+
+pub fn venv() -> PathBuf {
+    let v = std::env::var("ETLAKE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace().join(".venv"));
+    assert!(
+        v.join("bin/datacube").is_file(),
+        "the datacube venv is missing at {} — run `make test` (it installs datacube==1.9.20)",
+        v.display()
+    );
+    v
+}
+
+/// Runs the real `datacube` CLI against a database.
+pub fn datacube(url: &DbUrl, args: &[&str]) -> Output {
+    let home = tempdir();
+    let mut cmd = Command::new(venv().join("bin/datacube"));
+    clean_env(&mut cmd, home.path());
+    cmd.current_dir(home.path())
+        .env("ODC_DEFAULT_DB_URL", url.python_url())
+        .args(args);
+    cmd.output().expect("run datacube")
+}
+
+/// Runs a Python snippet in the datacube venv with `ODC_DEFAULT_DB_URL` set.
+pub fn python(url: &DbUrl, code: &str) -> Output {
+    let home = tempdir();
+    let mut cmd = Command::new(venv().join("bin/python"));
+    clean_env(&mut cmd, home.path());
+    cmd.current_dir(home.path())
+        .env("ODC_DEFAULT_DB_URL", url.python_url())
+        .arg("-c")
+        .arg(code);
+    cmd.output().expect("run python")
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[track_caller]
+pub fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "command failed ({:?}):\n{}",
+        o.status,
+        text(&o)
+    );
+    text(&o)
+}
+
+pub fn connect(url: &DbUrl) -> postgres::Client {
+    url.to_pg_config("etlake-tests")
+        .connect(postgres::NoTls)
+        .unwrap()
+}
+
+/// `pg_dump` of one database, with only the per-run `\restrict` token lines removed (pg_dump 15.14+
+/// writes a random token there; it is not part of the schema).
+pub fn pg_dump(url: &DbUrl, extra: &[&str]) -> String {
+    let bindir = catalog_schema::embedded::pg_bindir().unwrap();
+    let out = Command::new(bindir.join("pg_dump"))
+        .arg("-h")
+        .arg(url.host.as_deref().unwrap())
+        .arg("-p")
+        .arg(url.port.unwrap().to_string())
+        .arg("-U")
+        .arg(url.user.as_deref().unwrap())
+        .args(extra)
+        .arg(url.dbname.as_deref().unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pg_dump failed: {}", text(&out));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Rows of a query, each rendered as text columns joined by ` | `.
+pub fn rows(url: &DbUrl, sql: &str) -> Vec<String> {
+    let mut c = connect(url);
+    c.query(sql, &[])
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (0..r.len())
+                .map(|i| r.get::<_, Option<String>>(i).unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .collect()
+}
+
+/// A line-by-line difference, for assertion messages.
+pub fn first_difference(a: &str, b: &str) -> String {
+    for (i, (x, y)) in a.lines().zip(b.lines()).enumerate() {
+        if x != y {
+            return format!("line {}:\n  etlake:   {x}\n  datacube: {y}", i + 1);
+        }
+    }
+    format!(
+        "lengths differ: {} vs {} lines",
+        a.lines().count(),
+        b.lines().count()
+    )
+}
