@@ -39,6 +39,22 @@ pub enum Command {
     /// ODC products.
     #[command(subcommand)]
     Product(ProductCommand),
+    /// Datasets from metadata documents.
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatasetCommand {
+    /// Index eo3 dataset documents (YAML/JSON files or directories of them). Each document's location
+    /// is its file:// URI; existing datasets are left as they are and reported.
+    Add {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Datasets per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch_size: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,6 @@
 //! One function per command: each opens the index through `catalog_schema`, calls the library and
 //! prints the result. Errors bubble up to `main`, which turns them into the exit code.
-use crate::cli::{ConnArgs, DbCommand, Format, MetadataCommand, ProductCommand};
+use crate::cli::{ConnArgs, DatasetCommand, DbCommand, Format, MetadataCommand, ProductCommand};
 use catalog_schema::config::{self, ConnectOptions, Resolved, SystemEnv};
 use catalog_schema::embedded::{Embedded, Status};
 use catalog_schema::metadata_type::AddOutcome;
@@ -296,4 +296,31 @@ pub fn product(conn: &ConnArgs, cmd: &ProductCommand) -> Result<Success> {
         },
     }
     Ok(true)
+}
+
+pub fn dataset(conn: &ConnArgs, cmd: &DatasetCommand) -> Result<Success> {
+    let mut c = open_index(conn)?;
+    match cmd {
+        DatasetCommand::Add { files, batch_size } => {
+            let report = indexer::documents::index_eo3_files(&mut c, files, *batch_size)?;
+            for (object, reason) in &report.problems {
+                eprintln!("{object}: {reason}");
+            }
+            let counts: Vec<String> = report
+                .counts
+                .iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect();
+            println!(
+                "run {}: {}",
+                report.run,
+                if counts.is_empty() {
+                    "nothing to do".into()
+                } else {
+                    counts.join(", ")
+                }
+            );
+            Ok(report.ok())
+        }
+    }
 }

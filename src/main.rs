@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         cli::Command::Db(cmd) => commands::db(&args.conn, cmd),
         cli::Command::Metadata(cmd) => commands::metadata(&args.conn, cmd),
         cli::Command::Product(cmd) => commands::product(&args.conn, cmd),
+        cli::Command::Dataset(cmd) => commands::dataset(&args.conn, cmd),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

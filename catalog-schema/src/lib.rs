@@ -15,16 +15,19 @@
 pub mod changes;
 pub mod check;
 pub mod config;
+pub mod dataset;
 pub mod db;
 pub mod dburl;
 pub mod document;
 pub mod embedded;
+pub mod eo3;
 mod error;
 pub mod etlake_schema;
 pub mod fields;
 pub mod init;
 pub mod metadata_type;
 pub mod product;
+pub mod runs;
 
 pub use db::Catalog;
 pub use dburl::DbUrl;

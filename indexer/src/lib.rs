@@ -2,6 +2,8 @@
 //! and reads their raster metadata with GDAL. Crawling S3 and writing documents build on these pieces.
 #![deny(missing_docs)]
 
+pub mod crs;
+pub mod documents;
 mod error;
 pub mod raster;
 pub mod recognition;

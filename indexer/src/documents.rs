@@ -1,0 +1,140 @@
+//! Indexing metadata documents that already exist (eo3 YAML/JSON): read, validate, prepare with GDAL's
+//! CRS rules, write in batches, and account for every file in the run record.
+use crate::crs::GdalCrs;
+use catalog_schema::dataset::{self, NewDataset, Outcome, ProductCache};
+use catalog_schema::runs::{self, ObjectOutcome};
+use catalog_schema::{document, eo3, Catalog};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The account of one indexing run.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    /// Run id in `etlake.index_run`.
+    pub run: i64,
+    /// Outcome label → count.
+    pub counts: BTreeMap<&'static str, usize>,
+    /// (object, reason) for everything not indexed cleanly.
+    pub problems: Vec<(String, String)>,
+}
+
+impl Report {
+    /// True when nothing failed (unchanged and exists-different are not failures).
+    pub fn ok(&self) -> bool {
+        self.counts.get("failed").copied().unwrap_or(0) == 0
+    }
+}
+
+/// `file://` URI of a local path (absolute, with the characters that would break a URI escaped).
+pub fn file_uri(path: &Path) -> String {
+    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut s = String::from("file://");
+    for c in abs.to_string_lossy().chars() {
+        match c {
+            ' ' => s.push_str("%20"),
+            '%' => s.push_str("%25"),
+            '#' => s.push_str("%23"),
+            '?' => s.push_str("%3F"),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+/// Indexes eo3 documents from files and directories, `batch_size` datasets per transaction.
+pub fn index_eo3_files(
+    catalog: &mut Catalog,
+    paths: &[PathBuf],
+    batch_size: usize,
+) -> catalog_schema::Result<Report> {
+    let sources: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let run = runs::start(catalog, "dataset add", &sources)?;
+    let products = ProductCache::load(catalog)?;
+    let crs = GdalCrs::new();
+    let mut report = Report {
+        run,
+        ..Default::default()
+    };
+    let mut pending: Vec<(String, NewDataset)> = Vec::new();
+    let mut failures: Vec<ObjectOutcome> = Vec::new();
+    for file in document::expand_paths(paths)? {
+        let uri = file_uri(&file);
+        let docs = match document::read_documents(&file) {
+            Ok(d) => d,
+            Err(e) => {
+                failures.push(failed(&uri, None, e.to_string()));
+                continue;
+            }
+        };
+        for d in docs {
+            match eo3::prepare(&d.value, &crs) {
+                Ok(prepared) => pending.push((
+                    d.object.clone(),
+                    NewDataset {
+                        prepared,
+                        location: Some(uri.clone()),
+                        stac: None,
+                    },
+                )),
+                Err(m) => failures.push(failed(
+                    &uri,
+                    d.value.pointer("/product/name").and_then(|v| v.as_str()),
+                    format!("{}: {m}", d.object),
+                )),
+            }
+        }
+    }
+    record(catalog, &mut report, failures)?;
+    for chunk in pending.chunks(batch_size.max(1)) {
+        let batch: Vec<NewDataset> = chunk.iter().map(|(_, d)| d.clone()).collect();
+        let outcomes = dataset::write_batch(catalog, &products, &batch)?;
+        let rows = chunk
+            .iter()
+            .zip(outcomes)
+            .map(|((object, d), o)| {
+                let reason = match &o {
+                    Outcome::ExistsDifferent(r) | Outcome::Failed(r) => {
+                        Some(format!("{object}: {r}"))
+                    }
+                    _ => None,
+                };
+                ObjectOutcome {
+                    uri: d.location.clone().unwrap_or_default(),
+                    outcome: o.label(),
+                    product: Some(d.prepared.product.clone()),
+                    dataset: Some(d.prepared.id),
+                    reason,
+                }
+            })
+            .collect();
+        record(catalog, &mut report, rows)?;
+    }
+    let status = if report.ok() { "succeeded" } else { "partial" };
+    let counts = serde_json::to_value(&report.counts).unwrap_or_default();
+    runs::finish(catalog, run, status, &counts)?;
+    Ok(report)
+}
+
+fn failed(uri: &str, product: Option<&str>, reason: String) -> ObjectOutcome {
+    ObjectOutcome {
+        uri: uri.to_string(),
+        outcome: "failed",
+        product: product.map(str::to_string),
+        dataset: None,
+        reason: Some(reason),
+    }
+}
+
+fn record(
+    catalog: &mut Catalog,
+    report: &mut Report,
+    rows: Vec<ObjectOutcome>,
+) -> catalog_schema::Result<()> {
+    for r in &rows {
+        *report.counts.entry(r.outcome).or_insert(0) += 1;
+        if let Some(reason) = &r.reason {
+            report.problems.push((r.uri.clone(), reason.clone()));
+        }
+    }
+    runs::record(catalog, report.run, &rows)
+}
