@@ -20,6 +20,25 @@ pub enum Error {
         /// GDAL's message.
         message: String,
     },
+    /// An S3 request failed (missing bucket, denied access, bad credentials, unreachable endpoint).
+    #[error("{object}: {message}")]
+    S3 {
+        /// The bucket, prefix or object.
+        object: String,
+        /// What S3 said, in words a user can act on.
+        message: String,
+    },
+    /// A source argument is not usable.
+    #[error("{source_arg}: {message}")]
+    Source {
+        /// The argument as given.
+        source_arg: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The catalog refused or failed a write.
+    #[error(transparent)]
+    Catalog(#[from] catalog_schema::Error),
     /// A file could not be read.
     #[error("{path}: {source}")]
     Io {

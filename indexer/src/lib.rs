@@ -7,6 +7,7 @@ pub mod documents;
 mod error;
 pub mod raster;
 pub mod recognition;
+pub mod s3;
 pub mod template;
 
 pub use error::{Error, Result};

@@ -1,0 +1,86 @@
+//! The product-defs folder is consistent: every recognition spec loads, names a product that exists,
+//! and maps exactly that product's measurements; every product passes etlake's validation.
+mod common;
+use common::*;
+
+#[test]
+fn recognition_specs_match_their_products() {
+    let defs = workspace().join("product-defs");
+    let recogniser = indexer::Recogniser::load_dir(&defs.join("recognition")).unwrap();
+    let mut products = std::collections::BTreeMap::new();
+    for f in product_defs() {
+        let doc = catalog_schema::document::read_documents(&f)
+            .unwrap()
+            .remove(0);
+        catalog_schema::product::validate(&doc.object, &doc.value).unwrap();
+        let name = doc.value["name"].as_str().unwrap().to_string();
+        assert_eq!(
+            f.file_name().unwrap().to_str().unwrap(),
+            format!("{name}.odc-product.yaml"),
+            "file name must follow the product name"
+        );
+        products.insert(name, catalog_schema::product::measurement_names(&doc.value));
+    }
+    let mut n = 0;
+    for spec in recogniser.specs() {
+        n += 1;
+        let measurements = products
+            .get(&spec.product)
+            .unwrap_or_else(|| panic!("recognition for unknown product {}", spec.product));
+        let mut mapped: Vec<&String> = spec.measurements.keys().collect();
+        mapped.sort();
+        let mut wanted: Vec<&String> = measurements.iter().collect();
+        wanted.sort();
+        assert_eq!(
+            mapped, wanted,
+            "{}: recognition measurements must be the product's",
+            spec.product
+        );
+        assert!(
+            ["GeoTIFF", "NetCDF", "HDF4_EOS:EOS_GRID", "HDF5"].contains(&spec.file_format.as_str()),
+            "{}: {}",
+            spec.product,
+            spec.file_format
+        );
+    }
+    assert!(n >= 10, "only {n} recognition specs");
+}
+
+#[test]
+fn real_names_are_recognised_as_the_right_products() {
+    let recogniser =
+        indexer::Recogniser::load_dir(&workspace().join("product-defs/recognition")).unwrap();
+    let cases = [
+        ("s3://lp-prod-protected/MOD13Q1.061/MOD13Q1.A2023161.h29v09.061.2023177233537/MOD13Q1.A2023161.h29v09.061.2023177233537.hdf", "mod13q1_061", "2023-06-10", "2023-06-25", Some("h29v09")),
+        ("MOD09A1.A2020001.h29v11.061.2020010000000.hdf", "mod09a1_061", "2020-01-01", "2020-01-08", Some("h29v11")),
+        ("https://data.chc.ucsb.edu/products/CHIRPS-2.0/global_daily/tifs/p05/2023/chirps-v2.0.2023.01.01.tif.gz", "chirps_v2_daily_p05", "2023-01-01", "2023-01-01", None),
+        ("metdata/pr_2015.nc", "gridmet_pr", "2015-01-01", "2015-12-31", None),
+        ("metdata/pet_2015.nc", "gridmet_pet", "2015-01-01", "2015-12-31", None),
+        ("metdata/tmmn_2015.nc", "gridmet_tmmn", "2015-01-01", "2015-12-31", None),
+        ("metdata/tmmx_2015.nc", "gridmet_tmmx", "2015-01-01", "2015-12-31", None),
+        ("collection02/level-2/standard/oli-tirs/2023/092/068/LC09_L2SP_092068_20230522_20230524_02_T2/LC09_L2SP_092068_20230522_20230524_02_T2_SR_stac.json", "ls9_c2l2_sr", "2023-05-22", "2023-05-22", Some("092068")),
+    ];
+    for (key, product, start, end, region) in cases {
+        let r = recogniser
+            .recognise(key)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{key} not recognised"));
+        assert_eq!(r.product, product, "{key}");
+        assert_eq!(
+            (r.start.to_string().as_str(), r.end.to_string().as_str()),
+            (start, end),
+            "{key}"
+        );
+        assert_eq!(r.region_code.as_deref(), region, "{key}");
+    }
+    for key in [
+        "MOD13Q1.A2023161.h29v09.061.2023177233537.hdf.xml",
+        "global_pentad/tifs/chirps-v2.0.2020.07.3.tif.gz",
+        "README.txt",
+    ] {
+        assert!(
+            recogniser.recognise(key).unwrap().is_none(),
+            "{key} should not be recognised"
+        );
+    }
+}
