@@ -42,6 +42,39 @@ pub enum Command {
     /// Datasets from metadata documents.
     #[command(subcommand)]
     Dataset(DatasetCommand),
+    /// Index a lake: every file a product's templates recognise becomes a dataset (exactly once).
+    Index(IndexArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// s3://bucket/prefix (globs *, **, {a,b} allowed), local folders or files (globs allowed),
+    /// file:// URLs, or - to read one URI per line from stdin.
+    pub sources: Vec<String>,
+    /// Read one URI per line from this file.
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
+    /// Only these products (repeatable).
+    #[arg(long = "product", value_name = "NAME")]
+    pub products: Vec<String>,
+    /// Datasets per transaction.
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: usize,
+    /// S3 endpoint (e.g. http://127.0.0.1:9000); also $AWS_ENDPOINT_URL.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Anonymous S3 requests.
+    #[arg(long)]
+    pub no_sign_request: bool,
+    /// Requester-pays buckets (sent on every list and get).
+    #[arg(long)]
+    pub request_payer: bool,
+    /// S3 region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The product-defs folder (default: $ETLAKE_PRODUCT_DEFS, ./product-defs, or the one etlake was built with).
+    #[arg(long, value_name = "DIR")]
+    pub defs: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,8 @@
 //! One function per command: each opens the index through `catalog_schema`, calls the library and
 //! prints the result. Errors bubble up to `main`, which turns them into the exit code.
-use crate::cli::{ConnArgs, DatasetCommand, DbCommand, Format, MetadataCommand, ProductCommand};
+use crate::cli::{
+    ConnArgs, DatasetCommand, DbCommand, Format, IndexArgs, MetadataCommand, ProductCommand,
+};
 use catalog_schema::config::{self, ConnectOptions, Resolved, SystemEnv};
 use catalog_schema::embedded::{Embedded, Status};
 use catalog_schema::metadata_type::AddOutcome;
@@ -323,4 +325,82 @@ pub fn dataset(conn: &ConnArgs, cmd: &DatasetCommand) -> Result<Success> {
             Ok(report.ok())
         }
     }
+}
+
+fn defs_dir(given: &Option<std::path::PathBuf>) -> std::path::PathBuf {
+    if let Some(d) = given {
+        return d.clone();
+    }
+    if let Ok(d) = std::env::var("ETLAKE_PRODUCT_DEFS") {
+        return d.into();
+    }
+    let local = std::path::PathBuf::from("product-defs");
+    if local.join("recognition").is_dir() {
+        return local;
+    }
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("product-defs")
+}
+
+pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
+    if a.sources.is_empty() && a.from_file.is_none() {
+        return Err(Error::Invalid {
+            object: "etlake index".into(),
+            message: "give at least one source (s3://…, a folder, a file, -) or --from-file".into(),
+        });
+    }
+    let mut c = open_index(conn)?;
+    let opts = indexer::pipeline::IndexOptions {
+        sources: a.sources.clone(),
+        from_file: a.from_file.clone(),
+        products: a.products.clone(),
+        batch_size: a.batch_size,
+        s3: indexer::s3::S3Options {
+            endpoint_url: a.endpoint_url.clone(),
+            no_sign_request: a.no_sign_request,
+            request_payer: a.request_payer,
+            region: a.region.clone(),
+        },
+        defs_dir: defs_dir(&a.defs),
+    };
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+            .expect("valid template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let show = |r: &indexer::pipeline::Report| {
+        let parts: Vec<String> = r.counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        bar.set_message(parts.join(", "));
+    };
+    let result = indexer::pipeline::index(&mut c, &opts, &show);
+    bar.finish_and_clear();
+    let report = result.map_err(|e| Error::Invalid {
+        object: "etlake index".into(),
+        message: e.to_string(),
+    })?;
+    for (object, reason) in &report.problems {
+        if reason.starts_with(object.as_str()) {
+            eprintln!("{reason}");
+        } else {
+            eprintln!("{object}: {reason}");
+        }
+    }
+    let parts: Vec<String> = report
+        .counts
+        .iter()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect();
+    println!(
+        "run {}: {}",
+        report.run,
+        if parts.is_empty() {
+            "no objects found".into()
+        } else {
+            parts.join(", ")
+        }
+    );
+    for (reason, n) in &report.skipped {
+        println!("  skipped {n}: {reason}");
+    }
+    Ok(report.ok())
 }

@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         cli::Command::Metadata(cmd) => commands::metadata(&args.conn, cmd),
         cli::Command::Product(cmd) => commands::product(&args.conn, cmd),
         cli::Command::Dataset(cmd) => commands::dataset(&args.conn, cmd),
+        cli::Command::Index(a) => commands::index(&args.conn, a),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -5,6 +5,8 @@
 pub mod crs;
 pub mod documents;
 mod error;
+pub mod extract;
+pub mod pipeline;
 pub mod raster;
 pub mod recognition;
 pub mod s3;

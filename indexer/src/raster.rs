@@ -41,6 +41,23 @@ impl RasterInfo {
     }
 }
 
+/// Prepares GDAL for read-only crawling: its error printing goes to `tracing` (debug), because etlake
+/// reports every failure itself naming the object; and GDAL must not write side files into the lake
+/// (`.aux.xml` PAM files, `.gz.properties`), which would also change what a second read returns.
+pub fn configure_for_indexing() {
+    gdal::config::set_error_handler(|class, number, message| {
+        tracing::debug!(target: "gdal", "{class:?} {number}: {message}");
+    });
+    for (k, v) in [
+        ("GDAL_PAM_ENABLED", "NO"),
+        ("CPL_VSIL_GZIP_WRITE_PROPERTIES", "NO"),
+    ] {
+        if let Err(e) = gdal::config::set_config_option(k, v) {
+            tracing::warn!("cannot set GDAL option {k}: {e}");
+        }
+    }
+}
+
 /// Reads a raster's metadata (a file path, a `/vsi…` path or a GDAL subdataset string).
 pub fn inspect(path: &str) -> Result<RasterInfo> {
     let err = |e: gdal::errors::GdalError| Error::Raster {

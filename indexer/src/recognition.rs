@@ -157,6 +157,16 @@ impl Recogniser {
         Ok(())
     }
 
+    /// Keeps only the specs `keep` accepts (e.g. `--product`).
+    pub fn retain(&mut self, keep: impl Fn(&Spec) -> bool) {
+        self.entries.retain(|(s, _)| keep(s));
+    }
+
+    /// The spec of a product.
+    pub fn spec(&self, product: &str) -> Option<&Spec> {
+        self.specs().find(|s| s.product == product)
+    }
+
     /// The loaded specs.
     pub fn specs(&self) -> impl Iterator<Item = &Spec> {
         self.entries.iter().map(|(s, _)| s)

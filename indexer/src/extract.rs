@@ -1,0 +1,429 @@
+//! From a recognised file to eo3 documents: open it with GDAL (locally, over `/vsis3/`, through
+//! `/vsigzip/`, or from a staged copy for HDF4/NetCDF), check its bands against the product, and build
+//! one document per dataset (one per time step for multi-time NetCDF) with a deterministic id.
+use crate::raster::{self, RasterInfo};
+use crate::recognition::{MeasurementSource, Recognised, Spec};
+use crate::s3::{split_s3, ObjectRef, S3};
+use crate::{Error, Result};
+use chrono::NaiveDate;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use uuid::Uuid;
+
+/// Namespace of etlake's dataset ids: `uuid5(ETLAKE_NAMESPACE, "<product>\n<location>\n<band>")`.
+/// Re-indexing the same object therefore yields the same ids, and nothing is duplicated.
+pub fn etlake_namespace() -> Uuid {
+    Uuid::new_v5(
+        &Uuid::NAMESPACE_URL,
+        b"https://github.com/etlake/etlake/dataset-id",
+    )
+}
+
+/// The dataset id policy (documented in the README).
+pub fn dataset_id(product: &str, location: &str, band: Option<u32>) -> Uuid {
+    let name = format!(
+        "{product}\n{location}\n{}",
+        band.map(|b| b.to_string()).unwrap_or_default()
+    );
+    Uuid::new_v5(&etlake_namespace(), name.as_bytes())
+}
+
+/// What a product definition says about one measurement.
+#[derive(Debug, Clone)]
+pub struct MeasurementDef {
+    /// numpy dtype name.
+    pub dtype: String,
+    /// nodata (NaN for `"NaN"`).
+    pub nodata: f64,
+}
+
+/// What the indexer needs from a product definition.
+#[derive(Debug, Clone, Default)]
+pub struct ProductDef {
+    /// `load.crs`, used when a file carries no CRS of its own (e.g. CF NetCDF without grid_mapping).
+    pub load_crs: Option<String>,
+    /// Measurements by name.
+    pub measurements: BTreeMap<String, MeasurementDef>,
+}
+
+/// A dataset ready for `eo3::prepare`.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    /// The pure eo3 document.
+    pub eo3: Value,
+    /// Its location URI.
+    pub location: String,
+}
+
+/// GDAL data type name → numpy dtype name.
+fn numpy_dtype(gdal: &str) -> &str {
+    match gdal {
+        "Byte" => "uint8",
+        "Int8" => "int8",
+        "UInt16" => "uint16",
+        "Int16" => "int16",
+        "UInt32" => "uint32",
+        "Int32" => "int32",
+        "UInt64" => "uint64",
+        "Int64" => "int64",
+        "Float32" => "float32",
+        "Float64" => "float64",
+        other => other,
+    }
+}
+
+/// A local copy of a remote object, removed when dropped.
+struct Staged(Option<PathBuf>);
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Builds the documents of one recognised object.
+pub fn extract(
+    object: &ObjectRef,
+    recognised: &Recognised,
+    spec: &Spec,
+    product: &ProductDef,
+    s3: Option<&S3>,
+    stage_dir: &Path,
+) -> Result<Vec<Draft>> {
+    let fail = |message: String| Error::Raster {
+        path: object.uri.clone(),
+        message,
+    };
+    let is_s3 = object.uri.starts_with("s3://");
+    let container = matches!(
+        spec.file_format.as_str(),
+        "NetCDF" | "HDF5" | "HDF4_EOS:EOS_GRID"
+    );
+    // HDF4 cannot be read remotely and NetCDF readers need a file: stage those locally.
+    let staged = if is_s3 && container {
+        let s3 = s3.ok_or_else(|| fail("no S3 client".into()))?;
+        let name = object.uri.rsplit('/').next().unwrap_or("object");
+        let local = stage_dir.join(format!("{}-{name}", std::process::id()));
+        s3.download(&object.uri, &local)?;
+        Staged(Some(local))
+    } else {
+        Staged(None)
+    };
+    let file_name = object
+        .uri
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let gdal_file = match (&staged.0, is_s3) {
+        (Some(local), _) => local.display().to_string(),
+        (None, true) => {
+            let (bucket, key) = split_s3(&object.uri).ok_or_else(|| fail("bad s3 URI".into()))?;
+            format!("/vsis3/{bucket}/{key}")
+        }
+        (None, false) => object.uri.clone(),
+    };
+    let gz = file_name.ends_with(".gz");
+    let gdal_file = if gz {
+        format!("/vsigzip/{gdal_file}")
+    } else {
+        gdal_file
+    };
+    let location = if is_s3 {
+        object.uri.clone()
+    } else {
+        crate::documents::file_uri(Path::new(&object.uri))
+    };
+
+    // Open every distinct measurement source once.
+    let mut infos: BTreeMap<String, RasterInfo> = BTreeMap::new();
+    let mut grids: Vec<(RasterInfo, String)> = Vec::new();
+    let mut measurement_docs = Map::new();
+    let mut crs_text: Option<String> = None;
+    let mut steps: Option<usize> = None;
+    for (name, source) in &spec.measurements {
+        let def = product.measurements.get(name).ok_or_else(|| {
+            fail(format!(
+                "measurement {name} is not in product {}",
+                spec.product
+            ))
+        })?;
+        let gdal_path = gdal_path(&spec.file_format, &gdal_file, source).map_err(fail)?;
+        if !infos.contains_key(&gdal_path) {
+            infos.insert(gdal_path.clone(), raster::inspect(&gdal_path)?);
+        }
+        let info = &infos[&gdal_path];
+        let band = source.band.unwrap_or(1) as usize;
+        if !spec.time.per_band && (band == 0 || band > info.bands.len()) {
+            return Err(fail(format!(
+                "{name}: band {band} does not exist ({} bands)",
+                info.bands.len()
+            )));
+        }
+        let b = &info.bands[if spec.time.per_band { 0 } else { band - 1 }];
+        let dtype = numpy_dtype(&b.data_type);
+        if dtype != def.dtype {
+            return Err(fail(format!(
+                "{name}: the file stores {dtype}, product {} says {}",
+                spec.product, def.dtype
+            )));
+        }
+        if let Some(nd) = b.nodata {
+            let same = (nd.is_nan() && def.nodata.is_nan()) || nd == def.nodata;
+            if !same {
+                return Err(fail(format!(
+                    "{name}: the file's nodata is {nd}, product {} says {}",
+                    spec.product, def.nodata
+                )));
+            }
+        } else {
+            tracing::warn!(
+                "{}: {name} declares no nodata; using the product's {}",
+                object.uri,
+                def.nodata
+            );
+        }
+        if spec.time.per_band {
+            steps = Some(steps.map_or(info.bands.len(), |s: usize| s.min(info.bands.len())));
+        }
+        let crs = match (crs_of(info), &product.load_crs) {
+            (Some(c), _) => c,
+            (None, Some(c)) => {
+                tracing::warn!(
+                    "{}: {name} has no CRS; using product {}'s load.crs {c}",
+                    object.uri,
+                    spec.product
+                );
+                c.clone()
+            }
+            (None, None) => {
+                return Err(fail(format!(
+                    "{name}: no CRS in the file and none in the product's load hints"
+                )))
+            }
+        };
+        if crs_text.as_ref().is_some_and(|c| *c != crs) {
+            return Err(fail(format!(
+                "{name}: CRS {crs} differs from the other measurements'"
+            )));
+        }
+        crs_text = Some(crs);
+        let grid_name = match grids.iter().find(|(g, _)| same_grid(g, info)) {
+            Some((_, n)) => n.clone(),
+            None => {
+                let n = if grids.is_empty() {
+                    "default".to_string()
+                } else {
+                    format!("grid{}", grids.len())
+                };
+                grids.push((info.clone(), n.clone()));
+                n
+            }
+        };
+        let mut m = Map::new();
+        m.insert(
+            "path".into(),
+            Value::String(if gz {
+                gdal_file_for_doc(&object.uri, is_s3)
+            } else {
+                file_name.clone()
+            }),
+        );
+        if let Some(layer) = &source.layer {
+            m.insert("layer".into(), Value::String(layer.clone()));
+        }
+        if !spec.time.per_band && band > 1 {
+            m.insert("band".into(), json!(band));
+        }
+        if grid_name != "default" {
+            m.insert("grid".into(), Value::String(grid_name));
+        }
+        measurement_docs.insert(name.clone(), Value::Object(m));
+    }
+    let crs = crs_text.ok_or_else(|| fail("the recognition spec maps no measurement".into()))?;
+    let mut grid_docs = Map::new();
+    for (info, name) in &grids {
+        let t = info
+            .eo3_transform()
+            .ok_or_else(|| fail("no geotransform in the file".into()))?;
+        grid_docs.insert(name.clone(), json!({"shape": [info.height, info.width], "transform": [t[0], t[1], t[2], t[3], t[4], t[5], 0.0, 0.0, 1.0]}));
+    }
+    let processing = processing_time(recognised);
+    let base = |start: NaiveDate, end: NaiveDate| {
+        let mut props = Map::new();
+        props.insert("datetime".into(), json!(format!("{start}T00:00:00Z")));
+        props.insert(
+            "dtr:start_datetime".into(),
+            json!(format!("{start}T00:00:00Z")),
+        );
+        props.insert(
+            "dtr:end_datetime".into(),
+            json!(format!("{end}T23:59:59.999999Z")),
+        );
+        props.insert("odc:file_format".into(), json!(spec.file_format));
+        if let Some(p) = &processing {
+            props.insert("odc:processing_datetime".into(), json!(p));
+        }
+        if let Some(r) = &recognised.region_code {
+            props.insert("odc:region_code".into(), json!(r));
+        }
+        if let Some(m) = &recognised.maturity {
+            props.insert("dea:dataset_maturity".into(), json!(m));
+        }
+        props
+    };
+    let doc =
+        |id: Uuid, label: String, props: Map<String, Value>, measurements: Map<String, Value>| {
+            json!({
+                "$schema": catalog_schema::eo3::EO3_SCHEMA,
+                "id": id.to_string(),
+                "label": label,
+                "product": {"name": spec.product},
+                "crs": crs,
+                "grids": grid_docs,
+                "properties": props,
+                "measurements": measurements,
+                "lineage": {},
+            })
+        };
+    let label_base = |d: NaiveDate| {
+        let mut l = format!("{}_{}", spec.product, d.format("%Y%m%d"));
+        if let Some(r) = &recognised.region_code {
+            l.push('_');
+            l.push_str(r);
+        }
+        l.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+            .collect::<String>()
+    };
+    if !spec.time.per_band {
+        let id = dataset_id(&spec.product, &location, None);
+        let props = base(recognised.start, recognised.end);
+        return Ok(vec![Draft {
+            eo3: doc(id, label_base(recognised.start), props, measurement_docs),
+            location,
+        }]);
+    }
+    // Multi-time file: one dataset per day, addressed by band.
+    let n = steps.unwrap_or(0);
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let day = recognised.start + chrono::Duration::days(i as i64);
+        let band = (i + 1) as u32;
+        let mut ms = measurement_docs.clone();
+        for v in ms.values_mut() {
+            v.as_object_mut()
+                .expect("object")
+                .insert("band".into(), json!(band));
+        }
+        let id = dataset_id(&spec.product, &location, Some(band));
+        out.push(Draft {
+            eo3: doc(id, label_base(day), base(day, day), ms),
+            location: location.clone(),
+        });
+    }
+    Ok(out)
+}
+
+fn gdal_file_for_doc(uri: &str, is_s3: bool) -> String {
+    match split_s3(uri) {
+        Some((bucket, key)) if is_s3 => format!("/vsigzip//vsis3/{bucket}/{key}"),
+        _ => format!("/vsigzip/{uri}"),
+    }
+}
+
+/// The GDAL path of a measurement.
+fn gdal_path(
+    format: &str,
+    file: &str,
+    source: &MeasurementSource,
+) -> std::result::Result<String, String> {
+    match (format, &source.layer) {
+        ("GeoTIFF", _) => Ok(file.to_string()),
+        ("NetCDF", Some(layer)) => Ok(format!("NETCDF:\"{file}\":{layer}")),
+        ("HDF5", Some(layer)) => Ok(format!("HDF5:\"{file}\":{layer}")),
+        ("HDF4_EOS:EOS_GRID", Some(layer)) => Ok(format!("HDF4_EOS:EOS_GRID:\"{file}\":{layer}")),
+        (f, None) => Err(format!(
+            "{f} measurements need a layer in the recognition spec"
+        )),
+        (f, _) => Err(format!("file format {f} is not supported")),
+    }
+}
+
+/// `EPSG:n` when the CRS has a code, else its PROJ string (deterministic, e.g. MODIS sinusoidal).
+fn crs_of(info: &RasterInfo) -> Option<String> {
+    if let Some(code) = info.epsg {
+        return Some(format!("EPSG:{code}"));
+    }
+    let wkt = info.crs_wkt.as_ref()?;
+    let mut srs = gdal::spatial_ref::SpatialRef::from_wkt(wkt).ok()?;
+    if let Ok(code) = srs.auto_identify_epsg().and_then(|_| srs.auth_code()) {
+        return Some(format!("EPSG:{code}"));
+    }
+    srs.to_proj4().ok().map(|p| p.trim().to_string())
+}
+
+fn same_grid(a: &RasterInfo, b: &RasterInfo) -> bool {
+    a.width == b.width && a.height == b.height && a.geo_transform == b.geo_transform
+}
+
+/// `odc:processing_datetime` from a captured production timestamp (MODIS `YYYYDDDHHMMSS`) or the
+/// processing date (Landsat `yyyymmdd`), so that documents are deterministic.
+fn processing_time(r: &Recognised) -> Option<String> {
+    if let Some(p) = r.fields.get("production").filter(|p| p.len() == 13) {
+        let date = NaiveDate::from_yo_opt(p[..4].parse().ok()?, p[4..7].parse().ok()?)?;
+        return Some(format!("{date}T{}:{}:{}Z", &p[7..9], &p[9..11], &p[11..13]));
+    }
+    if let Some(p) = r.fields.get("processed").filter(|p| p.len() == 8) {
+        let date = NaiveDate::parse_from_str(p, "%Y%m%d").ok()?;
+        return Some(format!("{date}T00:00:00Z"));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_deterministic_and_distinct_per_band() {
+        let a = dataset_id("gridmet_pr", "file:///lake/pr_2020.nc", Some(1));
+        assert_eq!(
+            a,
+            dataset_id("gridmet_pr", "file:///lake/pr_2020.nc", Some(1))
+        );
+        assert_ne!(
+            a,
+            dataset_id("gridmet_pr", "file:///lake/pr_2020.nc", Some(2))
+        );
+        assert_ne!(
+            a,
+            dataset_id("gridmet_pet", "file:///lake/pr_2020.nc", Some(1))
+        );
+    }
+
+    #[test]
+    fn gdal_paths_follow_the_reader_rules() {
+        let layer = MeasurementSource {
+            band: None,
+            layer: Some("MODIS_Grid_16DAY_250m_500m_VI:\"250m 16 days NDVI\"".into()),
+            suffix: None,
+        };
+        assert_eq!(
+            gdal_path("HDF4_EOS:EOS_GRID", "/l/x.hdf", &layer).unwrap(),
+            "HDF4_EOS:EOS_GRID:\"/l/x.hdf\":MODIS_Grid_16DAY_250m_500m_VI:\"250m 16 days NDVI\""
+        );
+        let band = MeasurementSource {
+            band: Some(1),
+            layer: None,
+            suffix: None,
+        };
+        assert_eq!(
+            gdal_path("GeoTIFF", "/vsis3/b/k.tif", &band).unwrap(),
+            "/vsis3/b/k.tif"
+        );
+        assert!(gdal_path("NetCDF", "/l/x.nc", &band).is_err());
+    }
+}

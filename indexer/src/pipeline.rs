@@ -1,0 +1,497 @@
+//! `etlake index`: list sources (S3 globs, local folders, key lists) as a stream, recognise each object,
+//! extract documents in parallel (one GDAL dataset per worker), write them in batches, and keep an
+//! honest per-object account in the run record. Memory is bounded by the batch, not the lake.
+use crate::crs::GdalCrs;
+use crate::extract::{self, Draft, MeasurementDef, ProductDef};
+use crate::recognition::Recogniser;
+use crate::s3::{split_s3, ObjectRef, S3Options, S3};
+use crate::{Error, Result};
+use catalog_schema::dataset::{self, NewDataset, Outcome, ProductCache};
+use catalog_schema::runs::{self, ObjectOutcome};
+use catalog_schema::{eo3, Catalog};
+use rayon::prelude::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What to index and how.
+#[derive(Debug, Clone, Default)]
+pub struct IndexOptions {
+    /// `s3://bucket/prefix/**/*.tif`, local paths (globs allowed), `file://` URLs, or `-` for keys on stdin.
+    pub sources: Vec<String>,
+    /// A file listing one URI per line.
+    pub from_file: Option<PathBuf>,
+    /// Restrict to these products.
+    pub products: Vec<String>,
+    /// Datasets per transaction.
+    pub batch_size: usize,
+    /// S3 settings.
+    pub s3: S3Options,
+    /// The product-defs folder (its `recognition/` is used).
+    pub defs_dir: PathBuf,
+}
+
+/// The account of a run.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    /// Run id.
+    pub run: i64,
+    /// outcome → count (`indexed`, `unchanged`, `exists-different`, `skipped`, `failed`).
+    pub counts: BTreeMap<&'static str, usize>,
+    /// (object, reason) of everything failed or different.
+    pub problems: Vec<(String, String)>,
+    /// Skip reasons → count (not stored per object: a lake has many files no product claims).
+    pub skipped: BTreeMap<String, usize>,
+}
+
+impl Report {
+    /// True when nothing failed.
+    pub fn ok(&self) -> bool {
+        self.counts.get("failed").copied().unwrap_or(0) == 0
+    }
+    fn add(&mut self, label: &'static str) {
+        *self.counts.entry(label).or_insert(0) += 1;
+    }
+}
+
+thread_local! {
+    static CRS: GdalCrs = GdalCrs::new();
+}
+
+/// Runs an indexing job. `progress` is called after each batch with the counts so far.
+pub fn index(
+    catalog: &mut Catalog,
+    opts: &IndexOptions,
+    progress: &dyn Fn(&Report),
+) -> Result<Report> {
+    crate::raster::configure_for_indexing();
+    let mut recogniser = Recogniser::load_dir(&opts.defs_dir.join("recognition"))?;
+    if !opts.products.is_empty() {
+        let known: Vec<String> = recogniser.specs().map(|s| s.product.clone()).collect();
+        for p in &opts.products {
+            if !known.contains(p) {
+                return Err(Error::Source {
+                    source_arg: format!("--product {p}"),
+                    message: format!("no recognition spec for it (known: {})", known.join(", ")),
+                });
+            }
+        }
+        recogniser.retain(|s| opts.products.contains(&s.product));
+    }
+    let definitions = measurement_definitions(catalog)?;
+    let products = ProductCache::load(catalog)?;
+    let needs_s3 = opts.sources.iter().any(|s| s.starts_with("s3://"))
+        || opts.from_file.is_some()
+        || opts.sources.iter().any(|s| s == "-");
+    let s3 = if needs_s3 {
+        Some(S3::new(&opts.s3)?)
+    } else {
+        None
+    };
+    if let Some(s3) = &s3 {
+        s3.configure_gdal()?;
+    }
+    let mut sources = opts.sources.clone();
+    if let Some(f) = &opts.from_file {
+        sources.push(format!("@{}", f.display()));
+    }
+    let run = runs::start(catalog, "index", &sources)?;
+    let mut report = Report {
+        run,
+        ..Default::default()
+    };
+    let stage = tempdir_for_staging()?;
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<ObjectRef>>(10_000);
+    let lister = {
+        let s3 = s3.clone();
+        let sources = sources.clone();
+        std::thread::spawn(move || list_all(&sources, s3.as_ref(), tx))
+    };
+    let batch = opts.batch_size.max(1);
+    let mut pending: Vec<(ObjectRef, crate::Recognised)> = Vec::new();
+    let mut listing_error = None;
+    loop {
+        let next = rx.blocking_recv();
+        let done = next.is_none();
+        match next {
+            Some(Ok(obj)) => match recogniser.recognise(&obj.uri) {
+                Ok(Some(r)) => pending.push((obj, r)),
+                Ok(None) => {
+                    report.add("skipped");
+                    *report
+                        .skipped
+                        .entry("no template matches".into())
+                        .or_insert(0) += 1;
+                }
+                Err(e) => {
+                    report.add("failed");
+                    let row = failed_row(&obj.uri, None, e.to_string());
+                    report.problems.push((obj.uri.clone(), e.to_string()));
+                    runs::record(catalog, run, &[row])?;
+                }
+            },
+            Some(Err(e)) => {
+                listing_error = Some(e);
+                break;
+            }
+            None => {}
+        }
+        if pending.len() >= batch || (done && !pending.is_empty()) {
+            let chunk = std::mem::take(&mut pending);
+            process(
+                catalog,
+                &mut report,
+                &chunk,
+                &recogniser,
+                &definitions,
+                &products,
+                s3.as_ref(),
+                stage.path(),
+            )?;
+            progress(&report);
+        }
+        if done {
+            break;
+        }
+    }
+    drop(rx);
+    let _ = lister.join();
+    let mut counts = serde_json::to_value(&report.counts).unwrap_or_default();
+    if let Some(e) = listing_error {
+        counts["error"] = Value::String(e.to_string());
+        runs::finish(catalog, run, "failed", &counts)?;
+        return Err(e);
+    }
+    let status = if report.ok() { "succeeded" } else { "partial" };
+    runs::finish(catalog, run, status, &counts)?;
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn process(
+    catalog: &mut Catalog,
+    report: &mut Report,
+    chunk: &[(ObjectRef, crate::Recognised)],
+    recogniser: &Recogniser,
+    definitions: &BTreeMap<String, ProductDef>,
+    products: &ProductCache,
+    s3: Option<&S3>,
+    stage: &Path,
+) -> Result<()> {
+    // Extraction and document preparation in parallel; each worker has its own GDAL handles.
+    let results: Vec<std::result::Result<Vec<(Draft, eo3::PreparedDataset)>, String>> = chunk
+        .par_iter()
+        .map(|(obj, rec)| {
+            let spec = recogniser.spec(&rec.product).ok_or("no spec")?;
+            let defs = definitions.get(&rec.product).ok_or_else(|| {
+                format!(
+                    "product {:?} is not in the index (add it with `etlake product add`)",
+                    rec.product
+                )
+            })?;
+            let drafts =
+                extract::extract(obj, rec, spec, defs, s3, stage).map_err(|e| e.to_string())?;
+            drafts
+                .into_iter()
+                .map(|d| {
+                    CRS.with(|crs| eo3::prepare(&d.eo3, crs))
+                        .map(|p| (d, p))
+                        .map_err(|m| format!("{}: {m}", obj.uri))
+                })
+                .collect()
+        })
+        .collect();
+    let mut batch = Vec::new();
+    let mut rows = Vec::new();
+    for ((obj, rec), result) in chunk.iter().zip(results) {
+        match result {
+            Ok(items) => {
+                for (draft, prepared) in items {
+                    batch.push(NewDataset {
+                        prepared,
+                        location: Some(draft.location),
+                        stac: None,
+                    });
+                }
+            }
+            Err(reason) => {
+                report.add("failed");
+                report.problems.push((obj.uri.clone(), reason.clone()));
+                rows.push(failed_row(&obj.uri, Some(&rec.product), reason));
+            }
+        }
+    }
+    let outcomes = dataset::write_batch(catalog, products, &batch)?;
+    for (d, o) in batch.iter().zip(outcomes) {
+        report.add(o.label());
+        let reason = match &o {
+            Outcome::ExistsDifferent(r) | Outcome::Failed(r) => {
+                report
+                    .problems
+                    .push((d.location.clone().unwrap_or_default(), r.clone()));
+                Some(r.clone())
+            }
+            _ => None,
+        };
+        rows.push(ObjectOutcome {
+            uri: d.location.clone().unwrap_or_default(),
+            outcome: o.label(),
+            product: Some(d.prepared.product.clone()),
+            dataset: Some(d.prepared.id),
+            reason,
+        });
+    }
+    runs::record(catalog, report.run, &rows)?;
+    Ok(())
+}
+
+fn failed_row(uri: &str, product: Option<&str>, reason: String) -> ObjectOutcome {
+    ObjectOutcome {
+        uri: uri.to_string(),
+        outcome: "failed",
+        product: product.map(str::to_string),
+        dataset: None,
+        reason: Some(reason),
+    }
+}
+
+/// Each product's measurements (dtype, nodata) from the index.
+fn measurement_definitions(catalog: &mut Catalog) -> Result<BTreeMap<String, ProductDef>> {
+    let mut out = BTreeMap::new();
+    for p in catalog_schema::product::list(catalog)? {
+        let mut ms = BTreeMap::new();
+        for m in p
+            .definition
+            .get("measurements")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let (Some(name), Some(dtype)) = (m["name"].as_str(), m["dtype"].as_str()) else {
+                continue;
+            };
+            let nodata = match &m["nodata"] {
+                Value::String(s) if s == "NaN" => f64::NAN,
+                Value::String(s) if s.starts_with('-') => f64::NEG_INFINITY,
+                Value::String(_) => f64::INFINITY,
+                v => v.as_f64().unwrap_or(f64::NAN),
+            };
+            ms.insert(
+                name.to_string(),
+                MeasurementDef {
+                    dtype: dtype.to_string(),
+                    nodata,
+                },
+            );
+        }
+        let load_crs = p
+            .definition
+            .pointer("/load/crs")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        out.insert(
+            p.name,
+            ProductDef {
+                load_crs,
+                measurements: ms,
+            },
+        );
+    }
+    Ok(out)
+}
+
+fn tempdir_for_staging() -> Result<TempDir> {
+    let base = std::env::temp_dir().join(format!("etlake-stage-{}", std::process::id()));
+    std::fs::create_dir_all(&base).map_err(|source| Error::Io {
+        path: base.clone(),
+        source,
+    })?;
+    Ok(TempDir(base))
+}
+
+/// A staging directory removed at the end of the run.
+struct TempDir(PathBuf);
+impl TempDir {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Lists every source into the channel; stops at the first fatal listing error (sent as `Err`).
+fn list_all(sources: &[String], s3: Option<&S3>, tx: tokio::sync::mpsc::Sender<Result<ObjectRef>>) {
+    for source in sources {
+        let result = list_one(source, s3, &tx);
+        if let Err(e) = result {
+            let _ = tx.blocking_send(Err(e));
+            return;
+        }
+    }
+}
+
+fn list_one(
+    source: &str,
+    s3: Option<&S3>,
+    tx: &tokio::sync::mpsc::Sender<Result<ObjectRef>>,
+) -> Result<()> {
+    let bad = |m: &str| Error::Source {
+        source_arg: source.to_string(),
+        message: m.to_string(),
+    };
+    if let Some(list) = source.strip_prefix('@') {
+        let text = std::fs::read_to_string(list).map_err(|source| Error::Io {
+            path: list.into(),
+            source,
+        })?;
+        return send_lines(&text, tx);
+    }
+    if source == "-" {
+        let text = std::io::read_to_string(std::io::stdin()).map_err(|source| Error::Io {
+            path: "stdin".into(),
+            source,
+        })?;
+        return send_lines(&text, tx);
+    }
+    if source.starts_with("s3://") {
+        let (bucket, rest) = split_s3(source).ok_or_else(|| bad("expected s3://bucket/prefix"))?;
+        let (prefix, pattern) = split_glob(rest);
+        let matcher = match pattern {
+            Some(p) => Some(glob(&format!("{prefix}{p}")).map_err(|m| bad(&m))?),
+            None => None,
+        };
+        let keep: Arc<dyn Fn(&str) -> bool + Send + Sync> =
+            Arc::new(move |k: &str| matcher.as_ref().is_none_or(|m| m.is_match(k)));
+        let s3 = s3.ok_or_else(|| bad("no S3 client"))?;
+        return s3.list(bucket, &prefix, keep, tx.clone());
+    }
+    let path = source.strip_prefix("file://").unwrap_or(source);
+    let (root, pattern) = split_glob(path);
+    let root_path = if root.is_empty() {
+        PathBuf::from(".")
+    } else {
+        PathBuf::from(&root)
+    };
+    let matcher = match pattern {
+        Some(p) => Some(glob(&format!("{root}{p}")).map_err(|m| bad(&m))?),
+        None => None,
+    };
+    if root_path.is_file() && matcher.is_none() {
+        let abs = std::fs::canonicalize(&root_path).map_err(|source| Error::Io {
+            path: root_path.clone(),
+            source,
+        })?;
+        let _ = tx.blocking_send(Ok(local_ref(&abs)));
+        return Ok(());
+    }
+    if !root_path.is_dir() {
+        return Err(bad("no such file or directory"));
+    }
+    walk(&root_path, &mut |p: &Path| {
+        let text = p.to_string_lossy();
+        if matcher.as_ref().is_none_or(|m| m.is_match(text.as_ref())) {
+            let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+            return tx.blocking_send(Ok(local_ref(&abs))).is_ok();
+        }
+        true
+    })
+}
+
+fn local_ref(p: &Path) -> ObjectRef {
+    let size = std::fs::metadata(p).ok().map(|m| m.len());
+    ObjectRef {
+        uri: p.display().to_string(),
+        size,
+        etag: None,
+    }
+}
+
+/// Depth-first walk in name order; `visit` returns false to stop.
+fn walk(dir: &Path, visit: &mut dyn FnMut(&Path) -> bool) -> Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, visit)?;
+        } else if !visit(&p) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn send_lines(text: &str, tx: &tokio::sync::mpsc::Sender<Result<ObjectRef>>) -> Result<()> {
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let uri = match line.strip_prefix("file://") {
+            Some(p) => p.to_string(),
+            None => line.to_string(),
+        };
+        if tx
+            .blocking_send(Ok(ObjectRef {
+                uri,
+                size: None,
+                etag: None,
+            }))
+            .is_err()
+        {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Splits `dir/sub/*.tif` into the literal directory prefix `dir/sub/` and the glob part `*.tif`.
+fn split_glob(s: &str) -> (String, Option<String>) {
+    match s.find(['*', '?', '[', '{']) {
+        None => (s.to_string(), None),
+        Some(i) => {
+            let cut = s[..i].rfind('/').map(|j| j + 1).unwrap_or(0);
+            (s[..cut].to_string(), Some(s[cut..].to_string()))
+        }
+    }
+}
+
+fn glob(pattern: &str) -> std::result::Result<globset::GlobMatcher, String> {
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| format!("bad glob: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_split_at_the_last_literal_directory() {
+        assert_eq!(
+            split_glob("lake/modis/**/*.hdf"),
+            ("lake/modis/".into(), Some("**/*.hdf".into()))
+        );
+        assert_eq!(split_glob("lake/chirps"), ("lake/chirps".into(), None));
+        assert_eq!(
+            split_glob("{a,b}/x.tif"),
+            ("".into(), Some("{a,b}/x.tif".into()))
+        );
+        let m = glob("lake/**/chirps-v2.0.*.{tif,tif.gz}").unwrap();
+        assert!(m.is_match("lake/p05/2023/chirps-v2.0.2023.01.01.tif.gz"));
+        assert!(!m.is_match("lake/p05/2023/chirps-v2.0.2023.01.01.nc"));
+        assert!(!glob("lake/*.tif").unwrap().is_match("lake/sub/x.tif"));
+    }
+}

@@ -1,0 +1,140 @@
+//! `etlake index` over a local lake of generated files (CHIRPS GeoTIFF and .tif.gz, a gridMET yearly
+//! NetCDF): each recognised file becomes datasets exactly once, bad files are reported and skipped
+//! files counted, and ODC Python loads the same pixels that were written.
+mod common;
+use common::netcdf3;
+use common::*;
+use gdal::spatial_ref::SpatialRef;
+use gdal::DriverManager;
+use std::path::Path;
+
+fn write_tif<T: gdal::raster::GdalType + Copy>(
+    path: &Path,
+    nodata: f64,
+    value: impl Fn(usize, usize) -> T,
+) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut ds = driver
+        .create_with_band_type::<T, _>(path, 40, 20, 1)
+        .unwrap();
+    ds.set_geo_transform(&[-105.0, 0.05, 0.0, 41.0, 0.0, -0.05])
+        .unwrap();
+    ds.set_spatial_ref(&SpatialRef::from_epsg(4326).unwrap())
+        .unwrap();
+    let data: Vec<T> = (0..20)
+        .flat_map(|r| (0..40).map(move |c| (r, c)))
+        .map(|(r, c)| value(r, c))
+        .collect();
+    let mut band = ds.rasterband(1).unwrap();
+    band.write(
+        (0, 0),
+        (40, 20),
+        &mut gdal::raster::Buffer::new((40, 20), data),
+    )
+    .unwrap();
+    band.set_no_data_value(Some(nodata)).unwrap();
+}
+
+#[test]
+fn local_lake_is_indexed_once_and_python_loads_it() {
+    let pg = Cluster::start();
+    ok(etlake(&pg.url, &["db", "init"]));
+    let defs = workspace().join("product-defs/products");
+    ok(etlake(&pg.url, &["product", "add", defs.to_str().unwrap()]));
+
+    let lake = tempdir();
+    let l = lake.path();
+    let daily = l.join("chirps/global_daily/tifs/p05/2023");
+    write_tif::<f32>(
+        &daily.join("chirps-v2.0.2023.01.01.tif"),
+        -9999.0,
+        |r, c| (r * 40 + c) as f32,
+    );
+    write_tif::<f32>(
+        &daily.join("chirps-v2.0.2023.01.02.tif"),
+        -9999.0,
+        |r, c| (r * 40 + c) as f32 + 0.5,
+    );
+    let gz = std::process::Command::new("gzip")
+        .arg(daily.join("chirps-v2.0.2023.01.02.tif"))
+        .status()
+        .unwrap();
+    assert!(gz.success());
+    write_tif::<i16>(&daily.join("chirps-v2.0.2023.01.03.tif"), -9999.0, |_, _| 1);
+    std::fs::write(daily.join("chirps-v2.0.2023.01.04.tif"), b"II*\0 truncated").unwrap();
+    std::fs::write(l.join("README.txt"), "not data").unwrap();
+    std::fs::create_dir_all(l.join("gridmet")).unwrap();
+    let grid = netcdf3::LatLonGrid {
+        north: 41.0,
+        west: -105.0,
+        res: 1.0 / 24.0,
+        ny: 24,
+        nx: 48,
+    };
+    netcdf3::daily_grid(
+        &l.join("gridmet/pr_2020.nc"),
+        "precipitation_amount",
+        3,
+        grid,
+        |d, r, c| (d * 1000 + r * 100 + c) as f32,
+    );
+
+    let out = etlake(&pg.url, &["index", l.to_str().unwrap()]);
+    let t = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "failures must make the exit code 1:\n{t}"
+    );
+    assert!(
+        t.contains("5 indexed") && t.contains("2 failed") && t.contains("1 skipped"),
+        "{t}"
+    );
+    assert!(
+        t.contains("chirps-v2.0.2023.01.03.tif")
+            && t.contains("stores int16, product chirps_v2_daily_p05 says float32"),
+        "{t}"
+    );
+    assert!(
+        t.contains("chirps-v2.0.2023.01.04.tif") && t.contains("GDAL"),
+        "{t}"
+    );
+
+    // Exactly once: a second run adds nothing.
+    let t = text(&etlake(&pg.url, &["index", l.to_str().unwrap()]));
+    assert!(t.contains("5 unchanged") && !t.contains("indexed"), "{t}");
+    assert_eq!(
+        rows(&pg.url, "SELECT count(*)::text FROM agdc.dataset"),
+        ["5"]
+    );
+    assert_eq!(
+        rows(&pg.url, "SELECT p.name, count(*)::text FROM agdc.dataset d JOIN agdc.dataset_type p ON p.id = d.dataset_type_ref GROUP BY 1 ORDER BY 1"),
+        ["chirps_v2_daily_p05 | 2", "gridmet_pr | 3"]
+    );
+    assert_eq!(
+        rows(&pg.url, "SELECT metadata#>>'{properties,dtr:start_datetime}', metadata#>>'{measurements,pr,band}' FROM agdc.dataset WHERE metadata#>>'{product,name}' = 'gridmet_pr' ORDER BY 1"),
+        ["2020-01-01T00:00:00Z | 1", "2020-01-02T00:00:00Z | 2", "2020-01-03T00:00:00Z | 3"]
+    );
+
+    let code = r#"
+import datacube, numpy as np
+dc = datacube.Datacube(app='etlake-test')
+c = dc.load(product='chirps_v2_daily_p05', time=('2023-01-01', '2023-01-02'), latitude=(40.5, 40.9), longitude=(-104.9, -104.1))
+p = c.precip
+rows_ = np.floor((41.0 - p.latitude.values) / 0.05 + 1e-9).astype(int)
+cols_ = np.floor((p.longitude.values + 105.0) / 0.05 + 1e-9).astype(int)
+exp = (rows_[:, None] * 40 + cols_[None, :]).astype('float32')
+print('chirps', p.sizes['time'], bool((p.isel(time=0).values == exp).all()), bool((p.isel(time=1).values == exp + 0.5).all()))
+g = dc.load(product='gridmet_pr', time=('2020-01-02', '2020-01-02'), latitude=(40.3, 40.9), longitude=(-104.9, -104.0),
+            output_crs='EPSG:4326', resolution=(-1/24, 1/24))
+v = g.pr.isel(time=0)
+rows_ = np.floor((41.0 - v.latitude.values) * 24 + 1e-9).astype(int)
+cols_ = np.floor((v.longitude.values + 105.0) * 24 + 1e-9).astype(int)
+exp = (1000 + rows_[:, None] * 100 + cols_[None, :]).astype('float32')
+print('gridmet', g.sizes['time'], bool((v.values == exp).all()))
+"#;
+    let out = ok(python(&pg.url, code));
+    assert!(out.contains("chirps 2 True True"), "{out}");
+    assert!(out.contains("gridmet 1 True"), "{out}");
+}
