@@ -1,7 +1,9 @@
 # The two commands of the README: `make demo` and `make test`. Both install what is missing first.
 CARGO ?= cargo
 VENV ?= $(CURDIR)/.venv
+MOTO_VENV ?= $(CURDIR)/.venv-moto
 export ETLAKE_VENV := $(VENV)
+export ETLAKE_MOTO_VENV := $(MOTO_VENV)
 
 .PHONY: test demo deps lint
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make test` and `make demo` need when it is missing: Debian packages (GDAL, pkg-config,
 # the Postgres 15 server) and a Python venv with the real datacube library. Safe to re-run: it only
-# installs what is absent. Usage: scripts/setup-deps.sh [--python]
+# installs what is absent. Usage: scripts/setup-deps.sh [--python]  (--python: the datacube and moto venvs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,5 +29,15 @@ if [ "${1:-}" = "--python" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check $pins
     echo "$pins" > "$venv/.etlake-pins"
+  fi
+  # A real S3-protocol server for the tests, in its own venv (mixing it with datacube sends pip into
+  # minutes of backtracking).
+  moto="${ETLAKE_MOTO_VENV:-.venv-moto}"
+  moto_pins="moto[server]==5.2.5"
+  if [ ! -x "$moto/bin/moto_server" ] || [ "$(cat "$moto/.etlake-pins" 2>/dev/null)" != "$moto_pins" ]; then
+    echo "==> creating Python venv $moto with $moto_pins"
+    python3 -m venv "$moto"
+    "$moto/bin/pip" install -q --disable-pip-version-check "$moto_pins"
+    echo "$moto_pins" > "$moto/.etlake-pins"
   fi
 fi

@@ -234,3 +234,96 @@ pub fn first_difference(a: &str, b: &str) -> String {
         b.lines().count()
     )
 }
+
+/// A moto S3 server on a free loopback port, killed when dropped.
+pub struct S3Server {
+    pub endpoint: String,
+    child: std::process::Child,
+}
+
+impl S3Server {
+    /// Starts `moto_server`; `auth` turns on its credential checks (so unknown keys are refused).
+    pub fn start(auth: bool) -> S3Server {
+        let venv = std::env::var("ETLAKE_MOTO_VENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| workspace().join(".venv-moto"));
+        let bin = venv.join("bin/moto_server");
+        assert!(
+            bin.is_file(),
+            "moto is missing at {} — run `make test` (it installs moto[server])",
+            bin.display()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = Command::new(bin);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if auth {
+            cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", "0");
+        }
+        // Owned by the guard at once, so the process is killed and reaped on every path.
+        let server = S3Server {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child: cmd.spawn().expect("start moto_server"),
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("moto_server did not start on port {port}");
+    }
+
+    /// Creates a bucket and uploads local files (key → path) with boto3 from the moto venv.
+    pub fn upload(&self, bucket: &str, files: &[(String, PathBuf)]) {
+        let venv = std::env::var("ETLAKE_MOTO_VENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| workspace().join(".venv-moto"));
+        let pairs: Vec<String> = files
+            .iter()
+            .map(|(k, p)| format!("({k:?}, {:?})", p.display().to_string()))
+            .collect();
+        let code = format!(
+            "import boto3\ns3 = boto3.client('s3', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n\
+             s3.create_bucket(Bucket='{bucket}')\nfor k, p in [{}]:\n    s3.upload_file(p, '{bucket}', k)\n",
+            self.endpoint,
+            pairs.join(", ")
+        );
+        let out = Command::new(venv.join("bin/python"))
+            .arg("-c")
+            .arg(code)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "upload failed: {}", text(&out));
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `etlake --db URL args…` with extra environment variables (e.g. AWS credentials).
+pub fn etlake_with(url: &DbUrl, vars: &[(&str, &str)], args: &[&str]) -> Output {
+    let home = tempdir();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_etlake"));
+    clean_env(&mut cmd, home.path());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.current_dir(home.path())
+        .envs(vars.iter().copied())
+        .arg("--db")
+        .arg(url.python_url())
+        .args(args);
+    cmd.output().expect("run etlake")
+}
