@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 need=()
 dpkg -s libgdal-dev >/dev/null 2>&1 || need+=(libgdal-dev)
 dpkg -s gdal-bin >/dev/null 2>&1 || need+=(gdal-bin)
+# HDF-EOS2 library: the sample-lake crate writes genuine MODIS-style grid files with it.
+dpkg -s libhdfeos-dev >/dev/null 2>&1 || need+=(libhdfeos-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   need+=(postgresql-15)

@@ -2,10 +2,10 @@
 //! NetCDF): each recognised file becomes datasets exactly once, bad files are reported and skipped
 //! files counted, and ODC Python loads the same pixels that were written.
 mod common;
-use common::netcdf3;
 use common::*;
 use gdal::spatial_ref::SpatialRef;
 use gdal::DriverManager;
+use sample_lake::netcdf3;
 use std::path::Path;
 
 fn write_tif<T: gdal::raster::GdalType + Copy>(

@@ -2,10 +2,10 @@
 //! listing, ranged GeoTIFF reads over /vsis3/, staged NetCDF, key lists, and one clear error for a
 //! missing bucket, refused credentials or an unreachable endpoint.
 mod common;
-use common::netcdf3;
 use common::*;
 use gdal::spatial_ref::SpatialRef;
 use gdal::DriverManager;
+use sample_lake::netcdf3;
 use std::path::{Path, PathBuf};
 
 fn chirps_tif(path: &Path, day: u32) {

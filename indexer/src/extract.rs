@@ -164,13 +164,19 @@ pub fn extract(
         }
         let b = &info.bands[if spec.time.per_band { 0 } else { band - 1 }];
         let dtype = numpy_dtype(&b.data_type);
-        if dtype != def.dtype {
+        // GDAL < 3.7 has no Int8 type: it reads HDF4 int8 (MODIS pixel reliability) as Byte, with the
+        // fill as its unsigned twin (-1 → 255). Accept exactly that combination.
+        let gdal_int8 = def.dtype == "int8"
+            && dtype == "uint8"
+            && b.nodata
+                .is_none_or(|n| n == (def.nodata as i8 as u8) as f64);
+        if dtype != def.dtype && !gdal_int8 {
             return Err(fail(format!(
                 "{name}: the file stores {dtype}, product {} says {}",
                 spec.product, def.dtype
             )));
         }
-        if let Some(nd) = b.nodata {
+        if let Some(nd) = b.nodata.filter(|_| !gdal_int8) {
             let same = (nd.is_nan() && def.nodata.is_nan()) || nd == def.nodata;
             if !same {
                 return Err(fail(format!(

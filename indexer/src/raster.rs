@@ -64,7 +64,23 @@ pub fn inspect(path: &str) -> Result<RasterInfo> {
         path: path.to_string(),
         message: e.to_string(),
     };
-    let ds = Dataset::open(path).map_err(err)?;
+    let ds = Dataset::open(path).map_err(|e| {
+        // GDAL gives no message for some unreadable files (e.g. a zero-byte HDF): say what we know.
+        if e.to_string().ends_with("Error msg: ''") {
+            let file = path.split('"').nth(1).unwrap_or(path);
+            let message = match std::fs::metadata(file) {
+                Ok(m) if m.len() == 0 => "the file is empty (0 bytes)".to_string(),
+                _ => "GDAL cannot open it as a raster (corrupt, truncated or not this format)"
+                    .to_string(),
+            };
+            Error::Raster {
+                path: path.to_string(),
+                message,
+            }
+        } else {
+            err(e)
+        }
+    })?;
     let (width, height) = ds.raster_size();
     let geo_transform = ds.geo_transform().ok();
     let srs = ds.spatial_ref().ok();

@@ -2,8 +2,6 @@
 //! running the `etlake` binary and the real `datacube` CLI, and dumping schemas for comparison.
 #![allow(dead_code)]
 
-pub mod netcdf3;
-
 use catalog_schema::embedded::Embedded;
 use catalog_schema::DbUrl;
 use std::os::unix::fs::PermissionsExt;

@@ -1,26 +1,37 @@
-//! A minimal NetCDF-3 classic writer for generating test lakes (CF lat/lon grids with a time axis),
+//! A minimal NetCDF-3 classic writer for generating sample lakes (CF lat/lon grids with a time axis),
 //! so fixtures come from code, not committed binaries. Fixed-size variables only.
-#![allow(dead_code)]
 
 /// Attribute values.
 pub enum Attr {
+    /// A character string.
     Text(String),
+    /// One float.
     Float(f32),
+    /// One double.
     Double(f64),
+    /// One short.
     Short(i16),
 }
 
 /// Variable data (big-endian on disk).
 pub enum Data {
+    /// 32-bit floats.
     Float(Vec<f32>),
+    /// 64-bit floats.
     Double(Vec<f64>),
+    /// 16-bit integers.
     Short(Vec<i16>),
 }
 
+/// A variable: its dimension ids (indexes into the file's dimensions), attributes and data.
 pub struct Var {
+    /// Name.
     pub name: String,
+    /// Dimension ids.
     pub dims: Vec<usize>,
+    /// Attributes.
     pub attrs: Vec<(String, Attr)>,
+    /// Values, row-major.
     pub data: Data,
 }
 
@@ -140,10 +151,15 @@ pub fn write(
 /// A north-up lat/lon grid: upper-left corner, cell size in degrees, rows and columns.
 #[derive(Clone, Copy)]
 pub struct LatLonGrid {
+    /// Northern edge (degrees).
     pub north: f64,
+    /// Western edge (degrees).
     pub west: f64,
+    /// Cell size (degrees).
     pub res: f64,
+    /// Rows.
     pub ny: usize,
+    /// Columns.
     pub nx: usize,
 }
 

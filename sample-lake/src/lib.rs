@@ -1,0 +1,6 @@
+//! Sample files in the real formats of the lake — MODIS HDF-EOS2 grids, CF NetCDF — written by code
+//! so that tests and the demo never depend on committed binaries or on the network.
+#![deny(missing_docs)]
+
+pub mod hdfeos;
+pub mod netcdf3;
