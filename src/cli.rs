@@ -75,6 +75,12 @@ pub struct IndexArgs {
     /// The product-defs folder (default: $ETLAKE_PRODUCT_DEFS, ./product-defs, or the one etlake was built with).
     #[arg(long, value_name = "DIR")]
     pub defs: Option<PathBuf>,
+    /// Go through every step and report what would happen, writing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write one JSON line per object (uri, product, dataset, outcome, stage, error).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -361,6 +361,8 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
             region: a.region.clone(),
         },
         defs_dir: defs_dir(&a.defs),
+        dry_run: a.dry_run,
+        report_file: a.report.clone(),
     };
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
@@ -390,14 +392,21 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
         .iter()
         .map(|(k, v)| format!("{v} {k}"))
         .collect();
+    let total: usize = report.counts.values().sum();
+    let secs = report.elapsed.as_secs_f64().max(1e-3);
+    let what = if parts.is_empty() {
+        "no objects found".to_string()
+    } else {
+        parts.join(", ")
+    };
+    let head = if a.dry_run {
+        "dry run (nothing written)".to_string()
+    } else {
+        format!("run {}", report.run)
+    };
     println!(
-        "run {}: {}",
-        report.run,
-        if parts.is_empty() {
-            "no objects found".into()
-        } else {
-            parts.join(", ")
-        }
+        "{head}: {what} in {secs:.1} s ({:.0} objects/s)",
+        total as f64 / secs
     );
     for (reason, n) in &report.skipped {
         println!("  skipped {n}: {reason}");

@@ -80,6 +80,61 @@ fn local_lake_is_indexed_once_and_python_loads_it() {
         |d, r, c| (d * 1000 + r * 100 + c) as f32,
     );
 
+    // A dry run reports exactly what a run would do and writes nothing, not even a run record.
+    let elsewhere = tempdir();
+    let report = elsewhere.path().join("dry-run.jsonl");
+    let out = etlake(
+        &pg.url,
+        &[
+            "index",
+            l.to_str().unwrap(),
+            "--dry-run",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("dry run (nothing written): ")
+            && t.contains("5 indexed")
+            && t.contains("2 failed"),
+        "{t}"
+    );
+    assert_eq!(
+        rows(
+            &pg.url,
+            "SELECT ((SELECT count(*) FROM agdc.dataset) + (SELECT count(*) FROM etlake.index_run))::text"
+        ),
+        ["0"]
+    );
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 8, "{lines:?}");
+    let dtype = lines
+        .iter()
+        .find(|l| l["uri"].as_str().unwrap().ends_with("2023.01.03.tif"))
+        .unwrap();
+    assert_eq!(
+        (dtype["outcome"].as_str(), dtype["stage"].as_str()),
+        (Some("failed"), Some("extract"))
+    );
+    assert!(lines
+        .iter()
+        .any(|l| l["outcome"] == "skipped" && l["uri"].as_str().unwrap().ends_with("README.txt")));
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l["outcome"] == "indexed"
+                && l["stage"] == "write"
+                && l["dataset"].is_string())
+            .count(),
+        5
+    );
+
     let out = etlake(&pg.url, &["index", l.to_str().unwrap()]);
     let t = text(&out);
     assert_eq!(

@@ -134,10 +134,14 @@ pub fn split_uri(uri: &str) -> Option<(&str, &str)> {
 
 /// Writes a batch atomically and reports each dataset's outcome, in input order. Existing ids are never
 /// rewritten: they are `Unchanged` (same document) or `ExistsDifferent`.
+///
+/// With `dry_run` the same statements classify the batch inside a transaction that is rolled back, so
+/// the outcomes are exactly what a real run would report and nothing is written.
 pub fn write_batch(
     catalog: &mut Catalog,
     products: &ProductCache,
     batch: &[NewDataset],
+    dry_run: bool,
 ) -> Result<Vec<Outcome>> {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
     let mut candidates: Vec<(usize, &ProductInfo)> = Vec::new();
@@ -247,6 +251,10 @@ pub fn write_batch(
             }
         }
     }
+    if dry_run {
+        tx.rollback().ctx("rolling back a dry run")?;
+        return Ok(finish(outcomes));
+    }
     tx.execute(
         "INSERT INTO agdc.dataset_location (dataset_ref, uri_scheme, uri_body) \
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) ON CONFLICT (uri_scheme, uri_body, dataset_ref) DO NOTHING",
@@ -275,10 +283,14 @@ pub fn write_batch(
     )
     .ctx("inserting STAC items")?;
     tx.commit().ctx("committing a dataset batch")?;
-    Ok(outcomes
+    Ok(finish(outcomes))
+}
+
+fn finish(outcomes: Vec<Option<Outcome>>) -> Vec<Outcome> {
+    outcomes
         .into_iter()
         .map(|o| o.unwrap_or(Outcome::Failed("not processed".into())))
-        .collect())
+        .collect()
 }
 
 /// Counts of outcomes, for summaries.

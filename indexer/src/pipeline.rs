@@ -30,6 +30,10 @@ pub struct IndexOptions {
     pub s3: S3Options,
     /// The product-defs folder (its `recognition/` is used).
     pub defs_dir: PathBuf,
+    /// Go through every step but write nothing.
+    pub dry_run: bool,
+    /// Write one JSON line per object (uri, product, dataset, outcome, stage, error) here.
+    pub report_file: Option<PathBuf>,
 }
 
 /// The account of a run.
@@ -43,6 +47,8 @@ pub struct Report {
     pub problems: Vec<(String, String)>,
     /// Skip reasons → count (not stored per object: a lake has many files no product claims).
     pub skipped: BTreeMap<String, usize>,
+    /// Wall time so far.
+    pub elapsed: std::time::Duration,
 }
 
 impl Report {
@@ -59,12 +65,68 @@ thread_local! {
     static CRS: GdalCrs = GdalCrs::new();
 }
 
-/// Runs an indexing job. `progress` is called after each batch with the counts so far.
+/// Where every outcome goes: the counts and problems of the [`Report`], the run record in the index
+/// (unless dry run), and the `--report` JSON-lines file.
+struct Accounting {
+    report: Report,
+    dry_run: bool,
+    jsonl: Option<std::io::BufWriter<std::fs::File>>,
+    jsonl_path: Option<PathBuf>,
+}
+
+/// One object's outcome at one stage (`recognise`, `extract`, `write`).
+struct Row {
+    outcome: ObjectOutcome,
+    stage: &'static str,
+}
+
+impl Accounting {
+    fn skip(&mut self, uri: &str, reason: &str) -> Result<()> {
+        self.report.add("skipped");
+        *self.report.skipped.entry(reason.to_string()).or_insert(0) += 1;
+        self.write_line(&serde_json::json!({"uri": uri, "outcome": "skipped", "stage": "recognise", "error": reason}))
+    }
+
+    fn record(&mut self, catalog: &mut Catalog, rows: Vec<Row>) -> Result<()> {
+        for r in &rows {
+            let o = &r.outcome;
+            self.report.add(o.outcome);
+            if let Some(reason) = &o.reason {
+                self.report.problems.push((o.uri.clone(), reason.clone()));
+            }
+            self.write_line(&serde_json::json!({
+                "uri": o.uri, "product": o.product, "dataset": o.dataset, "outcome": o.outcome,
+                "stage": r.stage, "error": o.reason,
+            }))?;
+        }
+        if !self.dry_run {
+            let outcomes: Vec<ObjectOutcome> = rows.into_iter().map(|r| r.outcome).collect();
+            runs::record(catalog, self.report.run, &outcomes)?;
+        }
+        Ok(())
+    }
+
+    fn write_line(&mut self, v: &Value) -> Result<()> {
+        use std::io::Write;
+        if let (Some(w), Some(p)) = (&mut self.jsonl, &self.jsonl_path) {
+            writeln!(w, "{v}").map_err(|source| Error::Io {
+                path: p.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs an indexing job. `progress` is called after each batch with the counts so far. With
+/// `dry_run` every object goes through the same steps and gets the outcome a real run would give, but
+/// nothing is written to the index (not even a run record).
 pub fn index(
     catalog: &mut Catalog,
     opts: &IndexOptions,
     progress: &dyn Fn(&Report),
 ) -> Result<Report> {
+    let started = std::time::Instant::now();
     crate::raster::configure_for_indexing();
     let mut recogniser = Recogniser::load_dir(&opts.defs_dir.join("recognition"))?;
     if !opts.products.is_empty() {
@@ -96,10 +158,28 @@ pub fn index(
     if let Some(f) = &opts.from_file {
         sources.push(format!("@{}", f.display()));
     }
-    let run = runs::start(catalog, "index", &sources)?;
-    let mut report = Report {
-        run,
-        ..Default::default()
+    let jsonl = match &opts.report_file {
+        Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(
+            |source| Error::Io {
+                path: p.clone(),
+                source,
+            },
+        )?)),
+        None => None,
+    };
+    let run = if opts.dry_run {
+        0
+    } else {
+        runs::start(catalog, "index", &sources)?
+    };
+    let mut acc = Accounting {
+        report: Report {
+            run,
+            ..Default::default()
+        },
+        dry_run: opts.dry_run,
+        jsonl,
+        jsonl_path: opts.report_file.clone(),
     };
     let stage = tempdir_for_staging()?;
 
@@ -118,18 +198,13 @@ pub fn index(
         match next {
             Some(Ok(obj)) => match recogniser.recognise(&obj.uri) {
                 Ok(Some(r)) => pending.push((obj, r)),
-                Ok(None) => {
-                    report.add("skipped");
-                    *report
-                        .skipped
-                        .entry("no template matches".into())
-                        .or_insert(0) += 1;
-                }
+                Ok(None) => acc.skip(&obj.uri, "no template matches")?,
                 Err(e) => {
-                    report.add("failed");
-                    let row = failed_row(&obj.uri, None, e.to_string());
-                    report.problems.push((obj.uri.clone(), e.to_string()));
-                    runs::record(catalog, run, &[row])?;
+                    let row = Row {
+                        outcome: failed_row(&obj.uri, None, e.to_string()),
+                        stage: "recognise",
+                    };
+                    acc.record(catalog, vec![row])?;
                 }
             },
             Some(Err(e)) => {
@@ -140,17 +215,16 @@ pub fn index(
         }
         if pending.len() >= batch || (done && !pending.is_empty()) {
             let chunk = std::mem::take(&mut pending);
-            process(
-                catalog,
-                &mut report,
-                &chunk,
-                &recogniser,
-                &definitions,
-                &products,
-                s3.as_ref(),
-                stage.path(),
-            )?;
-            progress(&report);
+            let ctx = Context {
+                recogniser: &recogniser,
+                definitions: &definitions,
+                products: &products,
+                s3: s3.as_ref(),
+                stage: stage.path(),
+            };
+            process(catalog, &mut acc, &chunk, &ctx)?;
+            acc.report.elapsed = started.elapsed();
+            progress(&acc.report);
         }
         if done {
             break;
@@ -158,41 +232,56 @@ pub fn index(
     }
     drop(rx);
     let _ = lister.join();
+    if let Some(w) = &mut acc.jsonl {
+        use std::io::Write;
+        let _ = w.flush();
+    }
+    let mut report = acc.report;
+    report.elapsed = started.elapsed();
     let mut counts = serde_json::to_value(&report.counts).unwrap_or_default();
+    counts["seconds"] = serde_json::json!(report.elapsed.as_secs_f64());
     if let Some(e) = listing_error {
         counts["error"] = Value::String(e.to_string());
-        runs::finish(catalog, run, "failed", &counts)?;
+        if !opts.dry_run {
+            runs::finish(catalog, run, "failed", &counts)?;
+        }
         return Err(e);
     }
-    let status = if report.ok() { "succeeded" } else { "partial" };
-    runs::finish(catalog, run, status, &counts)?;
+    if !opts.dry_run {
+        let status = if report.ok() { "succeeded" } else { "partial" };
+        runs::finish(catalog, run, status, &counts)?;
+    }
     Ok(report)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What every batch needs besides the catalog.
+struct Context<'a> {
+    recogniser: &'a Recogniser,
+    definitions: &'a BTreeMap<String, ProductDef>,
+    products: &'a ProductCache,
+    s3: Option<&'a S3>,
+    stage: &'a Path,
+}
+
 fn process(
     catalog: &mut Catalog,
-    report: &mut Report,
+    acc: &mut Accounting,
     chunk: &[(ObjectRef, crate::Recognised)],
-    recogniser: &Recogniser,
-    definitions: &BTreeMap<String, ProductDef>,
-    products: &ProductCache,
-    s3: Option<&S3>,
-    stage: &Path,
+    ctx: &Context<'_>,
 ) -> Result<()> {
     // Extraction and document preparation in parallel; each worker has its own GDAL handles.
     let results: Vec<std::result::Result<Vec<(Draft, eo3::PreparedDataset)>, String>> = chunk
         .par_iter()
         .map(|(obj, rec)| {
-            let spec = recogniser.spec(&rec.product).ok_or("no spec")?;
-            let defs = definitions.get(&rec.product).ok_or_else(|| {
+            let spec = ctx.recogniser.spec(&rec.product).ok_or("no spec")?;
+            let defs = ctx.definitions.get(&rec.product).ok_or_else(|| {
                 format!(
                     "product {:?} is not in the index (add it with `etlake product add`)",
                     rec.product
                 )
             })?;
-            let drafts =
-                extract::extract(obj, rec, spec, defs, s3, stage).map_err(|e| e.to_string())?;
+            let drafts = extract::extract(obj, rec, spec, defs, ctx.s3, ctx.stage)
+                .map_err(|e| e.to_string())?;
             drafts
                 .into_iter()
                 .map(|d| {
@@ -216,35 +305,31 @@ fn process(
                     });
                 }
             }
-            Err(reason) => {
-                report.add("failed");
-                report.problems.push((obj.uri.clone(), reason.clone()));
-                rows.push(failed_row(&obj.uri, Some(&rec.product), reason));
-            }
+            Err(reason) => rows.push(Row {
+                outcome: failed_row(&obj.uri, Some(&rec.product), reason),
+                stage: "extract",
+            }),
         }
     }
-    let outcomes = dataset::write_batch(catalog, products, &batch)?;
+    let outcomes = dataset::write_batch(catalog, ctx.products, &batch, acc.dry_run)?;
     for (d, o) in batch.iter().zip(outcomes) {
-        report.add(o.label());
         let reason = match &o {
-            Outcome::ExistsDifferent(r) | Outcome::Failed(r) => {
-                report
-                    .problems
-                    .push((d.location.clone().unwrap_or_default(), r.clone()));
-                Some(r.clone())
-            }
+            Outcome::ExistsDifferent(r) | Outcome::Failed(r) => Some(r.clone()),
             _ => None,
         };
-        rows.push(ObjectOutcome {
+        let outcome = ObjectOutcome {
             uri: d.location.clone().unwrap_or_default(),
             outcome: o.label(),
             product: Some(d.prepared.product.clone()),
             dataset: Some(d.prepared.id),
             reason,
+        };
+        rows.push(Row {
+            outcome,
+            stage: "write",
         });
     }
-    runs::record(catalog, report.run, &rows)?;
-    Ok(())
+    acc.record(catalog, rows)
 }
 
 fn failed_row(uri: &str, product: Option<&str>, reason: String) -> ObjectOutcome {
