@@ -381,7 +381,8 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
         message: e.to_string(),
     })?;
     for (object, reason) in &report.problems {
-        if reason.starts_with(object.as_str()) {
+        let plain = object.strip_prefix("file://").unwrap_or(object);
+        if reason.starts_with(object.as_str()) || reason.starts_with(plain) {
             eprintln!("{reason}");
         } else {
             eprintln!("{object}: {reason}");

@@ -172,6 +172,12 @@ fn local_lake_is_indexed_once_and_python_loads_it() {
         ["2020-01-01T00:00:00Z | 1", "2020-01-02T00:00:00Z | 2", "2020-01-03T00:00:00Z | 3"]
     );
 
+    // Every dataset has a STAC 1.1 item, written in the same transaction, valid against the STAC item
+    // schema (checked offline with the schemas pystac ships) and carrying the extension fields.
+    assert_eq!(rows(&pg.url, "SELECT count(*)::text FROM etlake.stac_item s JOIN agdc.dataset d ON d.id = s.dataset_ref"), ["5"]);
+    let out = validate_stac_items(&pg.url, "assert p['proj:code'] == 'EPSG:4326', p");
+    assert!(out.contains("stac valid 5"), "{out}");
+
     let code = r#"
 import datacube, numpy as np
 dc = datacube.Datacube(app='etlake-test')

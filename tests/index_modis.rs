@@ -135,6 +135,12 @@ fn modis_tiles_are_indexed_from_disk_and_s3() {
     let out = ok(python(&pg.url, code));
     assert!(out.contains("hit 1") && out.contains("miss 0"), "{out}");
 
+    let out = validate_stac_items(
+        &pg.url,
+        "assert p['proj:code'] is None and p['odc:region_code'] == 'h09v05', p",
+    );
+    assert!(out.contains("stac valid 1"), "{out}");
+
     // From S3: staged locally for GDAL, removed afterwards, indexed under its s3:// location.
     let s3 = S3Server::start(false);
     s3.upload(

@@ -28,6 +28,7 @@ pub mod init;
 pub mod metadata_type;
 pub mod product;
 pub mod runs;
+pub mod stac_item;
 
 pub use db::Catalog;
 pub use dburl::DbUrl;

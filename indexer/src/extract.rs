@@ -45,6 +45,8 @@ pub struct ProductDef {
     pub load_crs: Option<String>,
     /// Measurements by name.
     pub measurements: BTreeMap<String, MeasurementDef>,
+    /// The stored product definition (for STAC `raster:bands`).
+    pub definition: Value,
 }
 
 /// A dataset ready for `eo3::prepare`.
@@ -358,7 +360,8 @@ fn gdal_path(
     }
 }
 
-/// `EPSG:n` when the CRS has a code, else its PROJ string (deterministic, e.g. MODIS sinusoidal).
+/// `EPSG:n` when the CRS has a code (or is plain WGS 84 lon/lat), else its PROJ string (deterministic,
+/// e.g. MODIS sinusoidal).
 fn crs_of(info: &RasterInfo) -> Option<String> {
     if let Some(code) = info.epsg {
         return Some(format!("EPSG:{code}"));
@@ -368,7 +371,15 @@ fn crs_of(info: &RasterInfo) -> Option<String> {
     if let Ok(code) = srs.auto_identify_epsg().and_then(|_| srs.auth_code()) {
         return Some(format!("EPSG:{code}"));
     }
-    srs.to_proj4().ok().map(|p| p.trim().to_string())
+    let proj = srs.to_proj4().ok()?.trim().to_string();
+    // CF files declare WGS 84 by its ellipsoid (grid_mapping latitude_longitude) without a datum name,
+    // which GDAL cannot match to a code; that is EPSG:4326 for every purpose of the index.
+    if proj == "+proj=longlat +ellps=WGS84 +no_defs"
+        || proj == "+proj=longlat +datum=WGS84 +no_defs"
+    {
+        return Some("EPSG:4326".into());
+    }
+    Some(proj)
 }
 
 fn same_grid(a: &RasterInfo, b: &RasterInfo) -> bool {

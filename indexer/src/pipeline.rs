@@ -8,7 +8,7 @@ use crate::s3::{split_s3, ObjectRef, S3Options, S3};
 use crate::{Error, Result};
 use catalog_schema::dataset::{self, NewDataset, Outcome, ProductCache};
 use catalog_schema::runs::{self, ObjectOutcome};
-use catalog_schema::{eo3, Catalog};
+use catalog_schema::{eo3, stac_item, Catalog};
 use rayon::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -84,7 +84,7 @@ impl Accounting {
     fn skip(&mut self, uri: &str, reason: &str) -> Result<()> {
         self.report.add("skipped");
         *self.report.skipped.entry(reason.to_string()).or_insert(0) += 1;
-        self.write_line(&serde_json::json!({"uri": uri, "outcome": "skipped", "stage": "recognise", "error": reason}))
+        self.write_line(&serde_json::json!({"uri": object_uri(uri), "outcome": "skipped", "stage": "recognise", "error": reason}))
     }
 
     fn record(&mut self, catalog: &mut Catalog, rows: Vec<Row>) -> Result<()> {
@@ -297,12 +297,25 @@ fn process(
     for ((obj, rec), result) in chunk.iter().zip(results) {
         match result {
             Ok(items) => {
-                for (draft, prepared) in items {
-                    batch.push(NewDataset {
-                        prepared,
-                        location: Some(draft.location),
-                        stac: None,
-                    });
+                let definition = &ctx.definitions[&rec.product].definition;
+                let built: std::result::Result<Vec<NewDataset>, String> = items
+                    .into_iter()
+                    .map(|(draft, prepared)| {
+                        let item = stac_item::item(&prepared, definition, &draft.location)?;
+                        let stac = Some((prepared.product.clone(), prepared.id.to_string(), item));
+                        Ok(NewDataset {
+                            prepared,
+                            location: Some(draft.location),
+                            stac,
+                        })
+                    })
+                    .collect();
+                match built {
+                    Ok(datasets) => batch.extend(datasets),
+                    Err(reason) => rows.push(Row {
+                        outcome: failed_row(&obj.uri, Some(&rec.product), reason),
+                        stage: "build",
+                    }),
                 }
             }
             Err(reason) => rows.push(Row {
@@ -332,9 +345,19 @@ fn process(
     acc.record(catalog, rows)
 }
 
+/// The URI an object is reported under: `s3://…` as listed, local paths as `file://` URIs (the same
+/// form the dataset locations use).
+fn object_uri(uri: &str) -> String {
+    if uri.contains("://") {
+        uri.to_string()
+    } else {
+        crate::documents::file_uri(Path::new(uri))
+    }
+}
+
 fn failed_row(uri: &str, product: Option<&str>, reason: String) -> ObjectOutcome {
     ObjectOutcome {
-        uri: uri.to_string(),
+        uri: object_uri(uri),
         outcome: "failed",
         product: product.map(str::to_string),
         dataset: None,
@@ -381,6 +404,7 @@ fn measurement_definitions(catalog: &mut Catalog) -> Result<BTreeMap<String, Pro
             ProductDef {
                 load_crs,
                 measurements: ms,
+                definition: p.definition,
             },
         );
     }

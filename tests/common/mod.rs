@@ -325,3 +325,45 @@ pub fn etlake_with(url: &DbUrl, vars: &[(&str, &str)], args: &[&str]) -> Output 
         .args(args);
     cmd.output().expect("run etlake")
 }
+
+/// Validates every item in `etlake.stac_item` against the STAC 1.1 item schema, offline, with the schema
+/// files pystac ships (installed by `make test`), checks the projection/raster extension fields and that
+/// local asset hrefs exist; `extra` is Python run per item with `item` and `p` (its properties) bound.
+/// Prints `stac valid N`.
+pub fn validate_stac_items(url: &DbUrl, extra: &str) -> String {
+    let code = format!(
+        r#"
+import os, psycopg2
+from pystac.validation.local_validator import LocalValidator
+v = LocalValidator().item_validator("1.1.0")
+conn = psycopg2.connect(os.environ["ETLAKE_TEST_DSN"])
+cur = conn.cursor()
+cur.execute("SELECT item FROM etlake.stac_item ORDER BY item_id")
+n = 0
+for (item,) in cur.fetchall():
+    v.validate(item)
+    p = item["properties"]
+    assert p["proj:code"] is None or p["proj:code"].startswith("EPSG:"), p
+    assert len(p["proj:shape"]) == 2 and len(p["proj:transform"]) in (6, 9), p
+    for a in item["assets"].values():
+        if a["href"].startswith("file://"):
+            assert os.path.exists(a["href"][len("file://"):]), a["href"]
+        b = a["raster:bands"][0]
+        assert b["data_type"] in ("int8", "int16", "int32", "uint8", "uint16", "uint32", "float32", "float64"), b
+        assert isinstance(b["nodata"], (int, float)) or b["nodata"] in ("nan", "inf", "-inf"), b
+    {extra}
+    n += 1
+print("stac valid", n)
+"#
+    );
+    let dsn = format!(
+        "host={} port={} user={} dbname={}",
+        url.host.as_deref().unwrap(),
+        url.port.unwrap(),
+        url.user.as_deref().unwrap(),
+        url.dbname.as_deref().unwrap()
+    );
+    let mut cmd = Command::new(venv().join("bin/python"));
+    cmd.arg("-c").arg(code).env("ETLAKE_TEST_DSN", dsn);
+    ok(cmd.output().unwrap())
+}
