@@ -305,23 +305,7 @@ pub fn dataset(conn: &ConnArgs, cmd: &DatasetCommand) -> Result<Success> {
     match cmd {
         DatasetCommand::Add { files, batch_size } => {
             let report = indexer::documents::index_eo3_files(&mut c, files, *batch_size)?;
-            for (object, reason) in &report.problems {
-                eprintln!("{object}: {reason}");
-            }
-            let counts: Vec<String> = report
-                .counts
-                .iter()
-                .map(|(k, v)| format!("{v} {k}"))
-                .collect();
-            println!(
-                "run {}: {}",
-                report.run,
-                if counts.is_empty() {
-                    "nothing to do".into()
-                } else {
-                    counts.join(", ")
-                }
-            );
+            print_report(&report, format!("run {}", report.run));
             Ok(report.ok())
         }
     }
@@ -380,6 +364,18 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
         object: "etlake index".into(),
         message: e.to_string(),
     })?;
+    let head = if a.dry_run {
+        "dry run (nothing written)".to_string()
+    } else {
+        format!("run {}", report.run)
+    };
+    print_report(&report, head);
+    Ok(report.ok())
+}
+
+/// Problems to stderr (without repeating an object its reason already names), then the summary:
+/// outcome counts, time and rate, and skip reasons.
+fn print_report(report: &indexer::pipeline::Report, head: String) {
     for (object, reason) in &report.problems {
         let plain = object.strip_prefix("file://").unwrap_or(object);
         if reason.starts_with(object.as_str()) || reason.starts_with(plain) {
@@ -396,14 +392,9 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
     let total: usize = report.counts.values().sum();
     let secs = report.elapsed.as_secs_f64().max(1e-3);
     let what = if parts.is_empty() {
-        "no objects found".to_string()
+        "nothing to do".to_string()
     } else {
         parts.join(", ")
-    };
-    let head = if a.dry_run {
-        "dry run (nothing written)".to_string()
-    } else {
-        format!("run {}", report.run)
     };
     println!(
         "{head}: {what} in {secs:.1} s ({:.0} objects/s)",
@@ -412,5 +403,4 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
     for (reason, n) in &report.skipped {
         println!("  skipped {n}: {reason}");
     }
-    Ok(report.ok())
 }

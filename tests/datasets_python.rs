@@ -2,41 +2,6 @@
 //! `dc.load`), Python-written datasets sit beside them, and bad documents are refused without writes.
 mod common;
 use common::*;
-use gdal::spatial_ref::SpatialRef;
-use gdal::DriverManager;
-use std::path::Path;
-
-/// A 2-band int16 GeoTIFF on the reference 20 × 10 grid (0.1°, lon 130–132, lat −21…−20):
-/// b1 = 100·row + col, b2 = 7.
-fn write_multi_tif(path: &Path) {
-    let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
-    let mut ds = driver
-        .create_with_band_type::<i16, _>(path, 20, 10, 2)
-        .unwrap();
-    ds.set_geo_transform(&[130.0, 0.1, 0.0, -20.0, 0.0, -0.1])
-        .unwrap();
-    ds.set_spatial_ref(&SpatialRef::from_epsg(4326).unwrap())
-        .unwrap();
-    let b1: Vec<i16> = (0..10)
-        .flat_map(|r| (0..20).map(move |c| (100 * r + c) as i16))
-        .collect();
-    let mut band = ds.rasterband(1).unwrap();
-    band.write(
-        (0, 0),
-        (20, 10),
-        &mut gdal::raster::Buffer::new((20, 10), b1),
-    )
-    .unwrap();
-    band.set_no_data_value(Some(-999.0)).unwrap();
-    let mut band = ds.rasterband(2).unwrap();
-    band.write(
-        (0, 0),
-        (20, 10),
-        &mut gdal::raster::Buffer::new((20, 10), vec![7i16; 200]),
-    )
-    .unwrap();
-    band.set_no_data_value(Some(-999.0)).unwrap();
-}
 
 #[test]
 fn python_finds_and_loads_what_etlake_indexed() {
@@ -68,7 +33,15 @@ fn python_finds_and_loads_what_etlake_indexed() {
         l.join("multi.odc-metadata.yaml"),
     )
     .unwrap();
-    write_multi_tif(&l.join("multi.tif"));
+    // The reference 20 × 10 grid (0.1°, lon 130–132, lat −21…−20): b1 = 100·row + col, b2 = 7.
+    let grid = [130.0, 0.1, 0.0, -20.0, 0.0, -0.1];
+    write_geotiff::<i16>(
+        &l.join("multi.tif"),
+        (20, 10),
+        grid,
+        -999.0,
+        &[&|r, c| (100 * r + c) as i16, &|_, _| 7],
+    );
 
     // The derived dataset first: its lineage waits until the source arrives.
     let out = ok(etlake(

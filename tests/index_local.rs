@@ -3,65 +3,42 @@
 //! files counted, and ODC Python loads the same pixels that were written.
 mod common;
 use common::*;
-use gdal::spatial_ref::SpatialRef;
-use gdal::DriverManager;
 use sample_lake::netcdf3;
-use std::path::Path;
-
-fn write_tif<T: gdal::raster::GdalType + Copy>(
-    path: &Path,
-    nodata: f64,
-    value: impl Fn(usize, usize) -> T,
-) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
-    let mut ds = driver
-        .create_with_band_type::<T, _>(path, 40, 20, 1)
-        .unwrap();
-    ds.set_geo_transform(&[-105.0, 0.05, 0.0, 41.0, 0.0, -0.05])
-        .unwrap();
-    ds.set_spatial_ref(&SpatialRef::from_epsg(4326).unwrap())
-        .unwrap();
-    let data: Vec<T> = (0..20)
-        .flat_map(|r| (0..40).map(move |c| (r, c)))
-        .map(|(r, c)| value(r, c))
-        .collect();
-    let mut band = ds.rasterband(1).unwrap();
-    band.write(
-        (0, 0),
-        (40, 20),
-        &mut gdal::raster::Buffer::new((40, 20), data),
-    )
-    .unwrap();
-    band.set_no_data_value(Some(nodata)).unwrap();
-}
 
 #[test]
 fn local_lake_is_indexed_once_and_python_loads_it() {
-    let pg = Cluster::start();
-    ok(etlake(&pg.url, &["db", "init"]));
-    let defs = workspace().join("product-defs/products");
-    ok(etlake(&pg.url, &["product", "add", defs.to_str().unwrap()]));
+    let pg = cluster_with_products();
 
     let lake = tempdir();
     let l = lake.path();
     let daily = l.join("chirps/global_daily/tifs/p05/2023");
-    write_tif::<f32>(
+    let (size, gt) = CHIRPS_GRID;
+    write_geotiff::<f32>(
         &daily.join("chirps-v2.0.2023.01.01.tif"),
+        size,
+        gt,
         -9999.0,
-        |r, c| (r * 40 + c) as f32,
+        &[&|r, c| (r * 40 + c) as f32],
     );
-    write_tif::<f32>(
+    write_geotiff::<f32>(
         &daily.join("chirps-v2.0.2023.01.02.tif"),
+        size,
+        gt,
         -9999.0,
-        |r, c| (r * 40 + c) as f32 + 0.5,
+        &[&|r, c| (r * 40 + c) as f32 + 0.5],
     );
     let gz = std::process::Command::new("gzip")
         .arg(daily.join("chirps-v2.0.2023.01.02.tif"))
         .status()
         .unwrap();
     assert!(gz.success());
-    write_tif::<i16>(&daily.join("chirps-v2.0.2023.01.03.tif"), -9999.0, |_, _| 1);
+    write_geotiff::<i16>(
+        &daily.join("chirps-v2.0.2023.01.03.tif"),
+        size,
+        gt,
+        -9999.0,
+        &[&|_, _| 1],
+    );
     std::fs::write(daily.join("chirps-v2.0.2023.01.04.tif"), b"II*\0 truncated").unwrap();
     std::fs::write(l.join("README.txt"), "not data").unwrap();
     std::fs::create_dir_all(l.join("gridmet")).unwrap();

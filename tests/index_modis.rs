@@ -40,10 +40,7 @@ fn write_mod13q1(path: &Path, h: u32, v: u32) {
 
 #[test]
 fn modis_tiles_are_indexed_from_disk_and_s3() {
-    let pg = Cluster::start();
-    ok(etlake(&pg.url, &["db", "init"]));
-    let defs = workspace().join("product-defs/products");
-    ok(etlake(&pg.url, &["product", "add", defs.to_str().unwrap()]));
+    let pg = cluster_with_products();
     let lake = tempdir();
     let l = lake.path();
     let good = l.join("MOD13Q1.A2023161.h09v05.061.2023177233537.hdf");

@@ -3,29 +3,8 @@
 //! missing bucket, refused credentials or an unreachable endpoint.
 mod common;
 use common::*;
-use gdal::spatial_ref::SpatialRef;
-use gdal::DriverManager;
 use sample_lake::netcdf3;
-use std::path::{Path, PathBuf};
-
-fn chirps_tif(path: &Path, day: u32) {
-    let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
-    let mut ds = driver
-        .create_with_band_type::<f32, _>(path, 40, 20, 1)
-        .unwrap();
-    ds.set_geo_transform(&[-105.0, 0.05, 0.0, 41.0, 0.0, -0.05])
-        .unwrap();
-    ds.set_spatial_ref(&SpatialRef::from_epsg(4326).unwrap())
-        .unwrap();
-    let mut band = ds.rasterband(1).unwrap();
-    band.write(
-        (0, 0),
-        (40, 20),
-        &mut gdal::raster::Buffer::new((40, 20), vec![day as f32; 800]),
-    )
-    .unwrap();
-    band.set_no_data_value(Some(-9999.0)).unwrap();
-}
+use std::path::PathBuf;
 
 const CREDS: [(&str, &str); 3] = [
     ("AWS_ACCESS_KEY_ID", "test"),
@@ -35,10 +14,7 @@ const CREDS: [(&str, &str); 3] = [
 
 #[test]
 fn s3_lake_is_indexed_and_errors_are_clear() {
-    let pg = Cluster::start();
-    ok(etlake(&pg.url, &["db", "init"]));
-    let defs = workspace().join("product-defs/products");
-    ok(etlake(&pg.url, &["product", "add", defs.to_str().unwrap()]));
+    let pg = cluster_with_products();
 
     let s3 = S3Server::start(false);
     let files = tempdir();
@@ -48,7 +24,8 @@ fn s3_lake_is_indexed_and_errors_are_clear() {
         let p = files
             .path()
             .join(format!("chirps-v2.0.2023.01.{day:02}.tif"));
-        chirps_tif(&p, day);
+        let (size, gt) = CHIRPS_GRID;
+        write_geotiff::<f32>(&p, size, gt, -9999.0, &[&|_, _| day as f32]);
         uploads.push((
             format!("CHIRPS-2.0/global_daily/tifs/p05/2023/chirps-v2.0.2023.01.{day:02}.tif"),
             p,

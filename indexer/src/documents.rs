@@ -1,29 +1,11 @@
 //! Indexing metadata documents that already exist (eo3 YAML/JSON): read, validate, prepare with GDAL's
 //! CRS rules, write in batches, and account for every file in the run record.
 use crate::crs::GdalCrs;
+use crate::pipeline::Report;
 use catalog_schema::dataset::{self, NewDataset, Outcome, ProductCache};
 use catalog_schema::runs::{self, ObjectOutcome};
 use catalog_schema::{document, eo3, Catalog};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// The account of one indexing run.
-#[derive(Debug, Default, Clone)]
-pub struct Report {
-    /// Run id in `etlake.index_run`.
-    pub run: i64,
-    /// Outcome label → count.
-    pub counts: BTreeMap<&'static str, usize>,
-    /// (object, reason) for everything not indexed cleanly.
-    pub problems: Vec<(String, String)>,
-}
-
-impl Report {
-    /// True when nothing failed (unchanged and exists-different are not failures).
-    pub fn ok(&self) -> bool {
-        self.counts.get("failed").copied().unwrap_or(0) == 0
-    }
-}
 
 /// `file://` URI of a local path (absolute, with the characters that would break a URI escaped).
 pub fn file_uri(path: &Path) -> String {
@@ -47,6 +29,7 @@ pub fn index_eo3_files(
     paths: &[PathBuf],
     batch_size: usize,
 ) -> catalog_schema::Result<Report> {
+    let started = std::time::Instant::now();
     let sources: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     let run = runs::start(catalog, "dataset add", &sources)?;
     let products = ProductCache::load(catalog)?;
@@ -109,6 +92,7 @@ pub fn index_eo3_files(
             .collect();
         record(catalog, &mut report, rows)?;
     }
+    report.elapsed = started.elapsed();
     let status = if report.ok() { "succeeded" } else { "partial" };
     let counts = serde_json::to_value(&report.counts).unwrap_or_default();
     runs::finish(catalog, run, status, &counts)?;
@@ -131,7 +115,7 @@ fn record(
     rows: Vec<ObjectOutcome>,
 ) -> catalog_schema::Result<()> {
     for r in &rows {
-        *report.counts.entry(r.outcome).or_insert(0) += 1;
+        report.add(r.outcome);
         if let Some(reason) = &r.reason {
             report.problems.push((r.uri.clone(), reason.clone()));
         }

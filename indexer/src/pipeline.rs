@@ -56,7 +56,7 @@ impl Report {
     pub fn ok(&self) -> bool {
         self.counts.get("failed").copied().unwrap_or(0) == 0
     }
-    fn add(&mut self, label: &'static str) {
+    pub(crate) fn add(&mut self, label: &'static str) {
         *self.counts.entry(label).or_insert(0) += 1;
     }
 }

@@ -367,3 +367,49 @@ print("stac valid", n)
     cmd.arg("-c").arg(code).env("ETLAKE_TEST_DSN", dsn);
     ok(cmd.output().unwrap())
 }
+
+/// An EPSG:4326 GeoTIFF with one band per closure, each called with (row, col); `transform` is GDAL's
+/// `[x0, dx, 0, y0, 0, dy]`.
+pub fn write_geotiff<T: gdal::raster::GdalType + Copy>(
+    path: &Path,
+    (width, height): (usize, usize),
+    transform: [f64; 6],
+    nodata: f64,
+    bands: &[&dyn Fn(usize, usize) -> T],
+) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let driver = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut ds = driver
+        .create_with_band_type::<T, _>(path, width, height, bands.len())
+        .unwrap();
+    ds.set_geo_transform(&transform).unwrap();
+    ds.set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(4326).unwrap())
+        .unwrap();
+    for (i, value) in bands.iter().enumerate() {
+        let data: Vec<T> = (0..height)
+            .flat_map(|r| (0..width).map(move |c| (r, c)))
+            .map(|(r, c)| value(r, c))
+            .collect();
+        let mut band = ds.rasterband(i + 1).unwrap();
+        band.write(
+            (0, 0),
+            (width, height),
+            &mut gdal::raster::Buffer::new((width, height), data),
+        )
+        .unwrap();
+        band.set_no_data_value(Some(nodata)).unwrap();
+    }
+}
+
+/// The CHIRPS 0.05° test grid: 40 × 20 pixels over lon −105…−103, lat 40…41.
+pub const CHIRPS_GRID: ((usize, usize), [f64; 6]) =
+    ((40, 20), [-105.0, 0.05, 0.0, 41.0, 0.0, -0.05]);
+
+/// A private cluster with the index initialised and every product of product-defs added.
+pub fn cluster_with_products() -> Cluster {
+    let pg = Cluster::start();
+    ok(etlake(&pg.url, &["db", "init"]));
+    let defs = workspace().join("product-defs/products");
+    ok(etlake(&pg.url, &["product", "add", defs.to_str().unwrap()]));
+    pg
+}
