@@ -25,7 +25,7 @@ fi
 if [ "${1:-}" = "--python" ]; then
   venv="${ETLAKE_VENV:-.venv}"
   # Exact pins: datacube 1.9.20 is the newest for Python 3.11; SQLAlchemy 2.1 needs postgresql+psycopg2:// URLs.
-  pins="datacube==1.9.20 psycopg2-binary==2.9.13"
+  pins="datacube==1.9.20 odc-apps-dc-tools==1.9.9 psycopg2-binary==2.9.13"
   if [ ! -x "$venv/bin/datacube" ] || [ "$(cat "$venv/.etlake-pins" 2>/dev/null)" != "$pins" ]; then
     echo "==> creating Python venv $venv with $pins"
     python3 -m venv "$venv"

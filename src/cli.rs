@@ -78,6 +78,12 @@ pub struct IndexArgs {
     /// Go through every step and report what would happen, writing nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Update datasets whose document changed, when the change is safe (only additions).
+    #[arg(long)]
+    pub update_if_exists: bool,
+    /// With --update-if-exists: apply any change except a change of product.
+    #[arg(long, requires = "update_if_exists")]
+    pub allow_unsafe: bool,
     /// Write one JSON line per object (uri, product, dataset, outcome, stage, error).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,

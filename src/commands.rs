@@ -347,6 +347,11 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
         defs_dir: defs_dir(&a.defs),
         dry_run: a.dry_run,
         report_file: a.report.clone(),
+        update: match (a.update_if_exists, a.allow_unsafe) {
+            (false, _) => catalog_schema::dataset::UpdatePolicy::Never,
+            (true, false) => catalog_schema::dataset::UpdatePolicy::Safe,
+            (true, true) => catalog_schema::dataset::UpdatePolicy::Any,
+        },
     };
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(

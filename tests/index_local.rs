@@ -155,6 +155,45 @@ fn local_lake_is_indexed_once_and_python_loads_it() {
     let out = validate_stac_items(&pg.url, "assert p['proj:code'] == 'EPSG:4326', p");
     assert!(out.contains("stac valid 5"), "{out}");
 
+    // A changed object: the same file rewritten on another grid. Reported, not silently rewritten;
+    // --update-if-exists refuses the unsafe change; --allow-unsafe applies it (and its STAC item).
+    let moved = daily.join("chirps-v2.0.2023.01.01.tif");
+    let shifted = [-104.0, 0.05, 0.0, 41.0, 0.0, -0.05];
+    write_geotiff::<f32>(
+        &moved,
+        size,
+        shifted,
+        -9999.0,
+        &[&|r, c| (r * 40 + c) as f32],
+    );
+    let one = moved.to_str().unwrap();
+    let out = etlake(&pg.url, &["index", one]);
+    let t = text(&out);
+    assert!(
+        out.status.success() && t.contains("1 exists-different") && t.contains("extent.lon.begin"),
+        "{t}"
+    );
+    let t = text(&etlake(&pg.url, &["index", one, "--update-if-exists"]));
+    assert!(
+        t.contains("1 exists-different") && t.contains("unsafe changes"),
+        "{t}"
+    );
+    let t = ok(etlake(
+        &pg.url,
+        &["index", one, "--update-if-exists", "--allow-unsafe"],
+    ));
+    assert!(t.contains("1 updated"), "{t}");
+    assert_eq!(
+        rows(&pg.url, "SELECT d.metadata#>>'{extent,lon,begin}', s.item#>>'{bbox,0}', (d.updated IS NOT NULL)::text \
+                       FROM agdc.dataset d JOIN etlake.stac_item s ON s.dataset_ref = d.id WHERE d.metadata->>'label' LIKE '%20230101'"),
+        ["-104.0 | -104.0 | true"]
+    );
+    write_geotiff::<f32>(&moved, size, gt, -9999.0, &[&|r, c| (r * 40 + c) as f32]);
+    ok(etlake(
+        &pg.url,
+        &["index", one, "--update-if-exists", "--allow-unsafe"],
+    ));
+
     let code = r#"
 import datacube, numpy as np
 dc = datacube.Datacube(app='etlake-test')

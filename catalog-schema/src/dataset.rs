@@ -29,6 +29,8 @@ pub enum Outcome {
     Unchanged,
     /// Already indexed with a different document; left as it is.
     ExistsDifferent(String),
+    /// Already indexed with a different document, updated under the update policy.
+    Updated(String),
     /// Refused; the reason names the rule.
     Failed(String),
 }
@@ -40,6 +42,7 @@ impl Outcome {
             Outcome::Indexed => "indexed",
             Outcome::Unchanged => "unchanged",
             Outcome::ExistsDifferent(_) => "exists-different",
+            Outcome::Updated(_) => "updated",
             Outcome::Failed(_) => "failed",
         }
     }
@@ -127,21 +130,73 @@ fn contains(doc: &Value, sub: &Value) -> bool {
     }
 }
 
+/// What to do with an existing dataset whose new document differs (datacube's `dataset update` rules).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UpdatePolicy {
+    /// Leave it, report `exists-different` (the default, like `dataset add`).
+    #[default]
+    Never,
+    /// Apply the change when it is safe: only additions (`--update-if-exists`).
+    Safe,
+    /// Apply any change except a change of product (`--update-if-exists --allow-unsafe`).
+    Any,
+}
+
+/// How a batch is written.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteOptions {
+    /// Classify and roll back: report what would happen, write nothing.
+    pub dry_run: bool,
+    /// Updates of existing datasets.
+    pub update: UpdatePolicy,
+}
+
+/// Decides an existing dataset's fate: `Ok(description)` to update, `Err(reason)` to leave it.
+fn update_decision(
+    diffs: &[changes::Change],
+    policy: UpdatePolicy,
+) -> std::result::Result<String, String> {
+    let product_change = diffs
+        .iter()
+        .any(|c| matches!(c.offset.first(), Some(changes::Step::Key(k)) if k == "product"));
+    let (safe, unsafe_): (Vec<_>, Vec<_>) = diffs.iter().cloned().partition(|c| c.old.is_none());
+    match policy {
+        UpdatePolicy::Never => Err(format!(
+            "differs from the stored document: {}",
+            changes::describe(diffs)
+        )),
+        _ if product_change => Err(format!(
+            "the product of a dataset never changes: {}",
+            changes::describe(diffs)
+        )),
+        UpdatePolicy::Safe if !unsafe_.is_empty() => Err(format!(
+            "unsafe changes (use --allow-unsafe to apply them): {}",
+            changes::describe(&unsafe_)
+        )),
+        _ => Ok(changes::describe(if safe.is_empty() {
+            &unsafe_
+        } else {
+            diffs
+        })),
+    }
+}
+
 /// Splits a URI at its first `:` into datacube's (uri_scheme, uri_body).
 pub fn split_uri(uri: &str) -> Option<(&str, &str)> {
     uri.split_once(':').filter(|(s, _)| !s.is_empty())
 }
 
-/// Writes a batch atomically and reports each dataset's outcome, in input order. Existing ids are never
-/// rewritten: they are `Unchanged` (same document) or `ExistsDifferent`.
+/// Writes a batch atomically and reports each dataset's outcome, in input order. An existing id with the
+/// same document is `Unchanged`; with a different one it is `ExistsDifferent`, or `Updated` when the
+/// update policy allows the change (the `updated` column is set by datacube's trigger).
 ///
-/// With `dry_run` the same statements classify the batch inside a transaction that is rolled back, so
+/// With `options.dry_run` the same statements classify the batch inside a transaction that is rolled back, so
 /// the outcomes are exactly what a real run would report and nothing is written.
 pub fn write_batch(
     catalog: &mut Catalog,
     products: &ProductCache,
     batch: &[NewDataset],
-    dry_run: bool,
+    options: WriteOptions,
 ) -> Result<Vec<Outcome>> {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
     let mut candidates: Vec<(usize, &ProductInfo)> = Vec::new();
@@ -183,6 +238,7 @@ pub fn write_batch(
 
     let (mut new_ids, mut prod_refs, mut mdt_refs, mut docs) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut upd_ids, mut upd_docs): (Vec<Uuid>, Vec<Value>) = (Vec::new(), Vec::new());
     for (i, info) in &candidates {
         let p = &batch[*i].prepared;
         if let Some(stored) = existing.get(&p.id) {
@@ -190,7 +246,14 @@ pub fn write_batch(
             outcomes[*i] = Some(if diffs.is_empty() {
                 Outcome::Unchanged
             } else {
-                Outcome::ExistsDifferent(changes::describe(&diffs))
+                match update_decision(&diffs, options.update) {
+                    Ok(description) => {
+                        upd_ids.push(p.id);
+                        upd_docs.push(p.stored.clone());
+                        Outcome::Updated(description)
+                    }
+                    Err(reason) => Outcome::ExistsDifferent(reason),
+                }
             });
         } else {
             new_ids.push(p.id);
@@ -210,6 +273,12 @@ pub fn write_batch(
         .map(|r| r.get(0))
         .collect();
 
+    tx.execute(
+        "UPDATE agdc.dataset d SET metadata = u.doc FROM unnest($1::uuid[], $2::jsonb[]) AS u(id, doc) WHERE d.id = u.id",
+        &[&upd_ids, &upd_docs],
+    )
+    .ctx("updating changed datasets")?;
+
     // Locations: for new datasets, and for unchanged ones seen at a new place (datacube adds those too).
     let (mut loc_ids, mut schemes, mut bodies) = (Vec::new(), Vec::new(), Vec::new());
     let (mut edge_from, mut edge_class, mut edge_to) = (Vec::new(), Vec::new(), Vec::new());
@@ -224,7 +293,8 @@ pub fn write_batch(
         } else if outcomes[*i].is_none() {
             outcomes[*i] = Some(Outcome::Unchanged); // inserted concurrently by another writer
         }
-        if !(is_new || outcomes[*i] == Some(Outcome::Unchanged)) {
+        let updated = matches!(outcomes[*i], Some(Outcome::Updated(_)));
+        if !(is_new || updated || outcomes[*i] == Some(Outcome::Unchanged)) {
             continue;
         }
         if let Some((scheme, body)) = d
@@ -243,6 +313,8 @@ pub fn write_batch(
                 edge_class.push(classifier.clone());
                 edge_to.push(*source);
             }
+        }
+        if is_new || updated {
             if let Some((coll, item_id, item)) = &d.stac {
                 stac_ids.push(id);
                 stac_coll.push(coll.clone());
@@ -251,7 +323,7 @@ pub fn write_batch(
             }
         }
     }
-    if dry_run {
+    if options.dry_run {
         tx.rollback().ctx("rolling back a dry run")?;
         return Ok(finish(outcomes));
     }
@@ -278,7 +350,8 @@ pub fn write_batch(
     .ctx("writing lineage edges whose sources are indexed")?;
     tx.execute(
         "INSERT INTO etlake.stac_item (dataset_ref, collection, item_id, item) \
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[]) ON CONFLICT DO NOTHING",
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[]) \
+         ON CONFLICT (dataset_ref) DO UPDATE SET item = EXCLUDED.item, updated = now()",
         &[&stac_ids, &stac_coll, &stac_item_ids, &stac_items],
     )
     .ctx("inserting STAC items")?;
@@ -317,6 +390,24 @@ mod tests {
         assert!(!contains(&doc, &json!({"product": {"name": "q"}})));
         assert!(!contains(&doc, &json!({"properties": {"y": 1}})));
         assert!(contains(&doc, &json!({"properties": {"x": 1.0}})));
+    }
+
+    #[test]
+    fn update_rules_follow_datacube_dataset_update() {
+        let old = json!({"product": {"name": "p"}, "properties": {"a": 1}});
+        let added = json!({"product": {"name": "p"}, "properties": {"a": 1, "b": 2}});
+        let changed = json!({"product": {"name": "p"}, "properties": {"a": 3}});
+        let moved = json!({"product": {"name": "q"}, "properties": {"a": 1}});
+        let d = |n: &Value| changes::diff(&old, n);
+        assert!(update_decision(&d(&added), UpdatePolicy::Never).is_err());
+        assert!(update_decision(&d(&added), UpdatePolicy::Safe).is_ok());
+        assert!(update_decision(&d(&changed), UpdatePolicy::Safe)
+            .unwrap_err()
+            .contains("--allow-unsafe"));
+        assert!(update_decision(&d(&changed), UpdatePolicy::Any).is_ok());
+        assert!(update_decision(&d(&moved), UpdatePolicy::Any)
+            .unwrap_err()
+            .contains("never changes"));
     }
 
     #[test]

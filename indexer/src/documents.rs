@@ -70,7 +70,8 @@ pub fn index_eo3_files(
     record(catalog, &mut report, failures)?;
     for chunk in pending.chunks(batch_size.max(1)) {
         let batch: Vec<NewDataset> = chunk.iter().map(|(_, d)| d.clone()).collect();
-        let outcomes = dataset::write_batch(catalog, &products, &batch, false)?;
+        let outcomes =
+            dataset::write_batch(catalog, &products, &batch, dataset::WriteOptions::default())?;
         let rows = chunk
             .iter()
             .zip(outcomes)

@@ -32,6 +32,8 @@ pub struct IndexOptions {
     pub defs_dir: PathBuf,
     /// Go through every step but write nothing.
     pub dry_run: bool,
+    /// What to do with existing datasets whose document changed.
+    pub update: dataset::UpdatePolicy,
     /// Write one JSON line per object (uri, product, dataset, outcome, stage, error) here.
     pub report_file: Option<PathBuf>,
 }
@@ -91,7 +93,7 @@ impl Accounting {
         for r in &rows {
             let o = &r.outcome;
             self.report.add(o.outcome);
-            if let Some(reason) = &o.reason {
+            if let (Some(reason), "failed" | "exists-different") = (&o.reason, o.outcome) {
                 self.report.problems.push((o.uri.clone(), reason.clone()));
             }
             self.write_line(&serde_json::json!({
@@ -221,6 +223,10 @@ pub fn index(
                 products: &products,
                 s3: s3.as_ref(),
                 stage: stage.path(),
+                write: dataset::WriteOptions {
+                    dry_run: opts.dry_run,
+                    update: opts.update,
+                },
             };
             process(catalog, &mut acc, &chunk, &ctx)?;
             acc.report.elapsed = started.elapsed();
@@ -261,6 +267,7 @@ struct Context<'a> {
     products: &'a ProductCache,
     s3: Option<&'a S3>,
     stage: &'a Path,
+    write: dataset::WriteOptions,
 }
 
 fn process(
@@ -324,10 +331,12 @@ fn process(
             }),
         }
     }
-    let outcomes = dataset::write_batch(catalog, ctx.products, &batch, acc.dry_run)?;
+    let outcomes = dataset::write_batch(catalog, ctx.products, &batch, ctx.write)?;
     for (d, o) in batch.iter().zip(outcomes) {
         let reason = match &o {
-            Outcome::ExistsDifferent(r) | Outcome::Failed(r) => Some(r.clone()),
+            Outcome::ExistsDifferent(r) | Outcome::Failed(r) | Outcome::Updated(r) => {
+                Some(r.clone())
+            }
             _ => None,
         };
         let outcome = ObjectOutcome {

@@ -3,4 +3,5 @@
 #![deny(missing_docs)]
 
 pub mod hdfeos;
+pub mod landsat;
 pub mod netcdf3;
