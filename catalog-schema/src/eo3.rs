@@ -14,6 +14,8 @@ pub trait CrsTransform {
     fn is_geographic(&self, crs: &str) -> Result<bool, String>;
     /// Projects points (x, y) in `crs` to (lon, lat) on EPSG:4326, longitude first.
     fn to_lonlat(&self, crs: &str, points: &[(f64, f64)]) -> Result<Vec<(f64, f64)>, String>;
+    /// Projects (lon, lat) points on EPSG:4326 into `crs`.
+    fn lonlat_to_crs(&self, crs: &str, points: &[(f64, f64)]) -> Result<Vec<(f64, f64)>, String>;
 }
 
 /// A document ready to store.
@@ -356,6 +358,13 @@ mod tests {
     impl CrsTransform for Sphere {
         fn is_geographic(&self, crs: &str) -> Result<bool, String> {
             Ok(crs == "EPSG:4326")
+        }
+        fn lonlat_to_crs(
+            &self,
+            _crs: &str,
+            _pts: &[(f64, f64)],
+        ) -> Result<Vec<(f64, f64)>, String> {
+            Err("not needed in these tests".into())
         }
         fn to_lonlat(&self, crs: &str, pts: &[(f64, f64)]) -> Result<Vec<(f64, f64)>, String> {
             assert!(crs.contains("+proj=sinu"));

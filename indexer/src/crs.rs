@@ -5,10 +5,17 @@ use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+/// Both directions between one CRS and EPSG:4326 (none for geographic CRSs, which need no projection).
+struct Entry {
+    geographic: bool,
+    to_wgs84: Option<CoordTransform>,
+    from_wgs84: Option<CoordTransform>,
+}
+
 /// GDAL-backed [`CrsTransform`].
 #[derive(Default)]
 pub struct GdalCrs {
-    cache: RefCell<HashMap<String, (bool, Option<CoordTransform>)>>,
+    cache: RefCell<HashMap<String, Entry>>,
 }
 
 impl GdalCrs {
@@ -17,48 +24,59 @@ impl GdalCrs {
         GdalCrs::default()
     }
 
-    fn with<T>(
-        &self,
-        crs: &str,
-        f: impl FnOnce(bool, Option<&CoordTransform>) -> Result<T, String>,
-    ) -> Result<T, String> {
+    fn with<T>(&self, crs: &str, f: impl FnOnce(&Entry) -> Result<T, String>) -> Result<T, String> {
         let mut cache = self.cache.borrow_mut();
         if !cache.contains_key(crs) {
             let mut src = SpatialRef::from_definition(crs)
                 .map_err(|e| format!("not a CRS GDAL understands: {e}"))?;
             src.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
             let geographic = src.is_geographic();
-            let transform = if geographic {
-                None
+            let (to_wgs84, from_wgs84) = if geographic {
+                (None, None)
             } else {
-                let mut dst = SpatialRef::from_epsg(4326).map_err(|e| e.to_string())?;
-                dst.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-                Some(CoordTransform::new(&src, &dst).map_err(|e| e.to_string())?)
+                let mut wgs84 = SpatialRef::from_epsg(4326).map_err(|e| e.to_string())?;
+                wgs84.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+                (
+                    Some(CoordTransform::new(&src, &wgs84).map_err(|e| e.to_string())?),
+                    Some(CoordTransform::new(&wgs84, &src).map_err(|e| e.to_string())?),
+                )
             };
-            cache.insert(crs.to_string(), (geographic, transform));
+            cache.insert(
+                crs.to_string(),
+                Entry {
+                    geographic,
+                    to_wgs84,
+                    from_wgs84,
+                },
+            );
         }
-        let (g, t) = &cache[crs];
-        f(*g, t.as_ref())
+        f(&cache[crs])
     }
+}
+
+fn apply(t: Option<&CoordTransform>, points: &[(f64, f64)]) -> Result<Vec<(f64, f64)>, String> {
+    let Some(t) = t else {
+        return Ok(points.to_vec());
+    };
+    let mut xs: Vec<f64> = points.iter().map(|p| p.0).collect();
+    let mut ys: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let mut zs = vec![0.0; points.len()];
+    t.transform_coords(&mut xs, &mut ys, &mut zs)
+        .map_err(|e| e.to_string())?;
+    Ok(xs.into_iter().zip(ys).collect())
 }
 
 impl CrsTransform for GdalCrs {
     fn is_geographic(&self, crs: &str) -> Result<bool, String> {
-        self.with(crs, |g, _| Ok(g))
+        self.with(crs, |e| Ok(e.geographic))
     }
 
     fn to_lonlat(&self, crs: &str, points: &[(f64, f64)]) -> Result<Vec<(f64, f64)>, String> {
-        self.with(crs, |_, t| {
-            let Some(t) = t else {
-                return Ok(points.to_vec());
-            };
-            let mut xs: Vec<f64> = points.iter().map(|p| p.0).collect();
-            let mut ys: Vec<f64> = points.iter().map(|p| p.1).collect();
-            let mut zs = vec![0.0; points.len()];
-            t.transform_coords(&mut xs, &mut ys, &mut zs)
-                .map_err(|e| e.to_string())?;
-            Ok(xs.into_iter().zip(ys).collect())
-        })
+        self.with(crs, |e| apply(e.to_wgs84.as_ref(), points))
+    }
+
+    fn lonlat_to_crs(&self, crs: &str, points: &[(f64, f64)]) -> Result<Vec<(f64, f64)>, String> {
+        self.with(crs, |e| apply(e.from_wgs84.as_ref(), points))
     }
 }
 

@@ -49,6 +49,22 @@ pub struct ProductDef {
     pub definition: Value,
 }
 
+impl ProductDef {
+    /// The canonical measurement name for a name or alias.
+    pub fn canonical(&self, key: &str) -> Option<String> {
+        self.definition["measurements"]
+            .as_array()?
+            .iter()
+            .find_map(|m| {
+                let name = m["name"].as_str()?;
+                let alias = m["aliases"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == key));
+                (name == key || alias).then(|| name.to_string())
+            })
+    }
+}
+
 /// A dataset ready for `eo3::prepare`.
 #[derive(Debug, Clone)]
 pub struct Draft {

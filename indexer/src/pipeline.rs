@@ -8,7 +8,7 @@ use crate::s3::{split_s3, ObjectRef, S3Options, S3};
 use crate::{Error, Result};
 use catalog_schema::dataset::{self, NewDataset, Outcome, ProductCache};
 use catalog_schema::runs::{self, ObjectOutcome};
-use catalog_schema::{eo3, stac_item, Catalog};
+use catalog_schema::{eo3, stac_eo3, stac_item, Catalog};
 use rayon::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -192,14 +192,15 @@ pub fn index(
         std::thread::spawn(move || list_all(&sources, s3.as_ref(), tx))
     };
     let batch = opts.batch_size.max(1);
-    let mut pending: Vec<(ObjectRef, crate::Recognised)> = Vec::new();
+    let mut pending: Vec<Work> = Vec::new();
     let mut listing_error = None;
     loop {
         let next = rx.blocking_recv();
         let done = next.is_none();
         match next {
+            Some(Ok(obj)) if is_document_key(&obj.uri) => pending.push(Work::Document(obj)),
             Some(Ok(obj)) => match recogniser.recognise(&obj.uri) {
-                Ok(Some(r)) => pending.push((obj, r)),
+                Ok(Some(r)) => pending.push(Work::Raw(obj, r)),
                 Ok(None) => acc.skip(&obj.uri, "no template matches")?,
                 Err(e) => {
                     let row = Row {
@@ -223,6 +224,7 @@ pub fn index(
                 products: &products,
                 s3: s3.as_ref(),
                 stage: stage.path(),
+                products_filter: &opts.products,
                 write: dataset::WriteOptions {
                     dry_run: opts.dry_run,
                     update: opts.update,
@@ -267,68 +269,200 @@ struct Context<'a> {
     products: &'a ProductCache,
     s3: Option<&'a S3>,
     stage: &'a Path,
+    products_filter: &'a [String],
     write: dataset::WriteOptions,
+}
+
+/// One unit of work: a raw file a template recognised, or a metadata document (eo3 or STAC).
+enum Work {
+    Raw(ObjectRef, crate::Recognised),
+    Document(ObjectRef),
+}
+
+impl Work {
+    fn object(&self) -> &ObjectRef {
+        match self {
+            Work::Raw(o, _) | Work::Document(o) => o,
+        }
+    }
+}
+
+/// The stage marker of objects that are skipped, not failed.
+const SKIP: &str = "skip";
+
+/// Whether a key names a metadata document rather than a raster.
+fn is_document_key(uri: &str) -> bool {
+    let lower = uri.to_lowercase();
+    [".json", ".yaml", ".yml"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+}
+
+/// (location, prepared dataset) pairs of one object, or (product if known, reason, stage).
+type Extracted = std::result::Result<
+    Vec<(String, eo3::PreparedDataset)>,
+    (Option<String>, String, &'static str),
+>;
+
+fn extract_raw(obj: &ObjectRef, rec: &crate::Recognised, ctx: &Context<'_>) -> Extracted {
+    let fail = |m: String, stage| (Some(rec.product.clone()), m, stage);
+    let spec = ctx
+        .recogniser
+        .spec(&rec.product)
+        .ok_or_else(|| fail("no spec".into(), "recognise"))?;
+    let defs = ctx.definitions.get(&rec.product).ok_or_else(|| {
+        fail(
+            format!(
+                "product {:?} is not in the index (add it with `etlake product add`)",
+                rec.product
+            ),
+            "extract",
+        )
+    })?;
+    let drafts = extract::extract(obj, rec, spec, defs, ctx.s3, ctx.stage)
+        .map_err(|e| fail(e.to_string(), "extract"))?;
+    drafts
+        .into_iter()
+        .map(|d: Draft| {
+            CRS.with(|crs| eo3::prepare(&d.eo3, crs))
+                .map(|p| (d.location, p))
+                .map_err(|m| fail(format!("{}: {m}", obj.uri), "build"))
+        })
+        .collect()
+}
+
+/// A metadata document: eo3 as it is, STAC converted the way datacube's converter does. The location
+/// is the document's own `location`/`self` link, else the object's URI.
+fn extract_document(
+    obj: &ObjectRef,
+    fetched: Option<&Result<Vec<u8>>>,
+    ctx: &Context<'_>,
+) -> Extracted {
+    let uri = object_uri(&obj.uri);
+    let fail = |m: String, stage| (None, m, stage);
+    let bytes = match fetched {
+        Some(Ok(b)) => b.clone(),
+        Some(Err(e)) => return Err(fail(e.to_string(), "read")),
+        None => std::fs::read(&obj.uri).map_err(|e| fail(format!("{}: {e}", obj.uri), "read"))?,
+    };
+    let text =
+        String::from_utf8(bytes).map_err(|_| fail(format!("{uri}: not UTF-8 text"), "read"))?;
+    let docs = catalog_schema::document::parse_documents(&uri, &text)
+        .map_err(|e| fail(e.to_string(), "read"))?;
+    let mut out = Vec::new();
+    for d in docs {
+        let (eo3_doc, location) = if stac_eo3::is_stac_item(&d.value) {
+            let product = stac_eo3::product_name(&d.value).unwrap_or_default();
+            let defs = ctx.definitions.get(&product);
+            let canonical = |key: &str| defs.and_then(|p| p.canonical(key));
+            let converted = CRS
+                .with(|crs| stac_eo3::convert(&d.value, &canonical, crs))
+                .map_err(|m| {
+                    (
+                        Some(product.clone()),
+                        format!("{}: {m}", d.object),
+                        "convert",
+                    )
+                })?;
+            (
+                converted,
+                stac_eo3::self_href(&d.value).unwrap_or_else(|| uri.clone()),
+            )
+        } else if d.value.get("$schema").is_some() {
+            (d.value.clone(), uri.clone())
+        } else {
+            // Sidecars such as Landsat _MTL.json sit beside the items: not ours to index.
+            return Err(fail("not an eo3 document or STAC item".into(), SKIP));
+        };
+        let mut prepared = CRS
+            .with(|crs| eo3::prepare(&eo3_doc, crs))
+            .map_err(|m| (None, format!("{}: {m}", d.object), "build"))?;
+        let location = prepared.embedded_location.clone().unwrap_or(location);
+        if stac_eo3::is_stac_item(&d.value) {
+            // datacube's STAC path (dc-tools `--stac`) stores `lineage: {}`, not `{source_datasets: {}}`:
+            // keep the same bytes so a lake indexed by dc-tools compares `unchanged`.
+            prepared.stored["lineage"] = serde_json::json!({});
+        }
+        out.push((location, prepared));
+    }
+    Ok(out)
 }
 
 fn process(
     catalog: &mut Catalog,
     acc: &mut Accounting,
-    chunk: &[(ObjectRef, crate::Recognised)],
+    chunk: &[Work],
     ctx: &Context<'_>,
 ) -> Result<()> {
-    // Extraction and document preparation in parallel; each worker has its own GDAL handles.
-    let results: Vec<std::result::Result<Vec<(Draft, eo3::PreparedDataset)>, String>> = chunk
+    // Remote documents first, all at once (latency-bound); then extraction and document preparation in
+    // parallel, each worker with its own GDAL handles.
+    let remote: Vec<String> = chunk
+        .iter()
+        .filter_map(|w| match w {
+            Work::Document(o) if o.uri.starts_with("s3://") => Some(o.uri.clone()),
+            _ => None,
+        })
+        .collect();
+    let fetched: std::collections::HashMap<&str, Result<Vec<u8>>> = match ctx.s3 {
+        Some(s3) if !remote.is_empty() => remote
+            .iter()
+            .map(String::as_str)
+            .zip(s3.get_many(&remote))
+            .collect(),
+        _ => Default::default(),
+    };
+    let results: Vec<Extracted> = chunk
         .par_iter()
-        .map(|(obj, rec)| {
-            let spec = ctx.recogniser.spec(&rec.product).ok_or("no spec")?;
-            let defs = ctx.definitions.get(&rec.product).ok_or_else(|| {
-                format!(
-                    "product {:?} is not in the index (add it with `etlake product add`)",
-                    rec.product
-                )
-            })?;
-            let drafts = extract::extract(obj, rec, spec, defs, ctx.s3, ctx.stage)
-                .map_err(|e| e.to_string())?;
-            drafts
-                .into_iter()
-                .map(|d| {
-                    CRS.with(|crs| eo3::prepare(&d.eo3, crs))
-                        .map(|p| (d, p))
-                        .map_err(|m| format!("{}: {m}", obj.uri))
-                })
-                .collect()
+        .map(|w| match w {
+            Work::Raw(obj, rec) => extract_raw(obj, rec, ctx),
+            Work::Document(obj) => extract_document(obj, fetched.get(obj.uri.as_str()), ctx),
         })
         .collect();
     let mut batch = Vec::new();
     let mut rows = Vec::new();
-    for ((obj, rec), result) in chunk.iter().zip(results) {
-        match result {
-            Ok(items) => {
-                let definition = &ctx.definitions[&rec.product].definition;
-                let built: std::result::Result<Vec<NewDataset>, String> = items
-                    .into_iter()
-                    .map(|(draft, prepared)| {
-                        let item = stac_item::item(&prepared, definition, &draft.location)?;
-                        let stac = Some((prepared.product.clone(), prepared.id.to_string(), item));
-                        Ok(NewDataset {
-                            prepared,
-                            location: Some(draft.location),
-                            stac,
-                        })
-                    })
-                    .collect();
-                match built {
-                    Ok(datasets) => batch.extend(datasets),
-                    Err(reason) => rows.push(Row {
-                        outcome: failed_row(&obj.uri, Some(&rec.product), reason),
-                        stage: "build",
-                    }),
-                }
+    for (work, result) in chunk.iter().zip(results) {
+        let obj = work.object();
+        let items = match result {
+            Ok(items) => items,
+            Err((_, reason, SKIP)) => {
+                acc.skip(&obj.uri, &reason)?;
+                continue;
             }
-            Err(reason) => rows.push(Row {
-                outcome: failed_row(&obj.uri, Some(&rec.product), reason),
-                stage: "extract",
-            }),
+            Err((product, reason, stage)) => {
+                rows.push(Row {
+                    outcome: failed_row(&obj.uri, product.as_deref(), reason),
+                    stage,
+                });
+                continue;
+            }
+        };
+        for (location, prepared) in items {
+            if !ctx.products_filter.is_empty() && !ctx.products_filter.contains(&prepared.product) {
+                acc.skip(&obj.uri, "product not selected")?;
+                continue;
+            }
+            let Some(defs) = ctx.definitions.get(&prepared.product) else {
+                // A sibling product the index does not hold (e.g. Landsat ST items beside SR ones).
+                acc.skip(
+                    &obj.uri,
+                    &format!("product {} is not in the index", prepared.product),
+                )?;
+                continue;
+            };
+            match stac_item::item(&prepared, &defs.definition, &location) {
+                Ok(item) => {
+                    let stac = Some((prepared.product.clone(), prepared.id.to_string(), item));
+                    batch.push(NewDataset {
+                        prepared,
+                        location: Some(location),
+                        stac,
+                    });
+                }
+                Err(reason) => rows.push(Row {
+                    outcome: failed_row(&obj.uri, Some(&prepared.product), reason),
+                    stage: "build",
+                }),
+            }
         }
     }
     let outcomes = dataset::write_batch(catalog, ctx.products, &batch, ctx.write)?;

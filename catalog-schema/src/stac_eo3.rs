@@ -1,0 +1,326 @@
+//! STAC items → eo3 documents, matching what datacube 1.9.20's converter (used by odc-apps-dc-tools
+//! 1.9.9 `s3-to-dc --stac`/`fs-to-dc --stac`) stores, so a lake indexed by dc-tools is not duplicated
+//! when switched to etlake — and tolerant where it is not: `proj:code`, `proj:epsg` on assets only,
+//! relative hrefs. Items with no projection at all need a grid from elsewhere (the caller's fallback).
+use crate::eo3::CrsTransform;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+/// The namespace datacube and odc-stac use for item ids that are not UUIDs: uuid5(URL, "https://stacspec.org").
+pub const STAC_NAMESPACE: Uuid = Uuid::from_u128(0x55d26088_a6d0_5c77_bf9a_3a7f3c6a6dab);
+
+/// Whether a JSON document is a STAC item.
+pub fn is_stac_item(doc: &Value) -> bool {
+    doc.get("type").and_then(Value::as_str) == Some("Feature") && doc.get("stac_version").is_some()
+}
+
+/// The collection id as datacube reads it: `collection`, else `properties.odc:product`, else `_`.
+fn collection_id(item: &Value) -> String {
+    match item.get("collection").and_then(Value::as_str) {
+        Some(c) => c.to_string(),
+        None => item
+            .pointer("/properties/odc:product")
+            .and_then(Value::as_str)
+            .unwrap_or("_")
+            .to_string(),
+    }
+}
+
+/// The product an item belongs to: `odc:product`, else its collection, with `-` → `_`.
+pub fn product_name(item: &Value) -> Option<String> {
+    item.pointer("/properties/odc:product")
+        .and_then(Value::as_str)
+        .or_else(|| item.get("collection").and_then(Value::as_str))
+        .map(|p| p.replace('-', "_"))
+}
+
+/// The dataset id datacube derives: the item id if it is a UUID, else
+/// `uuid5(STAC_NAMESPACE, "<collection>\n<item id>\n")`.
+pub fn dataset_id(item: &Value) -> Option<Uuid> {
+    let id = item.get("id")?.as_str()?;
+    Some(Uuid::parse_str(id).unwrap_or_else(|_| {
+        Uuid::new_v5(
+            &STAC_NAMESPACE,
+            format!("{}\n{id}\n", collection_id(item)).as_bytes(),
+        )
+    }))
+}
+
+/// The item's `self` link, if any.
+pub fn self_href(item: &Value) -> Option<String> {
+    item.get("links")?
+        .as_array()?
+        .iter()
+        .find(|l| l.get("rel").and_then(Value::as_str) == Some("self"))
+        .and_then(|l| l.get("href")?.as_str().map(str::to_string))
+}
+
+/// A CRS from projection fields (`proj:code`, `proj:epsg`, `proj:wkt2`), `null`/`EPSG:None` as missing.
+fn crs_of(fields: &Value) -> Option<String> {
+    if let Some(c) = fields.get("proj:code").and_then(Value::as_str) {
+        if !c.ends_with(":None") {
+            return Some(c.to_string());
+        }
+    }
+    if let Some(e) = fields.get("proj:epsg").and_then(Value::as_i64) {
+        return Some(format!("EPSG:{e}"));
+    }
+    fields
+        .get("proj:wkt2")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// datacube's property conversion: `proj:*` dropped, STAC names renamed to eo3 ones, instruments
+/// joined, datetimes normalised to ISO with an offset (as Python's `isoformat` writes them), and
+/// `odc:processing_datetime` defaulting to the item's `datetime` as written.
+fn properties(props: &Map<String, Value>) -> Result<Map<String, Value>, String> {
+    let rename = |k: &str| -> String {
+        match k {
+            "end_datetime" => "dtr:end_datetime",
+            "start_datetime" => "dtr:start_datetime",
+            "gsd" => "eo:gsd",
+            "instruments" => "eo:instrument",
+            "platform" => "eo:platform",
+            "constellation" => "eo:constellation",
+            "view:off_nadir" => "eo:off_nadir",
+            "view:azimuth" => "eo:azimuth",
+            "view:sun_azimuth" => "eo:sun_azimuth",
+            "view:sun_elevation" => "eo:sun_elevation",
+            "created" => "odc:processing_datetime",
+            other => other,
+        }
+        .to_string()
+    };
+    let mut out = Map::new();
+    for (k, v) in props {
+        if k.starts_with("proj:") {
+            continue;
+        }
+        let value = if k == "instruments" {
+            match v.as_array() {
+                Some(l) if !l.is_empty() => json!(l
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_uppercase)
+                    .collect::<Vec<_>>()
+                    .join("_")),
+                _ => Value::Null,
+            }
+        } else if (k == "created" || k.contains("datetime")) && v.is_string() {
+            json!(python_isoformat(v.as_str().unwrap_or_default())
+                .map_err(|e| format!("properties.{k}: {e}"))?)
+        } else {
+            v.clone()
+        };
+        out.insert(rename(k), value);
+    }
+    if out
+        .get("odc:processing_datetime")
+        .is_none_or(Value::is_null)
+    {
+        out.insert(
+            "odc:processing_datetime".into(),
+            props.get("datetime").cloned().unwrap_or(Value::Null),
+        );
+    }
+    if out.get("odc:file_format").is_none_or(Value::is_null) {
+        out.insert("odc:file_format".into(), json!("GeoTIFF"));
+    }
+    Ok(out)
+}
+
+/// An ISO timestamp as Python's `datetime.isoformat()` writes it after datacube parses it: UTC offsets
+/// as `+00:00`, microseconds only when non-zero. (Non-UTC offsets become UTC: see eo3::normalise_utc.)
+fn python_isoformat(s: &str) -> Result<String, String> {
+    let parsed = chrono::DateTime::parse_from_rfc3339(s)
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(&format!("{s}Z")))
+        .map_err(|e| format!("{s:?} is not an ISO 8601 timestamp: {e}"))?
+        .with_timezone(&chrono::Utc);
+    let base = parsed.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let micros = parsed.timestamp_subsec_micros();
+    Ok(if micros == 0 {
+        format!("{base}+00:00")
+    } else {
+        format!("{base}.{micros:06}+00:00")
+    })
+}
+
+/// Whether an asset holds raster data (datacube's rule: a GeoTIFF/COG/JP2 media type, not a thumbnail).
+fn is_raster(asset: &Value) -> bool {
+    let t = asset
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let thumb = asset
+        .get("roles")
+        .and_then(Value::as_array)
+        .is_some_and(|r| r.iter().any(|x| x == "thumbnail"));
+    (t.contains("geotiff") || t.contains("jp2")) && !thumb
+}
+
+/// Converts a STAC item to the pure eo3 document datacube's converter would produce.
+/// `canonical` maps an asset key to the product's measurement name (aliases resolved), or `None`.
+pub fn convert(
+    item: &Value,
+    canonical: &dyn Fn(&str) -> Option<String>,
+    crs_tools: &dyn CrsTransform,
+) -> Result<Value, String> {
+    let id = dataset_id(item).ok_or("id: required")?;
+    let product =
+        product_name(item).ok_or("no odc:product and no collection: cannot tell the product")?;
+    let props = item
+        .get("properties")
+        .and_then(Value::as_object)
+        .ok_or("properties: required")?;
+    let mut crs = crs_of(&Value::Object(props.clone()));
+    let mut grids = Map::new();
+    let mut measurements = Map::new();
+    let mut accessories = Map::new();
+    for (key, asset) in item
+        .get("assets")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let href = asset
+            .get("href")
+            .and_then(Value::as_str)
+            .ok_or(format!("assets.{key}.href: required"))?;
+        if !is_raster(asset) {
+            accessories.insert(key.clone(), json!({"path": href}));
+            continue;
+        }
+        let name = canonical(key).unwrap_or_else(|| key.clone());
+        let mut m = Map::new();
+        m.insert("path".into(), json!(href));
+        let shape = asset.get("proj:shape").or_else(|| props.get("proj:shape"));
+        let transform = asset
+            .get("proj:transform")
+            .or_else(|| props.get("proj:transform"));
+        if let (Some(shape), Some(transform)) = (shape, transform) {
+            let t: Vec<Value> = transform
+                .as_array()
+                .ok_or(format!("assets.{key}.proj:transform: expected numbers"))?
+                .iter()
+                .take(6)
+                .map(|v| json!(v.as_f64()))
+                .collect();
+            let grid = json!({"shape": shape, "transform": t});
+            let grid_name = match grids.iter().find(|(_, g)| **g == grid) {
+                Some((n, _)) => n.clone(),
+                None if grids.is_empty() => "default".to_string(),
+                None => format!("g{}", grids.len()),
+            };
+            if grid_name != "default" {
+                m.insert("grid".into(), json!(grid_name));
+            }
+            grids.entry(grid_name).or_insert(grid);
+            if crs.is_none() {
+                crs = crs_of(asset);
+            }
+        }
+        measurements.insert(name, Value::Object(m));
+    }
+    if grids.is_empty() {
+        return Err(
+            "no projection information (proj:shape/proj:transform) on the item or its assets"
+                .into(),
+        );
+    }
+    let crs = crs.unwrap_or_else(|| "EPSG:4326".to_string());
+    let mut doc = Map::new();
+    doc.insert("$schema".into(), json!(crate::eo3::EO3_SCHEMA));
+    doc.insert("id".into(), json!(id.to_string()));
+    doc.insert("product".into(), json!({"name": product.to_lowercase()}));
+    doc.insert("crs".into(), json!(crs));
+    doc.insert("grids".into(), Value::Object(grids));
+    doc.insert("measurements".into(), Value::Object(measurements));
+    let mut p = properties(props)?;
+    let lineage = p.remove("odc:lineage").unwrap_or(json!({}));
+    let title = p.remove("title");
+    doc.insert("properties".into(), Value::Object(p));
+    doc.insert("accessories".into(), Value::Object(accessories));
+    doc.insert("lineage".into(), lineage);
+    if let Some(g) = item.get("geometry").filter(|g| !g.is_null()) {
+        doc.insert("geometry".into(), geometry_to_crs(g, &crs, crs_tools)?);
+    }
+    if let Some(t) = title {
+        doc.insert("label".into(), t);
+    }
+    Ok(Value::Object(doc))
+}
+
+/// Reprojects a lon/lat GeoJSON polygon to the native CRS, vertex by vertex (no densification).
+fn geometry_to_crs(g: &Value, crs: &str, crs_tools: &dyn CrsTransform) -> Result<Value, String> {
+    if crs_tools.is_geographic(crs)? && (crs == "EPSG:4326" || crs == "epsg:4326") {
+        return Ok(g.clone());
+    }
+    let rings = |poly: &Value| -> Result<Value, String> {
+        let mut out = Vec::new();
+        for ring in poly.as_array().ok_or("geometry: bad polygon")? {
+            let pts: Vec<(f64, f64)> = ring
+                .as_array()
+                .ok_or("geometry: bad ring")?
+                .iter()
+                .map(|p| {
+                    (
+                        p[0].as_f64().unwrap_or(f64::NAN),
+                        p[1].as_f64().unwrap_or(f64::NAN),
+                    )
+                })
+                .collect();
+            let projected = crs_tools.lonlat_to_crs(crs, &pts)?;
+            out.push(json!(projected
+                .iter()
+                .map(|(x, y)| json!([x, y]))
+                .collect::<Vec<_>>()));
+        }
+        Ok(Value::Array(out))
+    };
+    match g.get("type").and_then(Value::as_str) {
+        Some("Polygon") => Ok(json!({"type": "Polygon", "coordinates": rings(&g["coordinates"])?})),
+        Some("MultiPolygon") => {
+            let polys: Result<Vec<Value>, String> = g["coordinates"]
+                .as_array()
+                .ok_or("geometry: bad multipolygon")?
+                .iter()
+                .map(rings)
+                .collect();
+            Ok(json!({"type": "MultiPolygon", "coordinates": polys?}))
+        }
+        other => Err(format!("geometry.type: {other:?} is not a polygon")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_times_follow_datacube() {
+        let item =
+            json!({"id": "LC08_L2SP_030030_20200101_20200101_02_T1", "collection": "ls8_c2l2_sr"});
+        assert_eq!(
+            dataset_id(&item).unwrap().to_string(),
+            "3e884ef2-6ea9-514e-b601-c88dd7f0a9c0"
+        );
+        let uuid_item = json!({"id": "3e884ef2-6ea9-514e-b601-c88dd7f0a9c0"});
+        assert_eq!(
+            dataset_id(&uuid_item).unwrap().to_string(),
+            "3e884ef2-6ea9-514e-b601-c88dd7f0a9c0"
+        );
+        assert_eq!(
+            python_isoformat("2020-01-01T17:30:00Z").unwrap(),
+            "2020-01-01T17:30:00+00:00"
+        );
+        assert_eq!(
+            python_isoformat("2020-01-01T17:30:00.25Z").unwrap(),
+            "2020-01-01T17:30:00.250000+00:00"
+        );
+        let p = properties(json!({"datetime": "2020-01-01T17:30:00Z", "instruments": ["oli", "tirs"], "platform": "LANDSAT_8", "proj:epsg": 32613}).as_object().unwrap()).unwrap();
+        assert_eq!(p["eo:instrument"], "OLI_TIRS");
+        assert_eq!(p["odc:processing_datetime"], "2020-01-01T17:30:00Z");
+        assert!(p.get("proj:epsg").is_none());
+    }
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The anchors' benchmark: N Landsat-style STAC sidecars (default 2,000) indexed by odc-apps-dc-tools
+# 1.9.9 and by etlake into empty indexes (product already added), from a local S3-protocol server
+# (s3-to-dc --stac) and from a local folder (fs-to-dc --stac). Prints wall time, rate, peak RSS and the
+# ratio, measured side by side in one run. Usage: scripts/bench-stac.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n="${1:-2000}"
+scripts/setup-deps.sh --python >/dev/null
+command -v /usr/bin/time >/dev/null || { sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo; $sudo apt-get install -y -qq time >/dev/null; }
+cargo build --release --bin etlake -q
+cargo build --release -p sample-lake --example landsat_items -q
+etlake="$PWD/target/release/etlake"
+work=$(mktemp -d /tmp/etlake-bench-XXXXXX); chmod 755 "$work"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+.venv-moto/bin/moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+moto=$!
+export ETLAKE_HOME="$work/home"
+cleanup() { "$etlake" db stop >/dev/null 2>&1 || true; kill "$moto" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+endpoint="http://127.0.0.1:$port"
+sleep 2
+target/release/examples/landsat_items "$work/lake" "$n" >/dev/null
+.venv-moto/bin/python - "$endpoint" "$work/lake" <<'PY'
+import sys, os, json, boto3, concurrent.futures as cf
+endpoint, root = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+s3.create_bucket(Bucket="usgs-landsat")
+def put(p):
+    key = os.path.relpath(p, root)
+    doc = json.load(open(p))
+    doc["links"][0]["href"] = f"s3://usgs-landsat/{key}"
+    s3.put_object(Bucket="usgs-landsat", Key=key, Body=json.dumps(doc).encode())
+paths = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs]
+with cf.ThreadPoolExecutor(16) as ex:
+    list(ex.map(put, paths))
+PY
+"$etlake" db start >/dev/null
+url=$("$etlake" db status | sed -n "s/.*Python:  ODC_DEFAULT_DB_URL='\(.*\)'/\1/p")
+fresh() {  # an empty index with the benchmark product in database $1
+  psql "$(echo "$url" | sed 's/+psycopg2//; s/datacube?/postgres?/')" -qc "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
+  local u=${url/\/datacube?//$1?}
+  "$etlake" --db "$u" db init >/dev/null
+  "$etlake" --db "$u" product add tests/fixtures/bench-ls8_c2l2_sr.odc-product.yaml >/dev/null
+  echo "$u"
+}
+measure() {  # label, command...
+  local label=$1; shift
+  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >"$work/out" 2>&1 || { cat "$work/out"; exit 1; }
+  read -r secs kb < "$work/time"
+  echo "$label $secs $kb"
+}
+report() {  # label secs kb
+  python3 -c "import sys; l,s,kb,n=sys.argv[1],float(sys.argv[2]),int(sys.argv[3]),int(sys.argv[4]); print(f'  {l:<28} {s:7.2f} s  {n/s:8.1f} datasets/s  peak RSS {kb/1024:6.1f} MiB')" "$@" "$n"
+}
+echo "STAC sidecars → ODC index, $n items, $(nproc) cores (odc-apps-dc-tools 1.9.9 + datacube 1.9.20 vs etlake):"
+u=$(fresh bench_dc_s3); read -r _ dc_s secs_kb <<<"$(ODC_DEFAULT_DB_URL=$u AWS_ENDPOINT_URL=$endpoint measure x .venv/bin/s3-to-dc --stac 's3://usgs-landsat/collection02/**/*_SR_stac.json' ls8_c2l2_sr)"
+dc_s3=($(echo "$dc_s $secs_kb")); report "s3-to-dc --stac" "${dc_s3[0]}" "${dc_s3[1]}"
+u=$(fresh bench_et_s3); r=($(measure x "$etlake" --db "$u" index s3://usgs-landsat/collection02/ --endpoint-url "$endpoint"))
+grep -q "$n indexed" "$work/out" || { cat "$work/out"; exit 1; }
+report "etlake index s3://" "${r[1]}" "${r[2]}"
+python3 -c "import sys; print(f'  ratio (S3): etlake is {float(sys.argv[1])/float(sys.argv[2]):.1f}x faster')" "${dc_s3[0]}" "${r[1]}"
+u=$(fresh bench_dc_fs); f=($(ODC_DEFAULT_DB_URL=$u measure x .venv/bin/fs-to-dc --stac --glob '**/*_SR_stac.json' "$work/lake"))
+report "fs-to-dc --stac" "${f[1]}" "${f[2]}"
+u=$(fresh bench_et_fs); e=($(measure x "$etlake" --db "$u" index "$work/lake"))
+grep -q "$n indexed" "$work/out" || { cat "$work/out"; exit 1; }
+report "etlake index DIR" "${e[1]}" "${e[2]}"
+python3 -c "import sys; print(f'  ratio (local): etlake is {float(sys.argv[1])/float(sys.argv[2]):.1f}x faster')" "${f[1]}" "${e[1]}"
