@@ -361,7 +361,9 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let show = |r: &indexer::pipeline::Report| {
         let parts: Vec<String> = r.counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        bar.set_message(parts.join(", "));
+        let total: usize = r.counts.values().sum();
+        let rate = total as f64 / r.elapsed.as_secs_f64().max(1e-3);
+        bar.set_message(format!("{} ({rate:.0} objects/s)", parts.join(", ")));
     };
     let result = indexer::pipeline::index(&mut c, &opts, &show);
     bar.finish_and_clear();

@@ -56,6 +56,14 @@ fn local_lake_is_indexed_once_and_python_loads_it() {
         grid,
         |d, r, c| (d * 1000 + r * 100 + c) as f32,
     );
+    // A NetCDF missing the variable its product reads.
+    netcdf3::daily_grid(
+        &l.join("gridmet/pet_2020.nc"),
+        "not_pet",
+        1,
+        grid,
+        |_, _, _| 1.0,
+    );
 
     // A dry run reports exactly what a run would do and writes nothing, not even a run record.
     let elsewhere = tempdir();
@@ -75,7 +83,7 @@ fn local_lake_is_indexed_once_and_python_loads_it() {
     assert!(
         t.contains("dry run (nothing written): ")
             && t.contains("5 indexed")
-            && t.contains("2 failed"),
+            && t.contains("3 failed"),
         "{t}"
     );
     assert_eq!(
@@ -90,7 +98,7 @@ fn local_lake_is_indexed_once_and_python_loads_it() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 8, "{lines:?}");
+    assert_eq!(lines.len(), 9, "{lines:?}");
     let dtype = lines
         .iter()
         .find(|l| l["uri"].as_str().unwrap().ends_with("2023.01.03.tif"))
@@ -120,7 +128,7 @@ fn local_lake_is_indexed_once_and_python_loads_it() {
         "failures must make the exit code 1:\n{t}"
     );
     assert!(
-        t.contains("5 indexed") && t.contains("2 failed") && t.contains("1 skipped"),
+        t.contains("5 indexed") && t.contains("3 failed") && t.contains("1 skipped"),
         "{t}"
     );
     assert!(
@@ -130,6 +138,10 @@ fn local_lake_is_indexed_once_and_python_loads_it() {
     );
     assert!(
         t.contains("chirps-v2.0.2023.01.04.tif") && t.contains("GDAL"),
+        "{t}"
+    );
+    assert!(
+        t.contains("pet_2020.nc") && t.contains("potential_evapotranspiration"),
         "{t}"
     );
 
