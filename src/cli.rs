@@ -44,6 +44,26 @@ pub enum Command {
     Dataset(DatasetCommand),
     /// Index a lake: every file a product's templates recognise becomes a dataset (exactly once).
     Index(IndexArgs),
+    /// Find datasets by product, time and lon/lat box — the same datasets `dc.find_datasets` returns.
+    Search(SearchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Product name.
+    #[arg(long)]
+    pub product: String,
+    /// Time range A/B (dates cover whole days) or a single date/time.
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Longitude/latitude box W,S,E,N.
+    #[arg(long, value_name = "W,S,E,N", allow_hyphen_values = true)]
+    pub bbox: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Print the query plan Postgres chooses instead of the datasets.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Args)]

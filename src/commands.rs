@@ -2,6 +2,7 @@
 //! prints the result. Errors bubble up to `main`, which turns them into the exit code.
 use crate::cli::{
     ConnArgs, DatasetCommand, DbCommand, Format, IndexArgs, MetadataCommand, ProductCommand,
+    SearchArgs,
 };
 use catalog_schema::config::{self, ConnectOptions, Resolved, SystemEnv};
 use catalog_schema::embedded::{Embedded, Status};
@@ -410,4 +411,91 @@ fn print_report(report: &indexer::pipeline::Report, head: String) {
     for (reason, n) in &report.skipped {
         println!("  skipped {n}: {reason}");
     }
+}
+
+pub fn search(conn: &ConnArgs, a: &SearchArgs) -> Result<Success> {
+    use catalog_schema::search;
+    let bbox = match &a.bbox {
+        Some(b) => {
+            let v: Vec<f64> = b
+                .split(',')
+                .map(|x| x.trim().parse::<f64>())
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|_| Error::Invalid {
+                    object: format!("--bbox {b}"),
+                    message: "expected four numbers W,S,E,N".into(),
+                })?;
+            match v.as_slice() {
+                [w, s, e, n] if w < e && s < n => Some([*w, *s, *e, *n]),
+                _ => {
+                    return Err(Error::Invalid {
+                        object: format!("--bbox {b}"),
+                        message: "expected W,S,E,N with W < E and S < N".into(),
+                    })
+                }
+            }
+        }
+        None => None,
+    };
+    let time = a
+        .time
+        .as_deref()
+        .map(search::parse_time_range)
+        .transpose()?;
+    let mut c = open_index(conn)?;
+    let query = search::Query {
+        product: a.product.clone(),
+        time,
+        bbox,
+    };
+    if a.explain {
+        println!("{}", search::explain(&mut c, &query)?);
+        return Ok(true);
+    }
+    let found = search::search(&mut c, &query)?;
+    let prop = |f: &search::Found, k: &str| {
+        f.metadata["properties"]
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    match a.format {
+        Format::Json => {
+            let rows: Vec<serde_json::Value> = found
+                .iter()
+                .map(|f| serde_json::json!({"id": f.id, "product": a.product, "datetime": prop(f, "datetime"),
+                    "region_code": f.metadata["properties"].get("odc:region_code"), "extent": f.metadata["extent"], "uris": f.uris}))
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&rows).unwrap_or_default()
+            );
+        }
+        Format::Csv => {
+            println!("id,datetime,region_code,uri");
+            for f in &found {
+                println!(
+                    "{},{},{},{}",
+                    f.id,
+                    prop(f, "datetime"),
+                    prop(f, "odc:region_code"),
+                    f.uris.first().cloned().unwrap_or_default()
+                );
+            }
+        }
+        Format::Table => {
+            for f in &found {
+                println!(
+                    "{}  {:<28} {:<8} {}",
+                    f.id,
+                    prop(f, "datetime"),
+                    prop(f, "odc:region_code"),
+                    f.uris.first().cloned().unwrap_or_default()
+                );
+            }
+            eprintln!("{} datasets", found.len());
+        }
+    }
+    Ok(true)
 }

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         cli::Command::Product(cmd) => commands::product(&args.conn, cmd),
         cli::Command::Dataset(cmd) => commands::dataset(&args.conn, cmd),
         cli::Command::Index(a) => commands::index(&args.conn, a),
+        cli::Command::Search(a) => commands::search(&args.conn, a),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

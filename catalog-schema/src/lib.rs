@@ -28,6 +28,7 @@ pub mod init;
 pub mod metadata_type;
 pub mod product;
 pub mod runs;
+pub mod search;
 pub mod stac_eo3;
 pub mod stac_item;
 

@@ -1,0 +1,197 @@
+//! Dataset search by product, time and lon/lat box, with the SQL shape datacube sends (so the same
+//! `dix_*` indexes serve it) and datacube's post-filter, so results equal `dc.find_datasets`.
+use crate::error::DbContext;
+use crate::fields;
+use crate::{Catalog, Error, Result};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// What to look for.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Product name.
+    pub product: String,
+    /// Time range, both ends inclusive.
+    pub time: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Longitude/latitude box (west, south, east, north).
+    pub bbox: Option<[f64; 4]>,
+}
+
+/// One dataset found.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Dataset id.
+    pub id: Uuid,
+    /// The stored document.
+    pub metadata: Value,
+    /// Active locations, newest first (as datacube orders them).
+    pub uris: Vec<String>,
+}
+
+/// Parses a time bound the way datacube users write it: a date (`2020-01-02`, the whole day when it
+/// is the end), a datetime, or an RFC 3339 timestamp. Returns (start of, end of) the value.
+pub fn parse_time_bound(s: &str) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+    let bad = || Error::Invalid {
+        object: format!("time {s:?}"),
+        message: "expected YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS or RFC 3339".into(),
+    };
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let start = d.and_hms_opt(0, 0, 0).ok_or_else(bad)?.and_utc();
+        let end = d
+            .and_hms_micro_opt(23, 59, 59, 999_999)
+            .ok_or_else(bad)?
+            .and_utc();
+        return Ok((start, end));
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        let t = t.with_timezone(&Utc);
+        return Ok((t, t));
+    }
+    let t = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
+        .map_err(|_| bad())?
+        .and_utc();
+    Ok((t, t))
+}
+
+/// `A/B` or a single value → an inclusive range.
+pub fn parse_time_range(s: &str) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+    match s.split_once('/') {
+        Some((a, b)) => Ok((parse_time_bound(a)?.0, parse_time_bound(b)?.1)),
+        None => parse_time_bound(s),
+    }
+}
+
+/// The SQL and parameters of a search (datacube's shape, so datacube's `dix_*` indexes serve it).
+fn build(
+    catalog: &mut Catalog,
+    q: &Query,
+) -> Result<(String, Vec<Box<dyn postgres::types::ToSql + Sync>>)> {
+    let row = catalog
+        .client()
+        .query_opt(
+            "SELECT p.id, m.definition::text FROM agdc.dataset_type p JOIN agdc.metadata_type m ON m.id = p.metadata_type_ref WHERE p.name = $1",
+            &[&q.product],
+        )
+        .ctx("looking up the product")?
+        .ok_or_else(|| Error::NotFound { object: format!("product {:?}", q.product), message: "not in the index (see `etlake product list`)".into() })?;
+    let product_id: i16 = row.get(0);
+    let definition: Value =
+        serde_json::from_str(row.get::<_, &str>(1)).expect("jsonb text is JSON");
+    let fields = fields::dataset_fields(&definition).map_err(|m| Error::Invalid {
+        object: format!("product {}", q.product),
+        message: m,
+    })?;
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.sql("agdc.dataset.metadata"))
+            .ok_or_else(|| Error::Invalid {
+                object: format!("product {}", q.product),
+                message: format!("its metadata type has no {name} field to search on"),
+            })
+    };
+    let mut sql = String::from(
+        "SELECT agdc.dataset.id, agdc.dataset.metadata::text, array((SELECT l.uri_scheme || ':' || l.uri_body \
+           FROM agdc.dataset_location AS l WHERE l.dataset_ref = agdc.dataset.id AND l.archived IS NULL \
+           ORDER BY l.added DESC, l.id DESC)) \
+         FROM agdc.dataset WHERE agdc.dataset.archived IS NULL AND agdc.dataset.dataset_type_ref = $1",
+    );
+    let mut params: Vec<Box<dyn postgres::types::ToSql + Sync>> = vec![Box::new(product_id)];
+    if let Some((a, b)) = q.time {
+        params.push(Box::new(a));
+        params.push(Box::new(b));
+        sql.push_str(&format!(
+            " AND {} && tstzrange(${}, ${}, '[]')",
+            field("time")?,
+            params.len() - 1,
+            params.len()
+        ));
+    }
+    if let Some([w, s, e, n]) = q.bbox {
+        for (name, lo, hi) in [("lat", s, n), ("lon", w, e)] {
+            params.push(Box::new(lo));
+            params.push(Box::new(hi));
+            sql.push_str(&format!(
+                " AND {} && agdc.float8range(${}, ${})",
+                field(name)?,
+                params.len() - 1,
+                params.len()
+            ));
+        }
+    }
+    Ok((sql, params))
+}
+
+/// Runs a search: archived datasets excluded; SQL filters on time and extent with datacube's range
+/// expressions; then datacube's post-filter keeps datasets whose footprint strictly overlaps the box
+/// (touching is not intersecting) and that have a `grid_spatial`.
+pub fn search(catalog: &mut Catalog, q: &Query) -> Result<Vec<Found>> {
+    let (sql, params) = build(catalog, q)?;
+    let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+        params.iter().map(|p| p.as_ref()).collect();
+    let rows = catalog
+        .client()
+        .query(&sql, &refs)
+        .ctx(format!("searching {}", q.product))?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let metadata: Value =
+            serde_json::from_str(r.get::<_, &str>(1)).expect("jsonb text is JSON");
+        if metadata.pointer("/grid_spatial/projection").is_none() {
+            continue; // datacube cannot place it, and drops it
+        }
+        if let Some([w, s, e, n]) = q.bbox {
+            let ext = |p: &str| metadata.pointer(p).and_then(Value::as_f64);
+            let (Some(x0), Some(x1), Some(y0), Some(y1)) = (
+                ext("/extent/lon/begin"),
+                ext("/extent/lon/end"),
+                ext("/extent/lat/begin"),
+                ext("/extent/lat/end"),
+            ) else {
+                continue;
+            };
+            if !(x0 < e && x1 > w && y0 < n && y1 > s) {
+                continue;
+            }
+        }
+        out.push(Found {
+            id: r.get(0),
+            metadata,
+            uris: r.get(2),
+        });
+    }
+    Ok(out)
+}
+
+/// The query plan Postgres chooses for a search (`EXPLAIN`), to check that indexes serve it.
+pub fn explain(catalog: &mut Catalog, q: &Query) -> Result<String> {
+    let (sql, params) = build(catalog, q)?;
+    let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+        params.iter().map(|p| p.as_ref()).collect();
+    let rows = catalog
+        .client()
+        .query(&format!("EXPLAIN {sql}"), &refs)
+        .ctx("explaining a search")?;
+    Ok(rows
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_cover_whole_days() {
+        let (a, b) = parse_time_range("2020-01-01/2020-01-02").unwrap();
+        assert_eq!(a.to_rfc3339(), "2020-01-01T00:00:00+00:00");
+        assert_eq!(b.to_rfc3339(), "2020-01-02T23:59:59.999999+00:00");
+        let (a, b) = parse_time_range("2020-01-01T12:00:00Z").unwrap();
+        assert_eq!(a, b);
+        assert!(parse_time_range("yesterday").is_err());
+    }
+}

@@ -1,0 +1,157 @@
+//! `etlake search` returns exactly the datasets `dc.find_datasets` returns for the same product, time
+//! and lon/lat query (archived excluded, touching footprints excluded), and the query is served by
+//! datacube's per-product indexes, not by a scan of agdc.dataset.
+mod common;
+use common::*;
+
+/// A query: optional (start, end) dates and optional W,S,E,N box.
+type Q = (Option<(&'static str, &'static str)>, Option<[f64; 4]>);
+
+#[test]
+fn search_equals_find_datasets() {
+    let pg = cluster_with_products();
+    let lake = tempdir();
+    let ((w, h), _) = CHIRPS_GRID;
+    // Three places (B touches A's east edge at -103°) × three days.
+    for (place, x0, y0) in [("a", -105.0, 41.0), ("b", -103.0, 41.0), ("c", 10.0, -4.0)] {
+        for day in 1..=3 {
+            let p = lake.path().join(format!(
+                "{place}/global_daily/tifs/p05/2023/chirps-v2.0.2023.01.{day:02}.tif"
+            ));
+            write_geotiff::<f32>(
+                &p,
+                (w, h),
+                [x0, 0.05, 0.0, y0, 0.0, -0.05],
+                -9999.0,
+                &[&|_, _| day as f32],
+            );
+        }
+    }
+    assert!(ok(etlake(&pg.url, &["index", lake.path().to_str().unwrap()])).contains("9 indexed"));
+    // One archived dataset must disappear from both.
+    rows(&pg.url, "UPDATE agdc.dataset SET archived = now() WHERE metadata->>'label' = 'chirps_v2_daily_p05_20230103' AND metadata#>>'{extent,lon,begin}' = '10.0' RETURNING ''");
+
+    let queries: [Q; 8] = [
+        (None, None),
+        (Some(("2023-01-02", "2023-01-02")), None),
+        (None, Some([-104.0, 40.2, -103.5, 40.8])),
+        (None, Some([-103.5, 40.2, -102.5, 40.8])),
+        (None, Some([-103.0, 40.2, -102.5, 40.8])),
+        (None, Some([-101.0, 40.0, -100.0, 41.0])),
+        (
+            Some(("2023-01-01", "2023-01-02")),
+            Some([-104.0, 40.0, -102.0, 41.0]),
+        ),
+        (
+            Some(("2023-01-03", "2023-01-03")),
+            Some([9.0, -6.0, 13.0, -3.0]),
+        ),
+    ];
+    let mut py = String::from("import datacube\ndc = datacube.Datacube(app='etlake-test')\n");
+    for (i, (time, bbox)) in queries.iter().enumerate() {
+        let mut args = String::from("product='chirps_v2_daily_p05'");
+        if let Some((a, b)) = time {
+            args.push_str(&format!(", time=('{a}', '{b}')"));
+        }
+        if let Some([w, s, e, n]) = bbox {
+            args.push_str(&format!(", lon=({w}, {e}), lat=({s}, {n})"));
+        }
+        py.push_str(&format!(
+            "print('Q{i}', ','.join(sorted(str(d.id) for d in dc.find_datasets({args}))))\n"
+        ));
+    }
+    let python_out = ok(python(&pg.url, &py));
+    let mut nonempty = 0;
+    for (i, (time, bbox)) in queries.iter().enumerate() {
+        let mut args = vec![
+            "search".to_string(),
+            "--product".into(),
+            "chirps_v2_daily_p05".into(),
+            "--format".into(),
+            "json".into(),
+        ];
+        if let Some((a, b)) = time {
+            args.push("--time".into());
+            args.push(format!("{a}/{b}"));
+        }
+        if let Some([w, s, e, n]) = bbox {
+            args.push("--bbox".into());
+            args.push(format!("{w},{s},{e},{n}"));
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let found: Vec<serde_json::Value> =
+            serde_json::from_str(&ok(etlake(&pg.url, &args))).unwrap();
+        let mut ids: Vec<String> = found
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        let expected = python_out
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!("Q{i} "))
+                    .or_else(|| (l == format!("Q{i}")).then_some(""))
+            })
+            .unwrap_or_else(|| panic!("no Python answer for Q{i}:\n{python_out}"));
+        assert_eq!(ids.join(","), expected, "query {i} {time:?} {bbox:?}");
+        nonempty += usize::from(!ids.is_empty());
+    }
+    assert!(nonempty >= 5, "the queries should exercise real matches");
+}
+
+#[test]
+fn product_time_box_queries_use_the_dix_indexes() {
+    let pg = cluster_with_products();
+    // 200,000 synthetic daily datasets over a 100 × 100 grid of 0.1° cells, with documents shaped like
+    // etlake's (extent, datetime range); enough rows that a scan would be the planner's worst choice.
+    let sql = "INSERT INTO agdc.dataset (id, metadata_type_ref, dataset_type_ref, metadata) \
+        SELECT md5(g::text)::uuid, p.metadata_type_ref, p.id, jsonb_build_object( \
+          'extent', jsonb_build_object('lon', jsonb_build_object('begin', -110 + (g % 100) * 0.1, 'end', -110 + (g % 100) * 0.1 + 0.1), \
+                                       'lat', jsonb_build_object('begin', 30 + ((g / 100) % 100) * 0.1, 'end', 30 + ((g / 100) % 100) * 0.1 + 0.1)), \
+          'grid_spatial', jsonb_build_object('projection', jsonb_build_object('spatial_reference', 'EPSG:4326')), \
+          'properties', jsonb_build_object('datetime', to_char(date '2000-01-01' + (g / 10000), 'YYYY-MM-DD') || 'T00:00:00Z', \
+                                           'dtr:start_datetime', to_char(date '2000-01-01' + (g / 10000), 'YYYY-MM-DD') || 'T00:00:00Z', \
+                                           'dtr:end_datetime', to_char(date '2000-01-01' + (g / 10000), 'YYYY-MM-DD') || 'T23:59:59.999999Z')) \
+        FROM generate_series(1, 200000) g, agdc.dataset_type p WHERE p.name = 'chirps_v2_daily_p05'";
+    let mut c = connect(&pg.url);
+    c.batch_execute(sql).unwrap();
+    c.batch_execute("ANALYZE agdc.dataset").unwrap();
+    let plan = ok(etlake(
+        &pg.url,
+        &[
+            "search",
+            "--product",
+            "chirps_v2_daily_p05",
+            "--time",
+            "2000-01-05/2000-01-06",
+            "--bbox",
+            "-105.05,34.95,-104.85,35.15",
+            "--explain",
+        ],
+    ));
+    assert!(
+        plan.contains("dix_chirps_v2_daily_p05_"),
+        "the search should use a dix_ index:\n{plan}"
+    );
+    assert!(
+        !plan.contains("Seq Scan on dataset"),
+        "no sequential scan of agdc.dataset:\n{plan}"
+    );
+    let found: Vec<serde_json::Value> = serde_json::from_str(&ok(etlake(
+        &pg.url,
+        &[
+            "search",
+            "--product",
+            "chirps_v2_daily_p05",
+            "--time",
+            "2000-01-05/2000-01-06",
+            "--bbox",
+            "-105.05,34.95,-104.85,35.15",
+            "--format",
+            "json",
+        ],
+    )))
+    .unwrap();
+    // 3 × 3 cells (strict overlap) × 2 days.
+    assert_eq!(found.len(), 18, "{found:?}");
+}
