@@ -1,8 +1,9 @@
-//! The model side of etlake: output grids (GeoBoxes) that stacks are assembled on, and, as the
-//! model issues land, index queries, aligned stacks and the VegET kernel.
+//! The model side of etlake: output grids (GeoBoxes) that stacks are assembled on, the VegET kernel,
+//! and, as the model issues land, index queries and aligned stacks.
 #![deny(missing_docs)]
 
 pub mod geobox;
+pub mod veget;
 
 pub use geobox::GeoBox;
 
