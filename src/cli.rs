@@ -120,6 +120,16 @@ pub enum DatasetCommand {
         #[arg(long, default_value_t = 1000)]
         batch_size: usize,
     },
+    /// Archive datasets (hidden from searches and dc.find_datasets, kept in the index).
+    Archive {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Restore archived datasets.
+    Restore {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

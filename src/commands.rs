@@ -309,6 +309,26 @@ pub fn dataset(conn: &ConnArgs, cmd: &DatasetCommand) -> Result<Success> {
             print_report(&report, format!("run {}", report.run));
             Ok(report.ok())
         }
+        DatasetCommand::Archive { ids } | DatasetCommand::Restore { ids } => {
+            let restore = matches!(cmd, DatasetCommand::Restore { .. });
+            let parsed: Vec<uuid::Uuid> = ids
+                .iter()
+                .map(|s| {
+                    uuid::Uuid::parse_str(s).map_err(|_| Error::Invalid {
+                        object: format!("dataset id {s:?}"),
+                        message: "not a UUID".into(),
+                    })
+                })
+                .collect::<Result<_>>()?;
+            let (changed, missing) =
+                catalog_schema::dataset::set_archived(&mut c, &parsed, restore)?;
+            let verb = if restore { "Restored" } else { "Archived" };
+            println!("{verb} {} of {} datasets", changed.len(), parsed.len());
+            for m in &missing {
+                eprintln!("dataset {m}: not in the index");
+            }
+            Ok(missing.is_empty())
+        }
     }
 }
 

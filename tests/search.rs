@@ -29,7 +29,11 @@ fn search_equals_find_datasets() {
     }
     assert!(ok(etlake(&pg.url, &["index", lake.path().to_str().unwrap()])).contains("9 indexed"));
     // One archived dataset must disappear from both.
-    rows(&pg.url, "UPDATE agdc.dataset SET archived = now() WHERE metadata->>'label' = 'chirps_v2_daily_p05_20230103' AND metadata#>>'{extent,lon,begin}' = '10.0' RETURNING ''");
+    let archived = rows(
+        &pg.url,
+        "SELECT id::text FROM agdc.dataset WHERE metadata->>'label' = 'chirps_v2_daily_p05_20230103' AND metadata#>>'{extent,lon,begin}' = '10.0'",
+    );
+    assert!(ok(etlake(&pg.url, &["dataset", "archive", &archived[0]])).contains("Archived 1 of 1"));
 
     let queries: [Q; 8] = [
         (None, None),
@@ -97,6 +101,29 @@ fn search_equals_find_datasets() {
         nonempty += usize::from(!ids.is_empty());
     }
     assert!(nonempty >= 5, "the queries should exercise real matches");
+    // Restored, it is found again; an unknown id is an error.
+    assert!(ok(etlake(&pg.url, &["dataset", "restore", &archived[0]])).contains("Restored 1 of 1"));
+    let again = ok(etlake(
+        &pg.url,
+        &[
+            "search",
+            "--product",
+            "chirps_v2_daily_p05",
+            "--time",
+            "2023-01-03",
+            "--bbox",
+            "9,-6,13,-3",
+            "--format",
+            "csv",
+        ],
+    ));
+    assert!(again.contains(&archived[0]), "{again}");
+    let out = etlake(
+        &pg.url,
+        &["dataset", "archive", "00000000-0000-0000-0000-000000000001"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("not in the index"));
 }
 
 #[test]

@@ -366,6 +366,38 @@ fn finish(outcomes: Vec<Option<Outcome>>) -> Vec<Outcome> {
         .collect()
 }
 
+/// Archives (or, with `restore`, un-archives) datasets by id, in one statement; `updated` is set by
+/// datacube's trigger. Returns the ids changed and the ids that do not exist.
+pub fn set_archived(
+    catalog: &mut Catalog,
+    ids: &[Uuid],
+    restore: bool,
+) -> Result<(Vec<Uuid>, Vec<Uuid>)> {
+    let sql = if restore {
+        "UPDATE agdc.dataset SET archived = NULL WHERE id = ANY($1) AND archived IS NOT NULL RETURNING id"
+    } else {
+        "UPDATE agdc.dataset SET archived = now() WHERE id = ANY($1) AND archived IS NULL RETURNING id"
+    };
+    let mut tx = catalog.client().transaction().ctx("starting transaction")?;
+    let changed: Vec<Uuid> = tx
+        .query(sql, &[&ids])
+        .ctx("archiving datasets")?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let known: HashSet<Uuid> = tx
+        .query("SELECT id FROM agdc.dataset WHERE id = ANY($1)", &[&ids])
+        .ctx("checking dataset ids")?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    tx.commit().ctx("committing")?;
+    Ok((
+        changed,
+        ids.iter().filter(|i| !known.contains(i)).copied().collect(),
+    ))
+}
+
 /// Counts of outcomes, for summaries.
 pub fn summarise(outcomes: &[Outcome]) -> BTreeMap<&'static str, usize> {
     let mut m = BTreeMap::new();
