@@ -5,20 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 small="${1:-1000}"; large="${2:-20000}"
-scripts/setup-deps.sh --python >/dev/null
-command -v /usr/bin/time >/dev/null || { sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo; $sudo apt-get install -y -qq time >/dev/null; }
-cargo build --release --bin etlake -q
-etlake="$PWD/target/release/etlake"
-work=$(mktemp -d /tmp/etlake-bench-XXXXXX); chmod 755 "$work"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-.venv-moto/bin/moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
-moto=$!
-export ETLAKE_HOME="$work/home"
-cleanup() { "$etlake" db stop >/dev/null 2>&1 || true; kill "$moto" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
-endpoint="http://127.0.0.1:$port"
-sleep 2
+. scripts/bench-env.sh
 
 # One small float32 GeoTIFF (0.05°, 40 x 20, nodata -9999) uploaded under many real CHIRPS daily names.
 gdal_create -q -of GTiff -ot Float32 -outsize 40 20 -a_srs EPSG:4326 -a_ullr -105 41 -103 40 -a_nodata -9999 -burn 1 "$work/day.tif"

@@ -6,21 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-2000}"
-scripts/setup-deps.sh --python >/dev/null
-command -v /usr/bin/time >/dev/null || { sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo; $sudo apt-get install -y -qq time >/dev/null; }
-cargo build --release --bin etlake -q
+. scripts/bench-env.sh
 cargo build --release -p sample-lake --example landsat_items -q
-etlake="$PWD/target/release/etlake"
-work=$(mktemp -d /tmp/etlake-bench-XXXXXX); chmod 755 "$work"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-.venv-moto/bin/moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
-moto=$!
-export ETLAKE_HOME="$work/home"
-cleanup() { "$etlake" db stop >/dev/null 2>&1 || true; kill "$moto" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-endpoint="http://127.0.0.1:$port"
-sleep 2
 target/release/examples/landsat_items "$work/lake" "$n" >/dev/null
 .venv-moto/bin/python - "$endpoint" "$work/lake" <<'PY'
 import sys, os, json, boto3, concurrent.futures as cf
