@@ -5,7 +5,9 @@
 //! comparison with NaN is false); `Strict` (default) holds state over gaps, counts them, and fixes the
 //! reference's quirks (each fix a separate flag).
 mod params;
+mod run;
 pub use params::{MeltFormula, Mode, Options, Params};
+pub use run::{run, Stack, Sums};
 
 /// Static inputs per pixel.
 #[derive(Debug, Clone, Copy)]

@@ -524,3 +524,94 @@ fn restart_from_state_and_tiling_equal_one_run() {
         assert_eq!(rest[t - 20].etasw, all[t].etasw);
     }
 }
+
+#[test]
+fn tiled_parallel_run_equals_day_by_day_and_closes_the_water_balance() {
+    let (n, days) = (1000, 60);
+    let mut rng = Rng(11);
+    let whc: Vec<f64> = (0..n).map(|_| rng.range(30.0, 200.0)).collect();
+    let fc = vec![150.0; n];
+    let sat: Vec<f64> = (0..n).map(|_| rng.range(160.0, 260.0)).collect();
+    let icpt: Vec<f64> = (0..n).map(|_| rng.range(0.0, 15.0)).collect();
+    let water = vec![0.0; n];
+    let statics = Statics {
+        whc: &whc,
+        fc: &fc,
+        sat: &sat,
+        interception: &icpt,
+        water: &water,
+    };
+    let mut cols: Vec<Vec<f64>> = (0..6).map(|_| Vec::with_capacity(n * days)).collect();
+    for _ in 0..n * days {
+        let t = rng.range(-10.0, 25.0);
+        for (c, v) in cols.iter_mut().zip([
+            rng.range(0.0, 20.0),
+            rng.range(0.5, 8.0),
+            rng.range(0.05, 0.9),
+            t - 5.0,
+            t + 5.0,
+            t,
+        ]) {
+            c.push(v);
+        }
+    }
+    let stack = Stack {
+        pixels: n,
+        days,
+        p: &cols[0],
+        eto: &cols[1],
+        ndvi: &cols[2],
+        tmin: &cols[3],
+        tmax: &cols[4],
+        tavg: &cols[5],
+    };
+    let opts = Options::default();
+    let (state, sums) = run(
+        &Params::default(),
+        &opts,
+        statics,
+        stack,
+        State::new(n),
+        128,
+    );
+
+    let mut reference = State::new(n);
+    let mut out = Outputs::new(n);
+    let mut eta_sum = vec![0.0; n];
+    let mut peff_sum = vec![0.0; n];
+    let mut runoff = vec![0.0; n];
+    for t in 0..days {
+        let r = t * n..(t + 1) * n;
+        let d = Day {
+            p: &cols[0][r.clone()],
+            eto: &cols[1][r.clone()],
+            ndvi: &cols[2][r.clone()],
+            tmin: &cols[3][r.clone()],
+            tmax: &cols[4][r.clone()],
+            tavg: &cols[5][r.clone()],
+        };
+        step(
+            &Params::default(),
+            &opts,
+            statics,
+            d,
+            &mut reference,
+            &mut out,
+        );
+        for i in 0..n {
+            eta_sum[i] += out.etasw[i];
+            peff_sum[i] += cols[0][t * n + i] * (1.0 - icpt[i] / 100.0);
+            runoff[i] += out.srf[i] + out.dd[i];
+        }
+    }
+    assert_eq!(state, reference);
+    for i in 0..n {
+        assert!((sums.etasw[i] - eta_sum[i]).abs() < 1e-9);
+        assert_eq!(sums.valid_days[i], days as u32);
+        // §9: 0.5·WHC + Σ P_eff = Σ (ETa + SRf + DD) + SWf_T + Pack_T
+        let lhs = 0.5 * whc[i] + peff_sum[i];
+        let rhs = sums.etasw[i] + sums.srf[i] + sums.dd[i] + state.swf[i] + state.pack[i];
+        assert!((lhs - rhs).abs() < 1e-7, "pixel {i}: {lhs} vs {rhs}");
+        assert!((sums.srf[i] + sums.dd[i] - runoff[i]).abs() < 1e-9);
+    }
+}

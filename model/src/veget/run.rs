@@ -1,0 +1,156 @@
+//! Running the kernel over a whole period: the pixels are cut into tiles and each tile goes through
+//! all its days while it is cache-resident (the day-at-a-time loop over a large area is bound by
+//! streaming ~28 arrays through memory), tiles in parallel with rayon, sums kept per pixel.
+use super::{step, Day, Options, Outputs, Params, State, Statics};
+use rayon::prelude::*;
+
+/// Daily inputs for a period, time-major: value of pixel `i` on day `t` at `t * pixels + i`.
+#[derive(Debug, Clone, Copy)]
+pub struct Stack<'a> {
+    /// Pixels per day.
+    pub pixels: usize,
+    /// Days.
+    pub days: usize,
+    /// Precipitation.
+    pub p: &'a [f64],
+    /// Reference ET.
+    pub eto: &'a [f64],
+    /// NDVI.
+    pub ndvi: &'a [f64],
+    /// Minimum temperature.
+    pub tmin: &'a [f64],
+    /// Maximum temperature.
+    pub tmax: &'a [f64],
+    /// Mean temperature.
+    pub tavg: &'a [f64],
+}
+
+/// Per-pixel sums over the period (the reference's annual set) and the count of valid days.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sums {
+    /// Actual ET.
+    pub etasw: Vec<f64>,
+    /// Surface runoff.
+    pub srf: Vec<f64>,
+    /// Deep drainage.
+    pub dd: Vec<f64>,
+    /// Rain.
+    pub rain: Vec<f64>,
+    /// Interception.
+    pub intercept: Vec<f64>,
+    /// Snowfall.
+    pub swe: Vec<f64>,
+    /// Potential ET.
+    pub etc: Vec<f64>,
+    /// ET deficit.
+    pub netet: Vec<f64>,
+    /// Days with outputs (strict mode skips gap days).
+    pub valid_days: Vec<u32>,
+}
+
+impl Sums {
+    fn new(n: usize) -> Sums {
+        let z = || vec![0.0; n];
+        Sums {
+            etasw: z(),
+            srf: z(),
+            dd: z(),
+            rain: z(),
+            intercept: z(),
+            swe: z(),
+            etc: z(),
+            netet: z(),
+            valid_days: vec![0; n],
+        }
+    }
+
+    /// Adds a day; NaN outputs (gaps) are skipped and not counted.
+    fn add(&mut self, o: &Outputs) {
+        for i in 0..self.etasw.len() {
+            if o.etasw[i].is_nan() {
+                continue;
+            }
+            self.etasw[i] += o.etasw[i];
+            self.srf[i] += o.srf[i];
+            self.dd[i] += o.dd[i];
+            self.rain[i] += o.rain[i];
+            self.intercept[i] += o.intercept[i];
+            self.swe[i] += o.swe[i];
+            self.etc[i] += o.etc[i];
+            self.netet[i] += o.netet[i];
+            self.valid_days[i] += 1;
+        }
+    }
+}
+
+/// Runs all days of `stack` from `state`, `tile` pixels at a time in parallel. Returns the final state
+/// and the sums; identical to calling [`step`] day after day over all pixels.
+pub fn run(
+    params: &Params,
+    opts: &Options,
+    statics: Statics<'_>,
+    stack: Stack<'_>,
+    state: State,
+    tile: usize,
+) -> (State, Sums) {
+    let n = stack.pixels;
+    let tile = tile.max(1);
+    let starts: Vec<usize> = (0..n).step_by(tile).collect();
+    let parts: Vec<(State, Sums)> = starts
+        .par_iter()
+        .map(|&a| {
+            let b = (a + tile).min(n);
+            let mut st = State {
+                swf: state.swf[a..b].to_vec(),
+                pack: state.pack[a..b].to_vec(),
+                started: state.started[a..b].to_vec(),
+                gap_days: state.gap_days[a..b].to_vec(),
+                gap_run: state.gap_run[a..b].to_vec(),
+                valid: state.valid[a..b].to_vec(),
+            };
+            let s = Statics {
+                whc: &statics.whc[a..b],
+                fc: &statics.fc[a..b],
+                sat: &statics.sat[a..b],
+                interception: &statics.interception[a..b],
+                water: &statics.water[a..b],
+            };
+            let mut out = Outputs::new(b - a);
+            let mut sums = Sums::new(b - a);
+            for t in 0..stack.days {
+                let r = t * n + a..t * n + b;
+                let d = Day {
+                    p: &stack.p[r.clone()],
+                    eto: &stack.eto[r.clone()],
+                    ndvi: &stack.ndvi[r.clone()],
+                    tmin: &stack.tmin[r.clone()],
+                    tmax: &stack.tmax[r.clone()],
+                    tavg: &stack.tavg[r],
+                };
+                step(params, opts, s, d, &mut st, &mut out);
+                sums.add(&out);
+            }
+            (st, sums)
+        })
+        .collect();
+    let mut state_out = State::new(0);
+    let mut sums = Sums::new(0);
+    for (st, s) in parts {
+        state_out.swf.extend(st.swf);
+        state_out.pack.extend(st.pack);
+        state_out.started.extend(st.started);
+        state_out.gap_days.extend(st.gap_days);
+        state_out.gap_run.extend(st.gap_run);
+        state_out.valid.extend(st.valid);
+        sums.etasw.extend(s.etasw);
+        sums.srf.extend(s.srf);
+        sums.dd.extend(s.dd);
+        sums.rain.extend(s.rain);
+        sums.intercept.extend(s.intercept);
+        sums.swe.extend(s.swe);
+        sums.etc.extend(s.etc);
+        sums.netet.extend(s.netet);
+        sums.valid_days.extend(s.valid_days);
+    }
+    (state_out, sums)
+}
