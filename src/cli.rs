@@ -104,6 +104,12 @@ pub struct IndexArgs {
     /// With --update-if-exists: apply any change except a change of product.
     #[arg(long, requires = "update_if_exists")]
     pub allow_unsafe: bool,
+    /// Rewrite STAC href prefixes, e.g. https://landsatlook.usgs.gov/data=s3://usgs-landsat (repeatable).
+    #[arg(long, value_name = "FROM=TO")]
+    pub href_rewrite: Vec<String>,
+    /// Index STAC items as this product, whatever their collection or odc:product says.
+    #[arg(long, value_name = "NAME")]
+    pub rename_product: Option<String>,
     /// Write one JSON line per object (uri, product, dataset, outcome, stage, error).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,

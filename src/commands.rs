@@ -368,6 +368,19 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
         defs_dir: defs_dir(&a.defs),
         dry_run: a.dry_run,
         report_file: a.report.clone(),
+        href_rewrites: a
+            .href_rewrite
+            .iter()
+            .map(|r| {
+                r.split_once('=')
+                    .map(|(f, t)| (f.to_string(), t.to_string()))
+                    .ok_or_else(|| Error::Invalid {
+                        object: format!("--href-rewrite {r}"),
+                        message: "expected FROM=TO".into(),
+                    })
+            })
+            .collect::<Result<_>>()?,
+        rename_product: a.rename_product.clone(),
         update: match (a.update_if_exists, a.allow_unsafe) {
             (false, _) => catalog_schema::dataset::UpdatePolicy::Never,
             (true, false) => catalog_schema::dataset::UpdatePolicy::Safe,

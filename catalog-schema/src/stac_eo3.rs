@@ -324,3 +324,136 @@ mod tests {
         assert!(p.get("proj:epsg").is_none());
     }
 }
+
+/// Rewrites href prefixes (`FROM=TO`, e.g. `https://landsatlook.usgs.gov/data` → `s3://usgs-landsat`) in
+/// the item's links and assets, before conversion.
+pub fn rewrite_hrefs(item: &mut Value, rules: &[(String, String)]) {
+    let rewrite = |h: &mut Value| {
+        if let Some(s) = h.as_str() {
+            if let Some((from, to)) = rules.iter().find(|(f, _)| s.starts_with(f.as_str())) {
+                *h = Value::String(format!("{to}{}", &s[from.len()..]));
+            }
+        }
+    };
+    for l in item
+        .get_mut("links")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(h) = l.get_mut("href") {
+            rewrite(h);
+        }
+    }
+    for a in item
+        .get_mut("assets")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flatten()
+        .map(|(_, a)| a)
+    {
+        if let Some(h) = a.get_mut("href") {
+            rewrite(h);
+        }
+    }
+}
+
+/// Whether the item or any asset carries a grid (`proj:shape` and `proj:transform`).
+pub fn has_grid(item: &Value) -> bool {
+    let grid = |v: &Value| v.get("proj:shape").is_some() && v.get("proj:transform").is_some();
+    item.get("properties").is_some_and(grid)
+        || item
+            .get("assets")
+            .and_then(Value::as_object)
+            .is_some_and(|a| a.values().any(grid))
+}
+
+/// Where a Landsat item's `_MTL.json` sits: beside the item, named after the product id (the item id
+/// without a trailing `_SR`/`_ST`).
+pub fn mtl_uri(item: &Value, item_uri: &str) -> Option<String> {
+    let id = item.get("id")?.as_str()?;
+    let product_id = id
+        .strip_suffix("_SR")
+        .or_else(|| id.strip_suffix("_ST"))
+        .unwrap_or(id);
+    let dir = &item_uri[..item_uri.rfind('/')?];
+    Some(format!("{dir}/{product_id}_MTL.json"))
+}
+
+/// Takes the grid from a Landsat `_MTL.json` into the item's properties (`proj:epsg`, `proj:shape`,
+/// `proj:transform`): UTM north zone, reflective lines/samples, and the upper-left corner, which in the
+/// MTL is a pixel *centre* (half a cell is added back). Values may be JSON strings or numbers.
+pub fn apply_mtl(item: &mut Value, mtl: &Value) -> Result<(), String> {
+    let pa = mtl
+        .pointer("/LANDSAT_METADATA_FILE/PROJECTION_ATTRIBUTES")
+        .ok_or("no LANDSAT_METADATA_FILE.PROJECTION_ATTRIBUTES")?;
+    let num = |k: &str| -> Result<f64, String> {
+        match pa.get(k) {
+            Some(Value::String(s)) => s
+                .trim()
+                .parse()
+                .map_err(|_| format!("{k}: {s:?} is not a number")),
+            Some(v) => v.as_f64().ok_or(format!("{k}: not a number")),
+            None => Err(format!("{k}: missing")),
+        }
+    };
+    let zone = num("UTM_ZONE")?;
+    let cell = num("GRID_CELL_SIZE_REFLECTIVE").unwrap_or(30.0);
+    let (lines, samples) = (num("REFLECTIVE_LINES")?, num("REFLECTIVE_SAMPLES")?);
+    let (ulx, uly) = (
+        num("CORNER_UL_PROJECTION_X_PRODUCT")?,
+        num("CORNER_UL_PROJECTION_Y_PRODUCT")?,
+    );
+    let props = item
+        .get_mut("properties")
+        .and_then(Value::as_object_mut)
+        .ok_or("properties: required")?;
+    props.insert("proj:epsg".into(), json!(32600 + zone as i64));
+    props.insert("proj:shape".into(), json!([lines as i64, samples as i64]));
+    props.insert(
+        "proj:transform".into(),
+        json!([cell, 0.0, ulx - cell / 2.0, 0.0, -cell, uly + cell / 2.0]),
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod sidecar_tests {
+    use super::*;
+
+    #[test]
+    fn mtl_grid_rewrites_and_locations() {
+        let mut item = json!({"id": "LC08_L2SP_047027_20201204_20210313_02_T1_SR", "properties": {},
+            "links": [{"rel": "self", "href": "https://landsatlook.usgs.gov/data/collection02/x/item.json"}],
+            "assets": {"red": {"href": "https://landsatlook.usgs.gov/data/collection02/x/B4.TIF"}}});
+        assert!(!has_grid(&item));
+        assert_eq!(
+            mtl_uri(&item, "s3://b/dir/item.json").unwrap(),
+            "s3://b/dir/LC08_L2SP_047027_20201204_20210313_02_T1_MTL.json"
+        );
+        rewrite_hrefs(
+            &mut item,
+            &[(
+                "https://landsatlook.usgs.gov/data".into(),
+                "s3://usgs-landsat".into(),
+            )],
+        );
+        assert_eq!(
+            item["assets"]["red"]["href"],
+            "s3://usgs-landsat/collection02/x/B4.TIF"
+        );
+        assert_eq!(
+            self_href(&item).unwrap(),
+            "s3://usgs-landsat/collection02/x/item.json"
+        );
+        let mtl = json!({"LANDSAT_METADATA_FILE": {"PROJECTION_ATTRIBUTES": {"UTM_ZONE": "10", "GRID_CELL_SIZE_REFLECTIVE": "30.00",
+            "REFLECTIVE_LINES": "7801", "REFLECTIVE_SAMPLES": 7701, "CORNER_UL_PROJECTION_X_PRODUCT": "56700.000", "CORNER_UL_PROJECTION_Y_PRODUCT": "-1816500.000"}}});
+        apply_mtl(&mut item, &mtl).unwrap();
+        assert_eq!(item["properties"]["proj:epsg"], 32610);
+        assert_eq!(
+            item["properties"]["proj:transform"],
+            json!([30.0, 0.0, 56685.0, 0.0, -30.0, -1816485.0])
+        );
+        assert!(has_grid(&item));
+    }
+}

@@ -34,6 +34,10 @@ pub struct IndexOptions {
     pub dry_run: bool,
     /// What to do with existing datasets whose document changed.
     pub update: dataset::UpdatePolicy,
+    /// STAC href prefix rewrites (`FROM`, `TO`).
+    pub href_rewrites: Vec<(String, String)>,
+    /// Index STAC items as this product whatever their collection says.
+    pub rename_product: Option<String>,
     /// Write one JSON line per object (uri, product, dataset, outcome, stage, error) here.
     pub report_file: Option<PathBuf>,
 }
@@ -225,6 +229,8 @@ pub fn index(
                 s3: s3.as_ref(),
                 stage: stage.path(),
                 products_filter: &opts.products,
+                href_rewrites: &opts.href_rewrites,
+                rename_product: opts.rename_product.as_deref(),
                 write: dataset::WriteOptions {
                     dry_run: opts.dry_run,
                     update: opts.update,
@@ -270,6 +276,8 @@ struct Context<'a> {
     s3: Option<&'a S3>,
     stage: &'a Path,
     products_filter: &'a [String],
+    href_rewrites: &'a [(String, String)],
+    rename_product: Option<&'a str>,
     write: dataset::WriteOptions,
 }
 
@@ -331,6 +339,37 @@ fn extract_raw(obj: &ObjectRef, rec: &crate::Recognised, ctx: &Context<'_>) -> E
         .collect()
 }
 
+/// The item as it should be converted: `--rename-product`, `--href-rewrite`, and for items with no
+/// projection information the grid from the scene's `_MTL.json` beside it (older USGS sidecars).
+fn prepare_item(
+    mut item: Value,
+    obj: &ObjectRef,
+    ctx: &Context<'_>,
+) -> std::result::Result<Value, String> {
+    if let Some(name) = ctx.rename_product {
+        if let Some(p) = item.get_mut("properties").and_then(Value::as_object_mut) {
+            p.insert("odc:product".into(), Value::String(name.to_string()));
+        }
+    }
+    stac_eo3::rewrite_hrefs(&mut item, ctx.href_rewrites);
+    if !stac_eo3::has_grid(&item) {
+        let mtl = stac_eo3::mtl_uri(&item, &obj.uri)
+            .ok_or("no projection information and no item id to find an _MTL.json")?;
+        let bytes = match (mtl.starts_with("s3://"), ctx.s3) {
+            (true, Some(s3)) => s3.get(&mtl).map_err(|e| {
+                format!("no projection information, and its MTL cannot be read: {e}")
+            })?,
+            _ => std::fs::read(&mtl).map_err(|e| {
+                format!("no projection information, and its MTL {mtl} cannot be read: {e}")
+            })?,
+        };
+        let doc: Value =
+            serde_json::from_slice(&bytes).map_err(|e| format!("{mtl}: not JSON: {e}"))?;
+        stac_eo3::apply_mtl(&mut item, &doc).map_err(|m| format!("{mtl}: {m}"))?;
+    }
+    Ok(item)
+}
+
 /// A metadata document: eo3 as it is, STAC converted the way datacube's converter does. The location
 /// is the document's own `location`/`self` link, else the object's URI.
 fn extract_document(
@@ -352,6 +391,12 @@ fn extract_document(
     let mut out = Vec::new();
     for d in docs {
         let (eo3_doc, location) = if stac_eo3::is_stac_item(&d.value) {
+            let item = prepare_item(d.value.clone(), obj, ctx)
+                .map_err(|m| (None, format!("{}: {m}", d.object), "convert"))?;
+            let d = catalog_schema::document::SourceDoc {
+                object: d.object.clone(),
+                value: item,
+            };
             let product = stac_eo3::product_name(&d.value).unwrap_or_default();
             let defs = ctx.definitions.get(&product);
             let canonical = |key: &str| defs.and_then(|p| p.canonical(key));
