@@ -110,6 +110,10 @@ pub struct IndexArgs {
     /// Index STAC items as this product, whatever their collection or odc:product says.
     #[arg(long, value_name = "NAME")]
     pub rename_product: Option<String>,
+    /// Archive less mature datasets (final < interim < nrt) of the same product, region and time;
+    /// an existing dataset at least as mature refuses the new one. Optional leniency in ms (default 500).
+    #[arg(long, value_name = "MS", num_args = 0..=1, default_missing_value = "500")]
+    pub archive_less_mature: Option<u32>,
     /// Write one JSON line per object (uri, product, dataset, outcome, stage, error).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,

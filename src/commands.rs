@@ -381,6 +381,7 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
             })
             .collect::<Result<_>>()?,
         rename_product: a.rename_product.clone(),
+        archive_less_mature: a.archive_less_mature,
         update: match (a.update_if_exists, a.allow_unsafe) {
             (false, _) => catalog_schema::dataset::UpdatePolicy::Never,
             (true, false) => catalog_schema::dataset::UpdatePolicy::Safe,

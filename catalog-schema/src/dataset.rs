@@ -149,6 +149,18 @@ pub struct WriteOptions {
     pub dry_run: bool,
     /// Updates of existing datasets.
     pub update: UpdatePolicy,
+    /// Archive less mature datasets of the same product, region and time (± this many milliseconds).
+    pub archive_less_mature: Option<u32>,
+}
+
+/// Maturity rank: lower is more mature (`final` < `interim` < `nrt`, as datacube compares them).
+fn maturity_rank(m: Option<&str>) -> u8 {
+    match m {
+        Some("final") => 0,
+        Some("interim") => 1,
+        Some("nrt") => 2,
+        _ => 3,
+    }
 }
 
 /// Decides an existing dataset's fate: `Ok(description)` to update, `Err(reason)` to leave it.
@@ -179,6 +191,71 @@ fn update_decision(
             diffs
         })),
     }
+}
+
+/// datacube's `--archive-less-mature`, in one query per batch: active datasets of the same product,
+/// region code (both absent also matches, for products without regions such as CHIRPS) and time within
+/// the leniency. Less mature ones are collected for archiving; an at-least-as-mature one refuses the new
+/// dataset (returned with the reason).
+fn less_mature(
+    tx: &mut postgres::Transaction<'_>,
+    batch: &[NewDataset],
+    new: &[(usize, &ProductInfo)],
+    leniency_ms: u32,
+    to_archive: &mut Vec<Uuid>,
+) -> Result<Vec<(usize, String)>> {
+    let prop = |i: usize, k: &str| {
+        batch[i].prepared.stored["properties"]
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let (mut idx, mut prods, mut regions, mut times) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (i, info) in new {
+        if let (Some(t), Some(_)) = (prop(*i, "datetime"), prop(*i, "dea:dataset_maturity")) {
+            idx.push(*i as i32);
+            prods.push(info.id);
+            regions.push(prop(*i, "odc:region_code"));
+            times.push(t);
+        }
+    }
+    if idx.is_empty() {
+        return Ok(vec![]);
+    }
+    let rows = tx
+        .query(
+            "SELECT i.idx, d.id, d.metadata #>> '{properties,dea:dataset_maturity}'              FROM unnest($1::int4[], $2::int2[], $3::text[], $4::text[]) AS i(idx, prod, region, t)              JOIN agdc.dataset d ON d.dataset_type_ref = i.prod AND d.archived IS NULL               AND (d.metadata #>> '{properties,odc:region_code}') IS NOT DISTINCT FROM i.region               AND abs(extract(epoch FROM agdc.common_timestamp(d.metadata #>> '{properties,datetime}') - agdc.common_timestamp(i.t)))::float8 * 1000 <= $5::float8",
+            &[&idx, &prods, &regions, &times, &(leniency_ms as f64)],
+        )
+        .ctx("looking for datasets of other maturity")?;
+    let mut refused: Vec<(usize, String)> = Vec::new();
+    let mut archive: Vec<(usize, Uuid)> = Vec::new();
+    for r in rows {
+        let i = r.get::<_, i32>(0) as usize;
+        let (other, other_maturity): (Uuid, Option<String>) = (r.get(1), r.get(2));
+        let ours = prop(i, "dea:dataset_maturity");
+        if maturity_rank(other_maturity.as_deref()) <= maturity_rank(ours.as_deref()) {
+            refused.push((
+                i,
+                format!(
+                    "dataset {other} ({}) is at least as mature as this one ({})",
+                    other_maturity.unwrap_or_default(),
+                    ours.unwrap_or_default()
+                ),
+            ));
+        } else {
+            archive.push((i, other));
+        }
+    }
+    to_archive.extend(
+        archive
+            .into_iter()
+            .filter(|(i, _)| !refused.iter().any(|(j, _)| j == i))
+            .map(|(_, id)| id),
+    );
+    refused.dedup_by_key(|(i, _)| *i);
+    Ok(refused)
 }
 
 /// Splits a URI at its first `:` into datacube's (uri_scheme, uri_body).
@@ -239,6 +316,7 @@ pub fn write_batch(
     let (mut new_ids, mut prod_refs, mut mdt_refs, mut docs) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut upd_ids, mut upd_docs): (Vec<Uuid>, Vec<Value>) = (Vec::new(), Vec::new());
+    let mut new: Vec<(usize, &ProductInfo)> = Vec::new();
     for (i, info) in &candidates {
         let p = &batch[*i].prepared;
         if let Some(stored) = existing.get(&p.id) {
@@ -256,11 +334,23 @@ pub fn write_batch(
                 }
             });
         } else {
-            new_ids.push(p.id);
-            prod_refs.push(info.id);
-            mdt_refs.push(info.metadata_type_ref);
-            docs.push(p.stored.clone());
+            new.push((*i, *info));
         }
+    }
+    let mut to_archive: Vec<Uuid> = Vec::new();
+    if let Some(leniency_ms) = options.archive_less_mature {
+        let refused = less_mature(&mut tx, batch, &new, leniency_ms, &mut to_archive)?;
+        for (i, reason) in refused {
+            outcomes[i] = Some(Outcome::Failed(reason));
+        }
+        new.retain(|(i, _)| outcomes[*i].is_none());
+    }
+    for (i, info) in &new {
+        let p = &batch[*i].prepared;
+        new_ids.push(p.id);
+        prod_refs.push(info.id);
+        mdt_refs.push(info.metadata_type_ref);
+        docs.push(p.stored.clone());
     }
     let inserted: HashSet<Uuid> = tx
         .query(
@@ -273,6 +363,14 @@ pub fn write_batch(
         .map(|r| r.get(0))
         .collect();
 
+    tx.execute(
+        "UPDATE agdc.dataset SET archived = now() WHERE id = ANY($1) AND archived IS NULL",
+        &[&to_archive],
+    )
+    .ctx("archiving less mature datasets")?;
+    if !to_archive.is_empty() {
+        tracing::info!("archived {} less mature datasets", to_archive.len());
+    }
     tx.execute(
         "UPDATE agdc.dataset d SET metadata = u.doc FROM unnest($1::uuid[], $2::jsonb[]) AS u(id, doc) WHERE d.id = u.id",
         &[&upd_ids, &upd_docs],

@@ -38,6 +38,8 @@ pub struct IndexOptions {
     pub href_rewrites: Vec<(String, String)>,
     /// Index STAC items as this product whatever their collection says.
     pub rename_product: Option<String>,
+    /// Archive less mature datasets of the same product/region/time (leniency in ms).
+    pub archive_less_mature: Option<u32>,
     /// Write one JSON line per object (uri, product, dataset, outcome, stage, error) here.
     pub report_file: Option<PathBuf>,
 }
@@ -234,6 +236,7 @@ pub fn index(
                 write: dataset::WriteOptions {
                     dry_run: opts.dry_run,
                     update: opts.update,
+                    archive_less_mature: opts.archive_less_mature,
                 },
             };
             process(catalog, &mut acc, &chunk, &ctx)?;
