@@ -315,7 +315,7 @@ pub fn write_batch(
 
     let (mut new_ids, mut prod_refs, mut mdt_refs, mut docs) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut upd_ids, mut upd_docs): (Vec<Uuid>, Vec<Value>) = (Vec::new(), Vec::new());
+    let (mut upd_ids, mut upd_docs): (Vec<Uuid>, Vec<&Value>) = (Vec::new(), Vec::new());
     let mut new: Vec<(usize, &ProductInfo)> = Vec::new();
     for (i, info) in &candidates {
         let p = &batch[*i].prepared;
@@ -327,7 +327,7 @@ pub fn write_batch(
                 match update_decision(&diffs, options.update) {
                     Ok(description) => {
                         upd_ids.push(p.id);
-                        upd_docs.push(p.stored.clone());
+                        upd_docs.push(&p.stored);
                         Outcome::Updated(description)
                     }
                     Err(reason) => Outcome::ExistsDifferent(reason),
@@ -350,7 +350,7 @@ pub fn write_batch(
         new_ids.push(p.id);
         prod_refs.push(info.id);
         mdt_refs.push(info.metadata_type_ref);
-        docs.push(p.stored.clone());
+        docs.push(&p.stored);
     }
     let inserted: HashSet<Uuid> = tx
         .query(
@@ -417,7 +417,7 @@ pub fn write_batch(
                 stac_ids.push(id);
                 stac_coll.push(coll.clone());
                 stac_item_ids.push(item_id.clone());
-                stac_items.push(item.clone());
+                stac_items.push(item);
             }
         }
     }

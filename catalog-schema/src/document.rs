@@ -50,8 +50,14 @@ pub fn read_documents(path: &Path) -> Result<Vec<SourceDoc>> {
     parse_documents(&path.display().to_string(), &text)
 }
 
-/// Parses YAML (a superset of JSON) text holding one or more documents.
+/// Parses YAML (a superset of JSON) text holding one or more documents. JSON text (an object) goes
+/// through the JSON parser, which is many times faster than the YAML one on large crawls of sidecars.
 pub fn parse_documents(object: &str, text: &str) -> Result<Vec<SourceDoc>> {
+    if text.trim_start().starts_with('{') {
+        if let Ok(value) = serde_json::from_str::<Value>(text) {
+            return Ok(vec![SourceDoc { object: object.to_string(), value }]);
+        }
+    }
     let mut docs = Vec::new();
     for (i, de) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let yaml: serde_yaml_ng::Value =
