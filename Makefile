@@ -21,4 +21,5 @@ test: deps lint
 demo:
 	scripts/setup-deps.sh
 	$(CARGO) build --release --bin etlake
+	$(CARGO) build --release -p sample-lake --example sample_lake
 	scripts/demo.sh target/release/etlake

@@ -125,6 +125,14 @@ fn bad_products_are_refused_with_clear_errors_and_nothing_written() {
         &["nodesc.yaml", "description: required"],
     );
 
+    // The same product twice in one command is refused by name, not by a database error.
+    let twin = write(d, "twin.yaml", GOOD);
+    refused(
+        &pg.url,
+        &["product", "add", &good, &twin],
+        &["twin.yaml", "also defined in", "good.yaml"],
+    );
+
     // Now add it for real; an identical re-add is a no-op, a different one is refused.
     ok(etlake(&pg.url, &["product", "add", &good]));
     assert!(ok(etlake(&pg.url, &["product", "add", &good])).contains("unchanged"));

@@ -55,7 +55,10 @@ pub fn read_documents(path: &Path) -> Result<Vec<SourceDoc>> {
 pub fn parse_documents(object: &str, text: &str) -> Result<Vec<SourceDoc>> {
     if text.trim_start().starts_with('{') {
         if let Ok(value) = serde_json::from_str::<Value>(text) {
-            return Ok(vec![SourceDoc { object: object.to_string(), value }]);
+            return Ok(vec![SourceDoc {
+                object: object.to_string(),
+                value,
+            }]);
         }
     }
     let mut docs = Vec::new();

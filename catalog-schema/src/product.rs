@@ -512,6 +512,17 @@ pub fn add(catalog: &mut Catalog, docs: &[SourceDoc]) -> Result<Vec<(String, Add
         .iter()
         .map(|d| prepare(catalog, d))
         .collect::<Result<_>>()?;
+    for (k, p) in prepared.iter().enumerate() {
+        if let Some(first) = prepared[..k].iter().find(|q| q.name == p.name) {
+            return Err(Error::Conflict {
+                object: format!("{}: product {:?}", p.object, p.name),
+                message: format!(
+                    "also defined in {}; one definition per product name",
+                    first.object
+                ),
+            });
+        }
+    }
     for p in &prepared {
         if p.existing.is_some() && !p.changes.is_empty() {
             return Err(Error::Conflict {

@@ -10,7 +10,11 @@ use std::path::{Path, PathBuf};
 /// `file://` URI of a local path (absolute, with the characters that would break a URI escaped).
 pub fn file_uri(path: &Path) -> String {
     // Listed paths are already absolute and canonical: resolving again costs a syscall per path segment.
-    let abs = if path.is_absolute() { path.to_path_buf() } else { std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()) };
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+    };
     let mut s = String::from("file://");
     for c in abs.to_string_lossy().chars() {
         match c {

@@ -3,5 +3,6 @@
 #![deny(missing_docs)]
 
 pub mod hdfeos;
+pub mod lake;
 pub mod landsat;
 pub mod netcdf3;
