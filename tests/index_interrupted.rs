@@ -5,13 +5,7 @@ use common::*;
 
 #[test]
 fn a_killed_run_leaves_whole_batches_and_the_rerun_completes_it() {
-    let pg = Cluster::start();
-    ok(etlake(&pg.url, &["db", "init"]));
-    let product = reference("bench-ls8_c2l2_sr.odc-product.yaml");
-    ok(etlake(
-        &pg.url,
-        &["product", "add", product.to_str().unwrap()],
-    ));
+    let pg = cluster_with_bench_product();
     let lake = tempdir();
     let n = 20_000;
     sample_lake::landsat::write_bench_items(lake.path(), n).unwrap();

@@ -32,14 +32,8 @@ fn etlake_stores_what_dc_tools_stores_and_does_not_duplicate_it() {
         mtl,
     ));
     s3.upload("usgs-landsat", &uploads);
-    let product = reference("bench-ls8_c2l2_sr.odc-product.yaml");
 
-    let theirs = Cluster::start();
-    ok(etlake(&theirs.url, &["db", "init"]));
-    ok(etlake(
-        &theirs.url,
-        &["product", "add", product.to_str().unwrap()],
-    ));
+    let theirs = cluster_with_bench_product();
     let mut cmd = std::process::Command::new(venv().join("bin/s3-to-dc"));
     cmd.env("ODC_DEFAULT_DB_URL", theirs.url.python_url())
         .env("AWS_ENDPOINT_URL", &s3.endpoint)
@@ -53,12 +47,7 @@ fn etlake_stores_what_dc_tools_stores_and_does_not_duplicate_it() {
     let out = ok(cmd.output().unwrap());
     assert!(out.contains("Added 20 datasets"), "{out}");
 
-    let ours = Cluster::start();
-    ok(etlake(&ours.url, &["db", "init"]));
-    ok(etlake(
-        &ours.url,
-        &["product", "add", product.to_str().unwrap()],
-    ));
+    let ours = cluster_with_bench_product();
     let t = ok(etlake_with(
         &ours.url,
         &CREDS,

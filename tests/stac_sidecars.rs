@@ -7,13 +7,7 @@ use serde_json::json;
 
 #[test]
 fn mtl_fallback_href_rewrite_and_rename() {
-    let pg = Cluster::start();
-    ok(etlake(&pg.url, &["db", "init"]));
-    let product = reference("bench-ls8_c2l2_sr.odc-product.yaml");
-    ok(etlake(
-        &pg.url,
-        &["product", "add", product.to_str().unwrap()],
-    ));
+    let pg = cluster_with_bench_product();
     let lake = tempdir();
     let write = |key: &str, v: &serde_json::Value| {
         let p = lake.path().join(key);

@@ -405,11 +405,23 @@ pub fn write_geotiff<T: gdal::raster::GdalType + Copy>(
 pub const CHIRPS_GRID: ((usize, usize), [f64; 6]) =
     ((40, 20), [-105.0, 0.05, 0.0, 41.0, 0.0, -0.05]);
 
-/// A private cluster with the index initialised and every product of product-defs added.
-pub fn cluster_with_products() -> Cluster {
+/// A private cluster with the index initialised and these product files (or folders) added.
+pub fn cluster_with(products: &[PathBuf]) -> Cluster {
     let pg = Cluster::start();
     ok(etlake(&pg.url, &["db", "init"]));
-    let defs = workspace().join("product-defs/products");
-    ok(etlake(&pg.url, &["product", "add", defs.to_str().unwrap()]));
+    let mut args = vec!["product".to_string(), "add".into()];
+    args.extend(products.iter().map(|p| p.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(etlake(&pg.url, &args));
     pg
+}
+
+/// A private cluster with every product of product-defs.
+pub fn cluster_with_products() -> Cluster {
+    cluster_with(&[workspace().join("product-defs/products")])
+}
+
+/// A private cluster with the Landsat benchmark product.
+pub fn cluster_with_bench_product() -> Cluster {
+    cluster_with(&[reference("bench-ls8_c2l2_sr.odc-product.yaml")])
 }
