@@ -54,6 +54,7 @@ struct ProductInfo {
     metadata_type_ref: i16,
     signature: Value,
     measurements: Vec<String>,
+    definition: Value,
 }
 
 /// Product rows needed to check and write datasets, loaded once per run.
@@ -63,6 +64,13 @@ pub struct ProductCache {
 }
 
 impl ProductCache {
+    /// Every product's stored definition, by name (the one query a run makes for products).
+    pub fn definitions(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.by_name
+            .iter()
+            .map(|(n, p)| (n.as_str(), &p.definition))
+    }
+
     /// Loads every product.
     pub fn load(catalog: &mut Catalog) -> Result<ProductCache> {
         let rows = catalog
@@ -81,6 +89,7 @@ impl ProductCache {
                     signature: serde_json::from_str(r.get::<_, &str>(3))
                         .expect("jsonb text is JSON"),
                     measurements: crate::product::measurement_names(&definition),
+                    definition,
                 },
             );
         }

@@ -149,8 +149,8 @@ pub fn index(
         }
         recogniser.retain(|s| opts.products.contains(&s.product));
     }
-    let definitions = measurement_definitions(catalog)?;
     let products = ProductCache::load(catalog)?;
+    let definitions = measurement_definitions(&products);
     let needs_s3 = opts.sources.iter().any(|s| s.starts_with("s3://"))
         || opts.from_file.is_some()
         || opts.sources.iter().any(|s| s == "-");
@@ -556,19 +556,18 @@ fn failed_row(uri: &str, product: Option<&str>, reason: String) -> ObjectOutcome
     }
 }
 
-/// Each product's measurements (dtype, nodata) from the index.
-fn measurement_definitions(catalog: &mut Catalog) -> Result<BTreeMap<String, ProductDef>> {
+/// Each product's measurements (dtype, nodata) and load CRS, from the products the run already loaded.
+fn measurement_definitions(products: &ProductCache) -> BTreeMap<String, ProductDef> {
     let mut out = BTreeMap::new();
-    for p in catalog_schema::product::list(catalog)? {
+    for (name, definition) in products.definitions() {
         let mut ms = BTreeMap::new();
-        for m in p
-            .definition
+        for m in definition
             .get("measurements")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
         {
-            let (Some(name), Some(dtype)) = (m["name"].as_str(), m["dtype"].as_str()) else {
+            let (Some(measurement), Some(dtype)) = (m["name"].as_str(), m["dtype"].as_str()) else {
                 continue;
             };
             let nodata = match &m["nodata"] {
@@ -578,28 +577,27 @@ fn measurement_definitions(catalog: &mut Catalog) -> Result<BTreeMap<String, Pro
                 v => v.as_f64().unwrap_or(f64::NAN),
             };
             ms.insert(
-                name.to_string(),
+                measurement.to_string(),
                 MeasurementDef {
                     dtype: dtype.to_string(),
                     nodata,
                 },
             );
         }
-        let load_crs = p
-            .definition
+        let load_crs = definition
             .pointer("/load/crs")
             .and_then(Value::as_str)
             .map(str::to_string);
         out.insert(
-            p.name,
+            name.to_string(),
             ProductDef {
                 load_crs,
                 measurements: ms,
-                definition: p.definition,
+                definition: definition.clone(),
             },
         );
     }
-    Ok(out)
+    out
 }
 
 fn tempdir_for_staging() -> Result<TempDir> {
