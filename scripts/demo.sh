@@ -1,49 +1,94 @@
 #!/usr/bin/env bash
-# `make demo`: the embedded private Postgres, an ODC index, etlake's product definitions, a generated
-# sample lake (CHIRPS, gridMET, MODIS) indexed and searched, and the lines a Python user needs.
-# Stops the cluster at the end if the demo started it. Re-running finds everything unchanged.
+# `make demo`: a generated sample lake (MODIS HDF-EOS2, CHIRPS, gridMET, soil grids, Landsat C2 scenes)
+# served from an S3 endpoint on loopback, indexed into the embedded ODC index, searched, stacked, run
+# through VegET (outputs indexed back), with quicklooks. Re-running finds everything unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-etlake="${1:-target/release/etlake}"
+root="$PWD"
+etlake="$root/${1:-target/release/etlake}"
+sample_lake="$root/target/release/examples/sample_lake"
+moto_venv="${ETLAKE_MOTO_VENV:-$root/.venv-moto}"
 # The demo always uses the embedded cluster, whatever the shell's datacube settings say.
 unset ODC_ENVIRONMENT DATACUBE_DB_URL DATACUBE_CONFIG_PATH ODC_CONFIG_PATH DB_HOSTNAME DB_DATABASE
 for v in $(env | grep -o '^ODC_[A-Z0-9_]*_DB_[A-Z]*' || true); do unset "$v"; done
 
-
+# The demo's files live beside the embedded cluster (see `etlake db status`).
+if [ -n "${ETLAKE_HOME:-}" ]; then home="$ETLAKE_HOME"
+elif [ "$(id -u)" -eq 0 ]; then home=/var/lib/etlake
+else home="${XDG_DATA_HOME:-$HOME/.local/share}/etlake"; fi
+demo="${ETLAKE_DEMO_DIR:-$home/demo}"
+lake="$demo/lake"
+mkdir -p "$demo"
 
 was_running=no
 "$etlake" db status | grep -q "running" && was_running=yes
+moto_pid=""
+cleanup() {
+  [ -n "$moto_pid" ] && kill "$moto_pid" 2>/dev/null && wait "$moto_pid" 2>/dev/null || true
+  if [ "$was_running" = no ]; then "$etlake" db stop >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+step() { echo; echo "==> $*"; }
 
-echo "==> etlake db init"
-"$etlake" db init
-echo
-echo "==> etlake product add product-defs/products"
-"$etlake" product add product-defs/products
-echo
-lake="${ETLAKE_DEMO_LAKE:-$PWD/.demo-lake}"
-if [ ! -d "$lake" ]; then
-  echo "==> generating the sample lake in $lake"
-  target/release/examples/sample_lake "$lake" 64
-  echo
+if [ ! -f "$lake/.complete" ]; then
+  step "generating the sample lake in $lake (one water year)"
+  rm -rf "$lake"
+  "$sample_lake" "$lake" 366
+  touch "$lake/.complete"
 fi
-echo "==> etlake index $lake"
-"$etlake" index "$lake"
-echo
-echo "==> etlake product list"
+
+step "serving the lake from an S3 endpoint on loopback (moto)"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$moto_venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$demo/moto.log" 2>&1 &
+moto_pid=$!
+for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-east-1
+"$moto_venv/bin/python" - "$lake" <<'EOF'
+import os, sys, boto3
+from concurrent.futures import ThreadPoolExecutor
+root = sys.argv[1]
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+s3.create_bucket(Bucket="etlake-demo")
+files = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if not f.startswith(".")]
+with ThreadPoolExecutor(16) as pool:
+    list(pool.map(lambda p: s3.upload_file(p, "etlake-demo", os.path.relpath(p, root)), files))
+print(f"{len(files)} objects in s3://etlake-demo at {os.environ['AWS_ENDPOINT_URL']}")
+EOF
+
+step "etlake db init"
+"$etlake" db init
+step "etlake product add product-defs/products"
+"$etlake" product add product-defs/products
+step "etlake index 's3://etlake-demo/**' --endpoint-url $AWS_ENDPOINT_URL"
+"$etlake" index 's3://etlake-demo/**' --endpoint-url "$AWS_ENDPOINT_URL" \
+  --href-rewrite "https://landsatlook.usgs.gov/data/=s3://etlake-demo/"
+step "etlake product list"
 "$etlake" product list
-echo
-echo "==> etlake search --product chirps_v2_daily_p05 --time 2020-02-01/2020-02-03 --bbox -105.5,39.5,-105,40"
-"$etlake" search --product chirps_v2_daily_p05 --time 2020-02-01/2020-02-03 --bbox=-105.5,39.5,-105,40
-echo
-echo "==> etlake search --product mod13q1_061 --time 2020-02-10"
-"$etlake" search --product mod13q1_061 --time 2020-02-10
-echo
-echo "==> etlake db check"
+step "etlake search --product chirps_v2_daily_p05 --time 2020-05-01/2020-05-03 --bbox=-105.5,39,-104.5,40"
+"$etlake" search --product chirps_v2_daily_p05 --time 2020-05-01/2020-05-03 --bbox=-105.5,39,-104.5,40
+step "etlake search --product mod13q1_061 --time 2020-06"
+"$etlake" search --product mod13q1_061 --time 2020-06-01/2020-06-30
+step "etlake stack: June NDVI on the MODIS grid, with a quicklook"
+"$etlake" stack --product mod13q1_061 --measurements ndvi --time 2020-06-01/2020-06-30 \
+  --bbox=-105.5,39,-104.5,40 --out "$demo/ndvi-2020-06.nc" --png "$demo/ndvi-2020-06.png"
+step "etlake veget run (2020 water year, every input from the index, outputs indexed back)"
+sed "s|dir: veget-demo-out|dir: $demo/veget|" examples/veget-demo.yaml >"$demo/veget-demo.yaml"
+"$etlake" veget run "$demo/veget-demo.yaml"
+step "etlake db check"
 "$etlake" db check
 echo
 "$etlake" db status
+cat <<EOF
+
+Everything is in $demo:
+  lake (also served at s3://etlake-demo while the demo ran)  $lake
+  NDVI stack and quicklook        $demo/ndvi-2020-06.nc, $demo/ndvi-2020-06.png
+  VegET outputs and quicklook     $demo/veget/ (daily/, monthly/, annual/, state/), $demo/veget/eta_20191001_20200930.png
+Python users read the same index with:
+  $("$etlake" db status | sed -n "s/^  Python:  /export /p")
+  python -c "import datacube; print(datacube.Datacube().list_products())"
+EOF
 if [ "$was_running" = no ]; then
-  "$etlake" db stop >/dev/null
   echo
-  echo "The demo stopped the cluster it started; \`$etlake db start\` starts it again for Python users."
+  echo "The demo stops the cluster it started; \`$etlake db start\` starts it again for Python users."
 fi

@@ -46,6 +46,77 @@ pub enum Command {
     Index(IndexArgs),
     /// Find datasets by product, time and lon/lat box — the same datasets `dc.find_datasets` returns.
     Search(SearchArgs),
+    /// Assemble an aligned (time, y, x) stack of a product on one grid — what `dc.load` returns —
+    /// and write it as CF NetCDF (and optionally COGs and a PNG quicklook).
+    Stack(StackArgs),
+    /// The VegET soil-water-balance model, driven by the index.
+    #[command(subcommand)]
+    Veget(VegetCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VegetCommand {
+    /// Run VegET as CONFIG.yaml says: inputs from the index, outputs written and indexed back.
+    Run(VegetRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VegetRunArgs {
+    /// The run configuration (YAML; see examples/veget-demo.yaml).
+    #[arg(id = "run_config", value_name = "CONFIG")]
+    pub config: PathBuf,
+    /// Do not index the outputs back as veget_daily/monthly/annual datasets.
+    #[arg(long)]
+    pub no_index: bool,
+    /// The product-defs folder (for the outputs' recognition templates).
+    #[arg(long, value_name = "DIR")]
+    pub defs: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StackArgs {
+    /// Product name.
+    #[arg(long)]
+    pub product: String,
+    /// Measurements (names or aliases, comma separated); all when omitted.
+    #[arg(long, value_delimiter = ',')]
+    pub measurements: Vec<String>,
+    /// Time range A/B (dates cover whole days) or a single date.
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Longitude/latitude box W,S,E,N of the area.
+    #[arg(long, value_name = "W,S,E,N", allow_hyphen_values = true)]
+    pub bbox: String,
+    /// Output CRS (EPSG:n, PROJ or WKT); default: the product's load hints, else EPSG:4326.
+    #[arg(long)]
+    pub crs: Option<String>,
+    /// Pixel size in CRS units (R for x = R, y = -R, or X,Y); default: the product's load hints.
+    #[arg(long, allow_hyphen_values = true)]
+    pub resolution: Option<String>,
+    /// Pixel-grid alignment X,Y in CRS units (default 0,0: edges on multiples of the resolution).
+    #[arg(long, allow_hyphen_values = true)]
+    pub align: Option<String>,
+    /// Take the grid (CRS, resolution, alignment) of this product's first dataset in the area.
+    #[arg(long, value_name = "PRODUCT", conflicts_with_all = ["crs", "resolution", "align"])]
+    pub like: Option<String>,
+    /// Resampling: nearest, bilinear, cubic, cubic_spline, lanczos, average, mode, min, max, med, q1, q3, sum, rms.
+    #[arg(long, default_value = "nearest")]
+    pub resampling: String,
+    /// Per-measurement resampling NAME=METHOD (repeatable), e.g. pixel_qa=nearest.
+    #[arg(long = "resampling-of", value_name = "NAME=METHOD")]
+    pub resampling_of: Vec<String>,
+    /// Grouping of datasets into time steps: time or solar_day.
+    #[arg(long, default_value = "time")]
+    pub group_by: String,
+    /// Output NetCDF file (CF-1.8).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write one COG per time step of each measurement into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub cog_dir: Option<PathBuf>,
+    /// Also write a PNG quicklook (first measurement, first step) with a colour bar.
+    #[arg(long, value_name = "FILE")]
+    pub png: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -27,7 +27,7 @@ fn open(conn: &ConnArgs) -> Result<Catalog> {
     Catalog::open(&resolved, &SystemEnv)
 }
 
-fn open_index(conn: &ConnArgs) -> Result<Catalog> {
+pub fn open_index(conn: &ConnArgs) -> Result<Catalog> {
     let mut c = open(conn)?;
     c.require_agdc()?;
     Ok(c)
@@ -332,7 +332,7 @@ pub fn dataset(conn: &ConnArgs, cmd: &DatasetCommand) -> Result<Success> {
     }
 }
 
-fn defs_dir(given: &Option<std::path::PathBuf>) -> std::path::PathBuf {
+pub fn defs_dir(given: &Option<std::path::PathBuf>) -> std::path::PathBuf {
     if let Some(d) = given {
         return d.clone();
     }
@@ -417,7 +417,7 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
 
 /// Problems to stderr (without repeating an object its reason already names), then the summary:
 /// outcome counts, time and rate, and skip reasons.
-fn print_report(report: &indexer::pipeline::Report, head: String) {
+pub fn print_report(report: &indexer::pipeline::Report, head: String) {
     for (object, reason) in &report.problems {
         let plain = object.strip_prefix("file://").unwrap_or(object);
         if reason.starts_with(object.as_str()) || reason.starts_with(plain) {
@@ -447,30 +447,28 @@ fn print_report(report: &indexer::pipeline::Report, head: String) {
     }
 }
 
+/// Parses `--bbox W,S,E,N`.
+pub fn parse_bbox(b: &str) -> Result<[f64; 4]> {
+    let v: Vec<f64> = b
+        .split(',')
+        .map(|x| x.trim().parse::<f64>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| Error::Invalid {
+            object: format!("--bbox {b}"),
+            message: "expected four numbers W,S,E,N".into(),
+        })?;
+    match v.as_slice() {
+        [w, s, e, n] if w < e && s < n => Ok([*w, *s, *e, *n]),
+        _ => Err(Error::Invalid {
+            object: format!("--bbox {b}"),
+            message: "expected W,S,E,N with W < E and S < N".into(),
+        }),
+    }
+}
+
 pub fn search(conn: &ConnArgs, a: &SearchArgs) -> Result<Success> {
     use catalog_schema::search;
-    let bbox = match &a.bbox {
-        Some(b) => {
-            let v: Vec<f64> = b
-                .split(',')
-                .map(|x| x.trim().parse::<f64>())
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|_| Error::Invalid {
-                    object: format!("--bbox {b}"),
-                    message: "expected four numbers W,S,E,N".into(),
-                })?;
-            match v.as_slice() {
-                [w, s, e, n] if w < e && s < n => Some([*w, *s, *e, *n]),
-                _ => {
-                    return Err(Error::Invalid {
-                        object: format!("--bbox {b}"),
-                        message: "expected W,S,E,N with W < E and S < N".into(),
-                    })
-                }
-            }
-        }
-        None => None,
-    };
+    let bbox = a.bbox.as_deref().map(parse_bbox).transpose()?;
     let time = a
         .time
         .as_deref()

@@ -2,6 +2,7 @@
 //! turn the outcome into an exit code (0 success, 1 failure or problems found, 2 usage error).
 mod cli;
 mod commands;
+mod model_commands;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -14,13 +15,15 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let result = match &args.command {
-        cli::Command::Db(cmd) => commands::db(&args.conn, cmd),
-        cli::Command::Metadata(cmd) => commands::metadata(&args.conn, cmd),
-        cli::Command::Product(cmd) => commands::product(&args.conn, cmd),
-        cli::Command::Dataset(cmd) => commands::dataset(&args.conn, cmd),
-        cli::Command::Index(a) => commands::index(&args.conn, a),
-        cli::Command::Search(a) => commands::search(&args.conn, a),
+    let result: Result<bool, Box<dyn std::error::Error>> = match &args.command {
+        cli::Command::Db(cmd) => commands::db(&args.conn, cmd).map_err(Into::into),
+        cli::Command::Metadata(cmd) => commands::metadata(&args.conn, cmd).map_err(Into::into),
+        cli::Command::Product(cmd) => commands::product(&args.conn, cmd).map_err(Into::into),
+        cli::Command::Dataset(cmd) => commands::dataset(&args.conn, cmd).map_err(Into::into),
+        cli::Command::Index(a) => commands::index(&args.conn, a).map_err(Into::into),
+        cli::Command::Search(a) => commands::search(&args.conn, a).map_err(Into::into),
+        cli::Command::Stack(a) => model_commands::stack(&args.conn, a).map_err(Into::into),
+        cli::Command::Veget(cli::VegetCommand::Run(a)) => model_commands::veget_run(&args.conn, a),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

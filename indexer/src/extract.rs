@@ -168,6 +168,21 @@ pub fn extract(
                 spec.product
             ))
         })?;
+        // A `suffix` measurement lives in a sibling file (soil_x_2020_whc.tif → soil_x_2020_fc.tif).
+        let (file_name, gdal_file) = match &source.suffix {
+            Some(suffix) => {
+                let sib = sibling_name(&file_name, spec, suffix).ok_or_else(|| {
+                    fail(format!(
+                        "{name}: no template literal to replace with _{suffix} in {file_name}"
+                    ))
+                })?;
+                let g = gdal_file
+                    .strip_suffix(file_name.as_str())
+                    .unwrap_or(&gdal_file);
+                (sib.clone(), format!("{g}{sib}"))
+            }
+            None => (file_name.clone(), gdal_file.clone()),
+        };
         let gdal_path = gdal_path(&spec.file_format, &gdal_file, source).map_err(fail)?;
         if !infos.contains_key(&gdal_path) {
             infos.insert(gdal_path.clone(), raster::inspect(&gdal_path)?);
@@ -356,6 +371,17 @@ fn gdal_file_for_doc(uri: &str, is_s3: bool) -> String {
         Some((bucket, key)) if is_s3 => format!("/vsigzip//vsis3/{bucket}/{key}"),
         _ => format!("/vsigzip/{uri}"),
     }
+}
+
+/// The sibling of `file_name` holding a `suffix` measurement: the matched template's trailing literal
+/// (the text after its last field) replaced by `_` + suffix.
+fn sibling_name(file_name: &str, spec: &Spec, suffix: &str) -> Option<String> {
+    spec.templates
+        .iter()
+        .filter_map(|t| t.rsplit('}').next())
+        .filter(|lit| !lit.is_empty() && !lit.contains('[') && file_name.ends_with(*lit))
+        .map(|lit| format!("{}_{suffix}", &file_name[..file_name.len() - lit.len()]))
+        .next()
 }
 
 /// The GDAL path of a measurement.

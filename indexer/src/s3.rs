@@ -234,32 +234,38 @@ impl S3 {
 
     /// Sets GDAL's `/vsis3/` options to reach the same endpoint with the same rules.
     pub fn configure_gdal(&self) -> Result<()> {
-        let set = |k: &str, v: &str| {
-            gdal::config::set_config_option(k, v).map_err(|e| Error::Raster {
-                path: format!("GDAL option {k}"),
-                message: e.to_string(),
-            })
-        };
-        if let Some(e) = &self.options.endpoint_url {
-            let (https, host) = match e.split_once("://") {
-                Some((scheme, host)) => (scheme == "https", host.trim_end_matches('/')),
-                None => (true, e.as_str()),
-            };
-            set("AWS_S3_ENDPOINT", host)?;
-            set("AWS_HTTPS", if https { "YES" } else { "NO" })?;
-            set("AWS_VIRTUAL_HOSTING", "FALSE")?;
-        }
-        if self.options.no_sign_request {
-            set("AWS_NO_SIGN_REQUEST", "YES")?;
-        }
-        if self.options.request_payer {
-            set("AWS_REQUEST_PAYER", "requester")?;
-        }
-        if let Some(r) = &self.options.region {
-            set("AWS_REGION", r)?;
-        }
-        Ok(())
+        configure_gdal(&self.options)
     }
+}
+
+/// Sets GDAL's `/vsis3/` options (endpoint, path-style addressing, anonymous access, requester pays,
+/// region) from etlake's S3 options, so GDAL reads from the same place the S3 client lists.
+pub fn configure_gdal(options: &S3Options) -> Result<()> {
+    let set = |k: &str, v: &str| {
+        gdal::config::set_config_option(k, v).map_err(|e| Error::Raster {
+            path: format!("GDAL option {k}"),
+            message: e.to_string(),
+        })
+    };
+    if let Some(e) = &options.endpoint_url {
+        let (https, host) = match e.split_once("://") {
+            Some((scheme, host)) => (scheme == "https", host.trim_end_matches('/')),
+            None => (true, e.as_str()),
+        };
+        set("AWS_S3_ENDPOINT", host)?;
+        set("AWS_HTTPS", if https { "YES" } else { "NO" })?;
+        set("AWS_VIRTUAL_HOSTING", "FALSE")?;
+    }
+    if options.no_sign_request {
+        set("AWS_NO_SIGN_REQUEST", "YES")?;
+    }
+    if options.request_payer {
+        set("AWS_REQUEST_PAYER", "requester")?;
+    }
+    if let Some(r) = &options.region {
+        set("AWS_REGION", r)?;
+    }
+    Ok(())
 }
 
 /// Lists one level (with a delimiter: returns the sub-prefixes) or everything below (without).

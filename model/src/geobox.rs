@@ -2,8 +2,19 @@
 //! warped onto. Bounding boxes snap outwards to the resolution's pixel grid, as odc-geo does.
 use crate::{Error, Result};
 
-/// Fraction of a pixel within which an edge counts as already on the grid (absorbs float noise).
-const SNAP_TOLERANCE: f64 = 1e-6;
+/// Fraction of a pixel within which an edge counts as already on the grid (odc-geo's default `tol`:
+/// the grid may be smaller than the box by that much, which absorbs reprojection noise).
+const SNAP_TOLERANCE: f64 = 0.01;
+
+/// `v` rounded when it is within the tolerance of a whole number (odc-geo's `maybe_int`).
+fn maybe_whole(v: f64) -> f64 {
+    let r = v.round();
+    if (v - r).abs() < SNAP_TOLERANCE {
+        r
+    } else {
+        v
+    }
+}
 
 /// An output grid.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,14 +57,14 @@ impl GeoBox {
             )));
         }
         let (ax, ay) = align.unwrap_or((0.0, 0.0));
-        let snap_down = |v: f64, a: f64, r: f64| ((v - a) / r + SNAP_TOLERANCE).floor() * r + a;
-        let snap_up = |v: f64, a: f64, r: f64| ((v - a) / r - SNAP_TOLERANCE).ceil() * r + a;
+        let snap_down = |v: f64, a: f64, r: f64| maybe_whole((v - a) / r).floor() * r + a;
+        let snap_up = |v: f64, a: f64, r: f64| maybe_whole((v - a) / r).ceil() * r + a;
         let x0 = snap_down(left, ax, res_x);
         let x1 = snap_up(right, ax, res_x);
         let ry = res_y.abs();
         let (y_lo, y_hi) = (snap_down(bottom, ay, ry), snap_up(top, ay, ry));
-        let width = ((x1 - x0) / res_x).round() as usize;
-        let height = ((y_hi - y_lo) / ry).round() as usize;
+        let width = (((x1 - x0) / res_x).round() as usize).max(1);
+        let height = (((y_hi - y_lo) / ry).round() as usize).max(1);
         let y_origin = if res_y < 0.0 { y_hi } else { y_lo };
         Ok(GeoBox {
             crs: crs.to_string(),

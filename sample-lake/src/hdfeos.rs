@@ -31,6 +31,7 @@ extern "C" {
         numbertype: i32,
         merge: i32,
     ) -> c_int;
+    fn GDdefcomp(grid: i32, compcode: i32, compparm: *const c_int) -> c_int;
     fn GDsetfillvalue(grid: i32, name: *const i8, fill: *const c_void) -> c_int;
     fn GDwritefield(
         grid: i32,
@@ -49,6 +50,7 @@ const GCTP_SNSOID: i32 = 16;
 const HDFE_CORNER: i32 = 1;
 const HDFE_GD_UL: i32 = 0;
 const HDFE_NOMERGE: i32 = 0;
+const HDFE_COMP_DEFLATE: i32 = 4;
 
 /// MODIS sinusoidal sphere radius (m).
 pub const MODIS_SPHERE_RADIUS: f64 = 6371007.181;
@@ -61,6 +63,38 @@ pub fn modis_tile_upper_left(h: u32, v: u32) -> (f64, f64) {
         -20015109.354 + h as f64 * MODIS_TILE_SIZE,
         10007554.677 - v as f64 * MODIS_TILE_SIZE,
     )
+}
+
+/// Writes a MOD13Q1-style granule of tile (h, v) at `size` × `size` pixels: every SDS of the
+/// `MODIS_Grid_16DAY_250m_500m_VI` grid, NDVI as given (EVI half of it), constant QA and reflectances.
+pub fn mod13q1_tile(
+    path: &Path,
+    h: u32,
+    v: u32,
+    size: usize,
+    ndvi: &[i16],
+    doy: u32,
+) -> Result<(), HdfEosError> {
+    let n = size * size;
+    let mut g = GridWriter::modis_tile(path, "MODIS_Grid_16DAY_250m_500m_VI", h, v, size, size)?;
+    g.field("250m 16 days NDVI", -3000i16, ndvi)?;
+    let evi: Vec<i16> = ndvi.iter().map(|x| x / 2).collect();
+    g.field("250m 16 days EVI", -3000i16, &evi)?;
+    g.field("250m 16 days VI Quality", 65535u16, &vec![2116u16; n])?;
+    g.field("250m 16 days pixel reliability", -1i8, &vec![0i8; n])?;
+    g.field(
+        "250m 16 days composite day of the year",
+        -1i16,
+        &vec![(doy + 7) as i16; n],
+    )?;
+    for sds in ["red", "NIR", "blue", "MIR"] {
+        g.field(
+            &format!("250m 16 days {sds} reflectance"),
+            -1000i16,
+            &vec![900i16; n],
+        )?;
+    }
+    g.finish()
 }
 
 /// Pixel types HDF-EOS can store.
@@ -171,6 +205,11 @@ impl GridWriter {
         let edge = [self.height as i32, self.width as i32];
         // SAFETY: as above; `data` outlives the call and matches `edge`.
         unsafe {
+            // Deflate, as LP DAAC's granules are compressed.
+            let level: [c_int; 5] = [6, 0, 0, 0, 0];
+            if GDdefcomp(self.grid, HDFE_COMP_DEFLATE, level.as_ptr()) < 0 {
+                return Err(err("GDdefcomp"));
+            }
             if GDdeffield(
                 self.grid,
                 n.as_ptr(),

@@ -1,7 +1,7 @@
-//! A small sample lake over one area (Colorado's Front Range, tile h09v05) for the demo: CHIRPS daily
-//! GeoTIFFs (some gzipped), gridMET yearly NetCDF and MODIS MOD13Q1 HDF-EOS2 tiles, with real names
-//! and layouts and a deterministic seasonal signal. (Landsat scenes with full sidecars come next.)
-use crate::hdfeos::GridWriter;
+//! The demo's sample lake: one water year over Colorado's Front Range (foothills to plains) in the
+//! real layouts — CHIRPS daily GeoTIFFs (half gzipped), gridMET yearly NetCDF, MODIS MOD13Q1 HDF-EOS2
+//! tiles, UTM soil grids — from one synthetic terrain, so rain, temperature and NDVI agree.
+use crate::landsat::{civil_from_days, fraction};
 use crate::netcdf3;
 use gdal::spatial_ref::SpatialRef;
 use gdal::DriverManager;
@@ -16,123 +16,274 @@ pub struct Written {
     pub gridmet: usize,
     /// MODIS tiles.
     pub modis: usize,
+    /// Soil grids.
+    pub soil: usize,
 }
 
-fn seasonal(doy: usize, lo: f64, hi: f64) -> f64 {
-    let phase = ((doy as f64 - 200.0) / 365.0 * std::f64::consts::TAU).cos();
-    lo + (hi - lo) * (phase + 1.0) / 2.0
+/// Days since 1970-01-01 of the demo's first day, 2019-10-01 (the water year starts in October).
+pub const FIRST_DAY: i64 = 18170;
+
+/// Elevation (m) of the synthetic terrain: mountains in the west rising over the plains.
+pub fn elevation(lon: f64, lat: f64) -> f64 {
+    let mountains = 1.0 / (1.0 + ((lon + 105.15) * 7.0).exp());
+    1600.0 + 1700.0 * mountains + 120.0 * (lat * 9.0).sin() * mountains
 }
 
-/// Writes the lake under `root` for `days` days from 2020-01-01.
+/// Days since 1970-01-01 of 1 January of `year`.
+fn jan1(year: i64) -> i64 {
+    let y = year - 1;
+    365 * (year - 1970) + (y / 4 - y / 100 + y / 400) - (1969 / 4 - 1969 / 100 + 1969 / 400)
+}
+
+/// Year and day of year (1-based) of day `d` since 1970-01-01.
+fn doy(d: i64) -> (i64, u32) {
+    let (y, _, _) = civil_from_days(d);
+    (y, (d - jan1(y) + 1) as u32)
+}
+
+/// Seasonal cycle in [0, 1], peaking on day-of-year `peak`.
+fn season(doy: u32, peak: f64) -> f64 {
+    (((doy as f64 - peak) / 365.25 * std::f64::consts::TAU).cos() + 1.0) / 2.0
+}
+
+/// Precipitation (mm) on day `d` at a place: storms on about a third of the days, wetter in spring
+/// and at altitude, snow-season totals in the mountains.
+pub fn precipitation(d: i64, lon: f64, lat: f64) -> f64 {
+    let (_, j) = doy(d);
+    let storm = fraction(d as u64 * 7 + 1);
+    if storm > 0.33 {
+        return 0.0;
+    }
+    let size = 1.0 + 14.0 * fraction(d as u64 * 13 + 5).powi(2);
+    let wet_season = 0.4 + 0.6 * season(j, 130.0);
+    let orographic = 0.7 + (elevation(lon, lat) - 1600.0) / 1700.0;
+    size * wet_season * orographic
+}
+
+/// Air temperature (°C): the seasonal cycle, a daily swing, and the lapse rate.
+pub fn temperature(d: i64, lon: f64, lat: f64, max: bool) -> f64 {
+    let (_, j) = doy(d);
+    let base = -2.0 + 22.0 * season(j, 200.0) - 6.5 * (elevation(lon, lat) - 1600.0) / 1000.0;
+    let noise = 3.0 * (fraction(d as u64 * 31 + 7) - 0.5);
+    if max {
+        base + 8.0 + noise
+    } else {
+        base - 8.0 + noise
+    }
+}
+
+/// Grass reference ET (mm/day).
+pub fn reference_et(d: i64, lon: f64, lat: f64) -> f64 {
+    let (_, j) = doy(d);
+    (0.8 + 6.2 * season(j, 190.0)) * (1.0 - (elevation(lon, lat) - 1600.0) / 6000.0)
+}
+
+/// NDVI of the composite starting on day `d`: green-up later and greener higher up.
+pub fn ndvi(d: i64, lon: f64, lat: f64) -> f64 {
+    let e = elevation(lon, lat);
+    let (_, j) = doy(d);
+    let peak = 170.0 + (e - 1600.0) / 40.0;
+    let cover = 0.35 + 0.4 * ((e - 1600.0) / 1700.0).clamp(0.0, 1.0);
+    0.12 + cover * season(j, peak).powf(1.5)
+}
+
+fn write_tif(
+    path: &Path,
+    size: usize,
+    gt: [f64; 6],
+    epsg: u32,
+    data: Vec<f32>,
+) -> gdal::errors::Result<()> {
+    let driver = DriverManager::get_driver_by_name("GTiff")?;
+    let mut ds = driver.create_with_band_type::<f32, _>(path, size, size, 1)?;
+    ds.set_geo_transform(&gt)?;
+    ds.set_spatial_ref(&SpatialRef::from_epsg(epsg)?)?;
+    let mut band = ds.rasterband(1)?;
+    band.write(
+        (0, 0),
+        (size, size),
+        &mut gdal::raster::Buffer::new((size, size), data),
+    )?;
+    band.set_no_data_value(Some(-9999.0))
+}
+
+/// A variable of the terrain: value on day `d` at (lon, lat).
+type Field = dyn Fn(i64, f64, f64) -> f64;
+
+/// Writes the lake under `root` for `days` days from 2019-10-01 (366 = the 2020 water year).
 pub fn write(root: &Path, days: usize) -> Result<Written, Box<dyn std::error::Error>> {
     let mut w = Written::default();
-    // CHIRPS p05 over lon -106..-104, lat 39..41 (40 × 40 pixels).
-    let driver = DriverManager::get_driver_by_name("GTiff")?;
-    for d in 0..days {
-        let (m, day) = month_day(d);
-        let dir = root.join("CHIRPS-2.0/global_daily/tifs/p05/2020");
+    let last = FIRST_DAY + days as i64 - 1;
+    // CHIRPS p05 over lon −106…−104, lat 38.5…40.5 (40 × 40 pixels).
+    for d in FIRST_DAY..=last {
+        let (y, m, day) = civil_from_days(d);
+        let dir = root.join(format!("CHIRPS-2.0/global_daily/tifs/p05/{y}"));
         std::fs::create_dir_all(&dir)?;
-        let path = dir.join(format!("chirps-v2.0.2020.{m:02}.{day:02}.tif"));
-        {
-            let mut ds = driver.create_with_band_type::<f32, _>(&path, 40, 40, 1)?;
-            ds.set_geo_transform(&[-106.0, 0.05, 0.0, 41.0, 0.0, -0.05])?;
-            ds.set_spatial_ref(&SpatialRef::from_epsg(4326)?)?;
-            let rain = if d % 3 == 0 {
-                seasonal(d + 1, 0.5, 6.0)
-            } else {
-                0.0
-            };
-            let data: Vec<f32> = (0..1600)
-                .map(|i| (rain * (1.0 + (i % 40) as f64 / 80.0)) as f32)
-                .collect();
-            let mut band = ds.rasterband(1)?;
-            band.write(
-                (0, 0),
-                (40, 40),
-                &mut gdal::raster::Buffer::new((40, 40), data),
-            )?;
-            band.set_no_data_value(Some(-9999.0))?;
-        }
+        let path = dir.join(format!("chirps-v2.0.{y}.{m:02}.{day:02}.tif"));
+        let data = (0..1600)
+            .map(|i| {
+                let (r, c) = (i / 40, i % 40);
+                precipitation(
+                    d,
+                    -106.0 + (c as f64 + 0.5) * 0.05,
+                    40.5 - (r as f64 + 0.5) * 0.05,
+                ) as f32
+            })
+            .collect();
+        write_tif(&path, 40, [-106.0, 0.05, 0.0, 40.5, 0.0, -0.05], 4326, data)?;
         if d % 2 == 1 {
             // Half the days arrive gzipped, as CHIRPS v2 publishes them.
-            let status = std::process::Command::new("gzip")
+            if !std::process::Command::new("gzip")
                 .arg("-f")
                 .arg(&path)
-                .status()?;
-            if !status.success() {
+                .status()?
+                .success()
+            {
                 return Err("gzip failed".into());
             }
         }
         w.chirps += 1;
     }
-    // gridMET yearly files at 1/24° over the same area, one band per day.
+    // gridMET yearly files at 1/24° (48 × 48), each calendar year touched, every day of the year.
     let grid = netcdf3::LatLonGrid {
-        north: 41.0,
+        north: 40.5,
         west: -106.0,
         res: 1.0 / 24.0,
         ny: 48,
         nx: 48,
     };
     std::fs::create_dir_all(root.join("gridmet"))?;
-    let vars = [
-        ("pr", "precipitation_amount", 0.0, 4.0),
-        ("pet", "potential_evapotranspiration", 1.0, 7.0),
-        ("tmmn", "air_temperature", 258.0, 288.0),
-        ("tmmx", "air_temperature", 270.0, 303.0),
-    ];
-    for (file, var, lo, hi) in vars {
-        netcdf3::daily_grid(
-            &root.join(format!("gridmet/{file}_2020.nc")),
-            var,
-            days,
-            grid,
-            |d, r, _| (seasonal(d + 1, lo, hi) - r as f64 * 0.01) as f32,
-        );
-        w.gridmet += 1;
-    }
-    // MODIS 16-day NDVI composites for tile h09v05, coarse (48 × 48) to stay small.
-    for (k, doy) in (1..=days).step_by(16).enumerate() {
-        let dir = root.join("MOD13Q1.061");
-        std::fs::create_dir_all(&dir)?;
-        let path = dir.join(format!(
-            "MOD13Q1.A2020{doy:03}.h09v05.061.2020{:03}000000.hdf",
-            (doy + 16).min(366)
-        ));
-        let mut g = GridWriter::modis_tile(&path, "MODIS_Grid_16DAY_250m_500m_VI", 9, 5, 48, 48)?;
-        let ndvi = (seasonal(doy, 0.15, 0.75) * 10000.0) as i16;
-        let n = 48 * 48;
-        g.field("250m 16 days NDVI", -3000i16, &vec![ndvi; n])?;
-        g.field("250m 16 days EVI", -3000i16, &vec![ndvi / 2; n])?;
-        g.field("250m 16 days VI Quality", 65535u16, &vec![2116u16; n])?;
-        g.field("250m 16 days pixel reliability", -1i8, &vec![0i8; n])?;
-        g.field(
-            "250m 16 days composite day of the year",
-            -1i16,
-            &vec![(doy + 7) as i16; n],
-        )?;
-        for sds in [
-            "250m 16 days red reflectance",
-            "250m 16 days NIR reflectance",
-            "250m 16 days blue reflectance",
-            "250m 16 days MIR reflectance",
-        ] {
-            g.field(sds, -1000i16, &vec![800 + k as i16; n])?;
+    let (y0, y1) = (civil_from_days(FIRST_DAY).0, civil_from_days(last).0);
+    for year in y0..=y1 {
+        let first = jan1(year);
+        let n = if year % 4 == 0 { 366 } else { 365 };
+        let at = |r: usize, c: usize| {
+            (
+                -106.0 + (c as f64 + 0.5) / 24.0,
+                40.5 - (r as f64 + 0.5) / 24.0,
+            )
+        };
+        let vars: [(&str, &str, &Field); 4] = [
+            ("pr", "precipitation_amount", &precipitation),
+            ("pet", "potential_evapotranspiration", &reference_et),
+            ("tmmn", "air_temperature", &|d, x, y| {
+                temperature(d, x, y, false) + 273.15
+            }),
+            ("tmmx", "air_temperature", &|d, x, y| {
+                temperature(d, x, y, true) + 273.15
+            }),
+        ];
+        for (file, var, f) in vars {
+            netcdf3::daily_grid(
+                &root.join(format!("gridmet/{file}_{year}.nc")),
+                var,
+                n,
+                grid,
+                |d, r, c| {
+                    let (x, y) = at(r, c);
+                    f(first + d as i64, x, y) as f32
+                },
+            );
+            w.gridmet += 1;
         }
-        g.finish()?;
+    }
+    // MODIS 16-day NDVI composites of tile h09v05 at 480 × 480 (2.3 km), from the composite that
+    // covers the first day to the one after the last, as VegET's interpolation needs.
+    let dir = root.join("MOD13Q1.061");
+    std::fs::create_dir_all(&dir)?;
+    let size = 480;
+    let (ulx, uly) = crate::hdfeos::modis_tile_upper_left(9, 5);
+    let px = crate::hdfeos::MODIS_TILE_SIZE / size as f64;
+    let lonlat = |r: usize, c: usize| {
+        let y = uly - (r as f64 + 0.5) * px;
+        let x = ulx + (c as f64 + 0.5) * px;
+        let lat = y / crate::hdfeos::MODIS_SPHERE_RADIUS;
+        let lon = x / (crate::hdfeos::MODIS_SPHERE_RADIUS * lat.cos());
+        (lon.to_degrees(), lat.to_degrees())
+    };
+    let coords: Vec<(f64, f64)> = (0..size * size)
+        .map(|i| lonlat(i / size, i % size))
+        .collect();
+    let mut d = FIRST_DAY - 16;
+    while d <= last + 16 {
+        let (year, j) = doy(d);
+        if (j - 1) % 16 != 0 {
+            d += 1;
+            continue;
+        }
+        let path = dir.join(format!(
+            "MOD13Q1.A{year}{j:03}.h09v05.061.{year}{:03}000000.hdf",
+            (j + 16).min(365)
+        ));
+        let nd: Vec<i16> = coords
+            .iter()
+            .map(|&(x, y)| (ndvi(d, x, y) * 10000.0).round() as i16)
+            .collect();
+        crate::hdfeos::mod13q1_tile(&path, 9, 5, size, &nd, j)?;
         w.modis += 1;
+        d += 1;
+    }
+    // Soil grids (the user-prepared statics): UTM 13N at 500 m, deeper soils on the plains.
+    let soil = root.join("soil");
+    std::fs::create_dir_all(&soil)?;
+    let (x0, y0, res, n) = (410_000.0, 4_440_000.0, 500.0, 300);
+    let mut utm = SpatialRef::from_epsg(32613)?;
+    let mut wgs = SpatialRef::from_epsg(4326)?;
+    wgs.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
+    utm.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
+    let tr = gdal::spatial_ref::CoordTransform::new(&utm, &wgs)?;
+    let (mut xs, mut ys): (Vec<f64>, Vec<f64>) = (0..n * n)
+        .map(|i| {
+            (
+                x0 + ((i % n) as f64 + 0.5) * res,
+                y0 - ((i / n) as f64 + 0.5) * res,
+            )
+        })
+        .unzip();
+    tr.transform_coords(&mut xs, &mut ys, &mut [])?;
+    let whc: Vec<f64> = xs
+        .iter()
+        .zip(&ys)
+        .map(|(&x, &y)| 60.0 + 140.0 * (2600.0 - elevation(x, y)).clamp(0.0, 1000.0) / 1000.0)
+        .collect();
+    for (suffix, k, add) in [("whc", 1.0, 0.0), ("fc", 1.4, 10.0), ("sat", 1.9, 40.0)] {
+        let data = whc.iter().map(|v| (v * k + add) as f32).collect();
+        write_tif(
+            &soil.join(format!("soil_frontrange_2020_{suffix}.tif")),
+            n,
+            [x0, res, 0.0, y0, 0.0, -res],
+            32613,
+            data,
+        )?;
+        w.soil += 1;
     }
     Ok(w)
 }
 
-/// Day index from 2020-01-01 → (month, day) in the leap year 2020.
-fn month_day(d: usize) -> (usize, usize) {
-    let lengths = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    let mut left = d;
-    for (m, len) in lengths.iter().enumerate() {
-        if left < *len {
-            return (m + 1, left + 1);
-        }
-        left -= len;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_helpers_agree() {
+        assert_eq!(civil_from_days(FIRST_DAY), (2019, 10, 1));
+        assert_eq!(jan1(2020), 18262);
+        assert_eq!(doy(FIRST_DAY), (2019, 274));
+        assert_eq!(doy(18262 + 365), (2020, 366));
     }
-    (12, 31)
+
+    #[test]
+    fn the_terrain_gives_hydrology_not_noise() {
+        assert!(elevation(-105.5, 39.5) > elevation(-104.6, 39.5) + 1000.0);
+        assert!(temperature(18262 + 200, -104.6, 39.5, true) > 25.0);
+        assert!(temperature(18262 + 15, -105.5, 39.5, false) < -10.0);
+        let wet: f64 = (0..366)
+            .map(|d| precipitation(FIRST_DAY + d, -105.5, 39.5))
+            .sum();
+        let dry: f64 = (0..366)
+            .map(|d| precipitation(FIRST_DAY + d, -104.6, 39.5))
+            .sum();
+        assert!(wet > dry && dry > 150.0 && wet < 1500.0, "{wet} {dry}");
+        assert!(ndvi(18262 + 180, -105.4, 39.5) > ndvi(18262 + 15, -105.4, 39.5) + 0.2);
+    }
 }

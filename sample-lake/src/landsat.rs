@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 /// Days from 1970-01-01 to a civil date (proleptic Gregorian), and back; enough for item dates.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719468;
     let era = z.div_euclid(146097);
     let doe = z.rem_euclid(146097);
@@ -18,7 +18,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// Deterministic pseudo-random fraction in [0, 1) for item `i` (xorshift of the index).
-fn fraction(i: u64) -> f64 {
+pub(crate) fn fraction(i: u64) -> f64 {
     let mut x = i.wrapping_mul(0x9E3779B97F4A7C15) ^ 0xD1B54A32D192ED03;
     x ^= x >> 33;
     x = x.wrapping_mul(0xFF51AFD7ED558CCD);

@@ -4,8 +4,14 @@
 //! Two missing-value modes: `Compat` reproduces the reference's NaN behaviour (compare-then-select, so a
 //! comparison with NaN is false); `Strict` (default) holds state over gaps, counts them, and fixes the
 //! reference's quirks (each fix a separate flag).
+pub mod config;
+mod drive;
+mod outputs;
 mod params;
 mod run;
+pub use config::RunConfig;
+pub use drive::{model_grid, run as run_from_index, RunReport};
+pub use outputs::{Balance, MonthRow};
 pub use params::{MeltFormula, Mode, Options, Params};
 pub use run::{run, Stack, Sums};
 

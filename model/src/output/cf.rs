@@ -1,0 +1,318 @@
+//! A stack as a CF-1.8 NetCDF file that xarray, rioxarray and GDAL open with the right coordinates and
+//! CRS: `time`, y/x pixel-centre coordinates (named as `dc.load` names them), a `spatial_ref` grid mapping.
+use super::netcdf3::{self, Attr, Data, Var};
+use crate::{Error, Result, Stack};
+use gdal::spatial_ref::SpatialRef;
+use std::path::Path;
+
+/// The stored form of a dtype: NetCDF-3 type and whether `_Unsigned` marks it.
+fn storage(dtype: &str) -> (&'static str, bool) {
+    match dtype {
+        "int8" => ("byte", false),
+        "uint8" | "bool" => ("byte", true),
+        "int16" => ("short", false),
+        "uint16" => ("short", true),
+        "int32" => ("int", false),
+        "uint32" => ("int", true),
+        "float64" => ("double", false),
+        _ => ("float", false),
+    }
+}
+
+/// Values cast to the stored type; unsigned types keep their bit pattern in the signed one.
+fn data(kind: &str, values: &[f64]) -> Data {
+    let whole = |v: f64| if v.is_nan() { 0.0 } else { v.round() };
+    match kind {
+        "byte" => Data::Byte(
+            values
+                .iter()
+                .map(|&v| whole(v) as i64 as u8 as i8)
+                .collect(),
+        ),
+        "short" => Data::Short(
+            values
+                .iter()
+                .map(|&v| whole(v) as i64 as u16 as i16)
+                .collect(),
+        ),
+        "int" => Data::Int(
+            values
+                .iter()
+                .map(|&v| whole(v) as i64 as u32 as i32)
+                .collect(),
+        ),
+        "double" => Data::Double(values.to_vec()),
+        _ => Data::Float(values.iter().map(|&v| v as f32).collect()),
+    }
+}
+
+fn fill(kind: &str, v: f64) -> Attr {
+    match data(kind, &[v]) {
+        Data::Byte(x) => Attr::Byte(x[0]),
+        Data::Short(x) => Attr::Short(x[0]),
+        Data::Int(x) => Attr::Int(x[0]),
+        Data::Double(x) => Attr::Double(x[0]),
+        Data::Float(x) => Attr::Float(x[0]),
+    }
+}
+
+/// Writes `stack` to `path` as CF-1.8 NetCDF (64-bit offset NetCDF-3).
+pub fn write_netcdf(path: &Path, stack: &Stack) -> Result<()> {
+    let fail = |m: String| Error::Write {
+        path: path.display().to_string(),
+        message: m,
+    };
+    let g = &stack.geobox;
+    let srs =
+        SpatialRef::from_definition(&g.crs).map_err(|e| fail(format!("CRS {}: {e}", g.crs)))?;
+    let wkt = srs.to_wkt().map_err(|e| fail(e.to_string()))?;
+    let geographic = srs.is_geographic();
+    let text = |s: &str| Attr::Text(s.to_string());
+    let t = &g.transform;
+    let xs: Vec<f64> = (0..g.width)
+        .map(|c| t[0] * (c as f64 + 0.5) + t[2])
+        .collect();
+    let ys: Vec<f64> = (0..g.height)
+        .map(|r| t[4] * (r as f64 + 0.5) + t[5])
+        .collect();
+    let (ydim, xdim) = if geographic {
+        ("latitude", "longitude")
+    } else {
+        ("y", "x")
+    };
+    let coord = |dim: &str, values: Vec<f64>, axis: &str| {
+        let attrs = match (geographic, axis) {
+            (true, "Y") => vec![
+                ("standard_name".into(), text("latitude")),
+                ("long_name".into(), text("latitude")),
+                ("units".into(), text("degrees_north")),
+                ("axis".into(), text("Y")),
+            ],
+            (true, _) => vec![
+                ("standard_name".into(), text("longitude")),
+                ("long_name".into(), text("longitude")),
+                ("units".into(), text("degrees_east")),
+                ("axis".into(), text("X")),
+            ],
+            (false, a) => vec![
+                (
+                    "standard_name".into(),
+                    text(if a == "Y" {
+                        "projection_y_coordinate"
+                    } else {
+                        "projection_x_coordinate"
+                    }),
+                ),
+                ("units".into(), text("m")),
+                ("axis".into(), text(a)),
+            ],
+        };
+        Var {
+            name: dim.into(),
+            dims: vec![if axis == "Y" { 1 } else { 2 }],
+            attrs,
+            data: Data::Double(values),
+        }
+    };
+    // Microseconds since midnight of the first step: readers multiply by 1000 in float64 to get
+    // nanoseconds, which is exact (to the microsecond labels datacube uses) for spans up to 104 days
+    // from that epoch; counting from 1970 would round every label to 256 ns.
+    let epoch = stack
+        .times
+        .first()
+        .map(|t| {
+            t.date_naive()
+                .and_hms_opt(0, 0, 0)
+                .unwrap_or_default()
+                .and_utc()
+        })
+        .unwrap_or_default();
+    let micros: Vec<f64> = stack
+        .times
+        .iter()
+        .map(|t| (*t - epoch).num_microseconds().unwrap_or(0) as f64)
+        .collect();
+    let time_units = format!("microseconds since {}", epoch.format("%Y-%m-%d %H:%M:%S"));
+    let gdal_gt = g.gdal_transform().map(|v| v.to_string()).join(" ");
+    let mut grid_mapping = vec![
+        ("crs_wkt".into(), text(&wkt)),
+        ("spatial_ref".into(), text(&wkt)),
+        ("GeoTransform".into(), text(&gdal_gt)),
+    ];
+    if geographic {
+        grid_mapping.push(("grid_mapping_name".into(), text("latitude_longitude")));
+    }
+    let mut vars = vec![
+        Var {
+            name: "time".into(),
+            dims: vec![0],
+            attrs: vec![
+                ("standard_name".into(), text("time")),
+                ("units".into(), text(&time_units)),
+                ("calendar".into(), text("proleptic_gregorian")),
+                ("axis".into(), text("T")),
+            ],
+            data: Data::Double(micros),
+        },
+        coord(ydim, ys, "Y"),
+        coord(xdim, xs, "X"),
+        Var {
+            name: "spatial_ref".into(),
+            dims: vec![],
+            attrs: grid_mapping,
+            data: Data::Int(vec![0]),
+        },
+    ];
+    for l in &stack.layers {
+        let (kind, unsigned) = storage(&l.dtype);
+        let mut attrs = Vec::new();
+        if let Some(n) = l.nodata {
+            attrs.push(("_FillValue".to_string(), fill(kind, n)));
+        }
+        if unsigned {
+            attrs.push(("_Unsigned".into(), text("true")));
+        }
+        attrs.push(("grid_mapping".into(), text("spatial_ref")));
+        if let Some(u) = &l.units {
+            attrs.push(("units".into(), text(u)));
+        }
+        if let Some(s) = l.scale_factor {
+            attrs.push(("scale_factor".into(), Attr::Double(s)));
+        }
+        if let Some(o) = l.add_offset {
+            attrs.push(("add_offset".into(), Attr::Double(o)));
+        }
+        vars.push(Var {
+            name: l.name.clone(),
+            dims: vec![0, 1, 2],
+            attrs,
+            data: data(kind, &l.data),
+        });
+    }
+    let sources: Vec<String> = stack
+        .sources
+        .iter()
+        .flatten()
+        .map(|u| u.to_string())
+        .collect();
+    let globals = vec![
+        ("Conventions".into(), text("CF-1.8")),
+        (
+            "title".into(),
+            text(&format!("{} stack written by etlake", stack.product)),
+        ),
+        ("product".into(), text(&stack.product)),
+        ("source_datasets".into(), text(&sources.join(","))),
+    ];
+    netcdf3::write(
+        path,
+        &[
+            ("time", stack.times.len()),
+            (ydim, g.height),
+            (xdim, g.width),
+        ],
+        &globals,
+        &vars,
+    )
+    .map_err(|e| fail(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{GeoBox, Layer};
+    use chrono::{TimeZone, Utc};
+
+    fn stack(crs: &str, bbox: [f64; 4], res: f64) -> Stack {
+        let g = GeoBox::from_bbox(crs, bbox, res, -res, None).unwrap();
+        let n = g.width * g.height;
+        let t = |d| Utc.with_ymd_and_hms(2020, 1, d, 0, 0, 0).unwrap();
+        Stack {
+            product: "p".into(),
+            geobox: g,
+            times: vec![t(1), t(2), t(3)],
+            sources: vec![vec![]; 3],
+            spans: vec![(t(1), t(1)), (t(2), t(2)), (t(3), t(3))],
+            layers: vec![
+                Layer {
+                    name: "qa".into(),
+                    dtype: "uint16".into(),
+                    nodata: Some(65535.0),
+                    units: None,
+                    scale_factor: None,
+                    add_offset: None,
+                    data: (0..3 * n)
+                        .map(|i| {
+                            if i % 7 == 0 {
+                                65535.0
+                            } else {
+                                (i * 1000 % 65000) as f64
+                            }
+                        })
+                        .collect(),
+                },
+                Layer {
+                    name: "v".into(),
+                    dtype: "float32".into(),
+                    nodata: Some(f64::NAN),
+                    units: Some("mm".into()),
+                    scale_factor: None,
+                    add_offset: None,
+                    data: (0..3 * n)
+                        .map(|i| if i % 5 == 0 { f64::NAN } else { i as f64 * 0.5 })
+                        .collect(),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn gdal_reads_back_grid_crs_and_values() {
+        let dir = tempfile::tempdir().unwrap();
+        for (crs, bbox, res, epsg) in [
+            ("EPSG:4326", [-105.0, 40.0, -104.75, 40.2], 0.05, 4326),
+            (
+                "EPSG:32613",
+                [500_000.0, 4_400_000.0, 500_150.0, 4_400_120.0],
+                30.0,
+                32613,
+            ),
+        ] {
+            let s = stack(crs, bbox, res);
+            let p = dir.path().join(format!("{epsg}.nc"));
+            write_netcdf(&p, &s).unwrap();
+            assert_eq!(&std::fs::read(&p).unwrap()[..4], b"CDF\x02");
+            for l in &s.layers {
+                let ds =
+                    gdal::Dataset::open(format!("NETCDF:\"{}\":{}", p.display(), l.name)).unwrap();
+                assert_eq!(ds.raster_count(), 3);
+                let gt = ds.geo_transform().unwrap();
+                for (a, b) in gt.iter().zip(s.geobox.gdal_transform()) {
+                    assert!((a - b).abs() < 1e-9, "{gt:?}");
+                }
+                let mut srs = ds.spatial_ref().unwrap();
+                srs.auto_identify_epsg().ok();
+                assert_eq!(srs.auth_code().unwrap(), epsg as i32);
+                let n = s.pixels();
+                for t in 0..3 {
+                    let b = ds.rasterband(t + 1).unwrap();
+                    let (w, h) = (s.geobox.width, s.geobox.height);
+                    let got = b
+                        .read_as::<f64>((0, 0), (w, h), (w, h), None)
+                        .unwrap()
+                        .into_shape_and_vec()
+                        .1;
+                    let want = l.step(t, n);
+                    for (g, w) in got.iter().zip(want) {
+                        // GDAL applies _Unsigned: uint16 values come back unsigned.
+                        assert!(
+                            g == w || g.is_nan() && w.is_nan(),
+                            "{} t{t}: {g} vs {w}",
+                            l.name
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! `dc.load` in Rust: find a product's datasets in the index, group them by time or solar day, warp
+//! every measurement of every dataset onto the GeoBox in parallel, and fuse each group first-valid.
+use super::source::{self, Stager};
+use super::warp::{warp, Resampling, SourceBand};
+use crate::{Error, GeoBox, Layer, Result, Stack};
+use catalog_schema::search::{self, Found, Query};
+use catalog_schema::Catalog;
+use chrono::{DateTime, Duration, Utc};
+use rayon::prelude::*;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+
+/// How datasets become time steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupBy {
+    /// One step per distinct dataset time (datacube's `center_time`).
+    #[default]
+    Time,
+    /// One step per local solar day (UTC shifted by the footprint's mid longitude), labelled with the
+    /// time of its first dataset, as datacube labels it.
+    SolarDay,
+}
+
+impl std::str::FromStr for GroupBy {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<GroupBy> {
+        match s {
+            "time" => Ok(GroupBy::Time),
+            "solar_day" => Ok(GroupBy::SolarDay),
+            o => Err(Error::Request(format!(
+                "unknown group_by {o:?}: use time or solar_day"
+            ))),
+        }
+    }
+}
+
+/// What to load.
+#[derive(Debug, Clone)]
+pub struct LoadRequest {
+    /// Product name.
+    pub product: String,
+    /// Measurement names or aliases; empty for all.
+    pub measurements: Vec<String>,
+    /// Time range, both ends inclusive.
+    pub time: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Lon/lat box of the search; the GeoBox's own footprint when None.
+    pub lonlat: Option<[f64; 4]>,
+    /// The output grid.
+    pub geobox: GeoBox,
+    /// Resampling for every measurement…
+    pub resampling: Resampling,
+    /// …except these (e.g. nearest for QA bits).
+    pub resampling_of: HashMap<String, Resampling>,
+    /// Grouping.
+    pub group_by: GroupBy,
+}
+
+/// A measurement of the product definition.
+#[derive(Debug, Clone)]
+pub(crate) struct Measurement {
+    pub name: String,
+    pub dtype: String,
+    pub nodata: Option<f64>,
+    pub units: Option<String>,
+}
+
+/// The definition's measurements matching `wanted` (names or aliases; all when empty).
+pub(crate) fn measurements(
+    product: &str,
+    def: &Value,
+    wanted: &[String],
+) -> Result<Vec<Measurement>> {
+    let all: Vec<&Value> = def["measurements"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
+    let make = |m: &Value| Measurement {
+        name: m["name"].as_str().unwrap_or_default().to_string(),
+        dtype: m["dtype"].as_str().unwrap_or("float32").to_string(),
+        nodata: nodata_value(&m["nodata"]),
+        units: m["units"].as_str().map(str::to_string),
+    };
+    if wanted.is_empty() {
+        return Ok(all.into_iter().map(make).collect());
+    }
+    wanted
+        .iter()
+        .map(|w| {
+            all.iter()
+                .find(|m| {
+                    m["name"].as_str() == Some(w.as_str())
+                        || m["aliases"]
+                            .as_array()
+                            .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(w.as_str())))
+                })
+                .map(|m| make(m))
+                .ok_or_else(|| {
+                    let names: Vec<&str> = all.iter().filter_map(|m| m["name"].as_str()).collect();
+                    Error::Request(format!(
+                        "product {product} has no measurement {w:?} (it has {})",
+                        names.join(", ")
+                    ))
+                })
+        })
+        .collect()
+}
+
+fn nodata_value(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => match s.to_ascii_lowercase().as_str() {
+            "nan" => Some(f64::NAN),
+            "inf" => Some(f64::INFINITY),
+            "-inf" => Some(f64::NEG_INFINITY),
+            _ => s.parse().ok(),
+        },
+        _ => None,
+    }
+}
+
+/// Rounds a warped value to what the dtype can hold (dc.load's arrays are in the product dtype).
+pub(crate) fn quantise(dtype: &str, v: f64) -> f64 {
+    if v.is_nan() {
+        return v;
+    }
+    match dtype {
+        "float32" => v as f32 as f64,
+        "float64" => v,
+        _ => v.round(),
+    }
+}
+
+/// A dataset with its grouping key and order within the group.
+struct Placed {
+    key: DateTime<Utc>,
+    order: (DateTime<Utc>, uuid::Uuid),
+    found: Found,
+}
+
+fn place(found: Found, group_by: GroupBy) -> Result<Placed> {
+    let t = source::center_time(&found.metadata).ok_or_else(|| Error::Read {
+        object: format!("dataset {}", found.id),
+        message: "has no time".into(),
+    })?;
+    let key = match group_by {
+        GroupBy::Time => t,
+        GroupBy::SolarDay => {
+            let lon = source::mid_longitude(&found.metadata).ok_or_else(|| Error::Read {
+                object: format!("dataset {}", found.id),
+                message: "has no extent, so no solar day".into(),
+            })?;
+            let local = t + Duration::seconds((lon * 240.0) as i64);
+            local
+                .date_naive()
+                .and_hms_opt(0, 0, 0)
+                .unwrap_or_default()
+                .and_utc()
+        }
+    };
+    Ok(Placed {
+        key,
+        order: (t, found.id),
+        found,
+    })
+}
+
+/// Loads a stack from the index.
+pub fn load(catalog: &mut Catalog, req: &LoadRequest, stager: &Stager) -> Result<Stack> {
+    let product = catalog_schema::product::get(catalog, &req.product)?
+        .ok_or_else(|| Error::Request(format!("no product {:?} in the index", req.product)))?;
+    let ms = measurements(&req.product, &product.definition, &req.measurements)?;
+    let lonlat = match req.lonlat {
+        Some(b) => b,
+        None => super::grid::transform_bbox(req.geobox.bounds(), &req.geobox.crs, "EPSG:4326")?,
+    };
+    let found = search::search(
+        catalog,
+        &Query {
+            product: req.product.clone(),
+            time: req.time,
+            bbox: Some(lonlat),
+        },
+    )?;
+    let mut by_key: BTreeMap<DateTime<Utc>, Vec<Placed>> = BTreeMap::new();
+    for f in found {
+        let p = place(f, req.group_by)?;
+        by_key.entry(p.key).or_default().push(p);
+    }
+    // A group's label is its first dataset's time (datacube's group_key), for solar days too.
+    let mut groups: BTreeMap<DateTime<Utc>, Vec<Placed>> = BTreeMap::new();
+    for (_, mut g) in by_key {
+        g.sort_by_key(|p| p.order);
+        groups.insert(g[0].order.0, g);
+    }
+    assemble(req, &ms, groups, stager)
+}
+
+fn assemble(
+    req: &LoadRequest,
+    ms: &[Measurement],
+    groups: BTreeMap<DateTime<Utc>, Vec<Placed>>,
+    stager: &Stager,
+) -> Result<Stack> {
+    let pixels = req.geobox.width * req.geobox.height;
+    let steps = groups.len();
+    let mut layers: Vec<Layer> = ms
+        .iter()
+        .map(|m| Layer {
+            name: m.name.clone(),
+            dtype: m.dtype.clone(),
+            nodata: m.nodata,
+            units: m.units.clone(),
+            scale_factor: None,
+            add_offset: None,
+            data: vec![m.nodata.unwrap_or(f64::NAN); steps * pixels],
+        })
+        .collect();
+    let mut times = Vec::with_capacity(steps);
+    let mut sources = Vec::with_capacity(steps);
+    let mut spans = Vec::with_capacity(steps);
+    // Work in chunks of groups so memory holds at most a chunk of warped slices at once.
+    let chunk = rayon::current_num_threads().max(1) * 4;
+    let groups: Vec<(DateTime<Utc>, Vec<Placed>)> = groups.into_iter().collect();
+    for (c, part) in groups.chunks(chunk).enumerate() {
+        let tasks: Vec<(usize, &Placed)> = part
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (_, g))| g.iter().map(move |p| (c * chunk + i, p)))
+            .collect();
+        let warped: Vec<Result<(usize, Vec<Vec<f64>>)>> = tasks
+            .par_iter()
+            .map(|(step, p)| Ok((*step, read_dataset(req, ms, &p.found, stager)?)))
+            .collect();
+        for w in warped {
+            let (step, per_m) = w?;
+            for (layer, values) in layers.iter_mut().zip(per_m) {
+                let dst = &mut layer.data[step * pixels..(step + 1) * pixels];
+                let nodata = layer.nodata;
+                for (d, v) in dst.iter_mut().zip(values) {
+                    let invalid = |x: f64| x.is_nan() || nodata == Some(x);
+                    if invalid(*d) && !invalid(v) {
+                        *d = v;
+                    }
+                }
+            }
+        }
+        for (label, g) in part {
+            times.push(*label);
+            sources.push(g.iter().map(|p| p.found.id).collect());
+            let span = g
+                .iter()
+                .filter_map(|p| source::time_span(&p.found.metadata))
+                .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+                .unwrap_or((*label, *label));
+            spans.push(span);
+        }
+    }
+    Ok(Stack {
+        product: req.product.clone(),
+        geobox: req.geobox.clone(),
+        times,
+        sources,
+        spans,
+        layers,
+    })
+}
+
+/// Warps every requested measurement of one dataset (one GDAL dataset per file, opened by this worker).
+fn read_dataset(
+    req: &LoadRequest,
+    ms: &[Measurement],
+    found: &Found,
+    stager: &Stager,
+) -> Result<Vec<Vec<f64>>> {
+    let location = found.uris.first().ok_or_else(|| Error::Read {
+        object: format!("dataset {}", found.id),
+        message: "has no active location".into(),
+    })?;
+    let crs = found.metadata["crs"].as_str();
+    let mut opened: HashMap<String, gdal::Dataset> = HashMap::new();
+    let mut out = Vec::with_capacity(ms.len());
+    for m in ms {
+        let b = source::band_ref(&found.metadata, location, &m.name)?;
+        let path = stager.gdal_path(&b)?;
+        let object = format!("dataset {} measurement {} ({path})", found.id, m.name);
+        if !opened.contains_key(&path) {
+            let ds = gdal::Dataset::open(&path).map_err(|e| Error::Read {
+                object: object.clone(),
+                message: e.to_string(),
+            })?;
+            opened.insert(path.clone(), ds);
+        }
+        let ds = &opened[&path];
+        let file_nodata = ds
+            .rasterband(b.band)
+            .map_err(|e| Error::Read {
+                object: object.clone(),
+                message: format!("band {}: {e}", b.band),
+            })?
+            .no_data_value();
+        let src = SourceBand {
+            dataset: ds,
+            band: b.band,
+            nodata: file_nodata.or(m.nodata),
+            crs,
+        };
+        let resampling = req
+            .resampling_of
+            .get(&m.name)
+            .copied()
+            .unwrap_or(req.resampling);
+        let mut v = warp(&src, &req.geobox, resampling, m.nodata, &object)?;
+        for x in &mut v {
+            *x = quantise(&m.dtype, *x);
+        }
+        out.push(v);
+    }
+    Ok(out)
+}

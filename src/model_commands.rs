@@ -1,0 +1,252 @@
+//! Model commands: `stack` (an aligned stack from the index, written as CF NetCDF, COGs, PNG) and
+//! `veget run` (the model over the index, outputs written, checked and indexed back).
+//! Each parses its options into a `model` request, calls the library and prints a short account.
+use crate::cli::{ConnArgs, StackArgs, VegetRunArgs};
+use crate::commands::{defs_dir, open_index, parse_bbox, print_report, Success};
+use catalog_schema::search::parse_time_range;
+use catalog_schema::Catalog;
+use model::stack::{self, grid, GroupBy, LoadRequest, Resampling};
+use model::{output, Error, GeoBox, Result};
+use std::collections::HashMap;
+use std::time::Instant;
+
+fn pair(flag: &str, s: &str, negate_y: bool) -> Result<(f64, f64)> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|x| x.trim().parse::<f64>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| Error::Request(format!("{flag} {s}: expected a number or X,Y")))?;
+    match v.as_slice() {
+        [r] if negate_y => Ok((*r, -r)),
+        [x, y] => Ok((*x, *y)),
+        _ => Err(Error::Request(format!(
+            "{flag} {s}: expected a number or X,Y"
+        ))),
+    }
+}
+
+/// The output grid of a stack request: a "like" product's dataset grid, or CRS/resolution/align from
+/// the options, falling back on the product's `load` hints.
+pub fn output_grid(
+    c: &mut Catalog,
+    product: &str,
+    lonlat: [f64; 4],
+    crs: Option<&str>,
+    resolution: Option<&str>,
+    align: Option<&str>,
+    like: Option<&str>,
+) -> Result<GeoBox> {
+    if let Some(like) = like {
+        return grid::like_product(c, like, lonlat);
+    }
+    let def = catalog_schema::product::get(c, product)?
+        .ok_or_else(|| Error::Request(format!("no product {product:?} in the index")))?
+        .definition;
+    let hints = grid::load_hints(&def);
+    let crs = crs
+        .map(str::to_string)
+        .or_else(|| hints.as_ref().map(|h| h.crs.clone()))
+        .unwrap_or_else(|| "EPSG:4326".into());
+    let res = match resolution {
+        Some(r) => pair("--resolution", r, true)?,
+        None => hints.as_ref().map(|h| h.res).ok_or_else(|| {
+            Error::Request(format!(
+                "product {product} has no load hints: give --resolution (and --crs)"
+            ))
+        })?,
+    };
+    let align = match align {
+        Some(a) => Some(pair("--align", a, false)?),
+        None => hints.and_then(|h| h.align),
+    };
+    grid::for_lonlat_box(&crs, lonlat, res, align)
+}
+
+/// GDAL set up for reading the lake: its messages go to `tracing` (etlake reports failures itself),
+/// and `/vsis3/` reaches the endpoint the AWS environment names (`AWS_ENDPOINT_URL_S3`,
+/// `AWS_ENDPOINT_URL`), path-style, as `etlake index --endpoint-url` does.
+fn configure_gdal() -> Result<()> {
+    indexer::raster::configure_for_indexing();
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let opts = indexer::s3::S3Options {
+        endpoint_url: env("AWS_ENDPOINT_URL_S3").or_else(|| env("AWS_ENDPOINT_URL")),
+        region: env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")),
+        ..Default::default()
+    };
+    indexer::s3::configure_gdal(&opts).map_err(|e| Error::Request(e.to_string()))
+}
+
+pub fn stack(conn: &ConnArgs, a: &StackArgs) -> Result<Success> {
+    let started = Instant::now();
+    configure_gdal()?;
+    let lonlat = parse_bbox(&a.bbox)?;
+    let time = a.time.as_deref().map(parse_time_range).transpose()?;
+    let mut c = open_index(conn)?;
+    let geobox = output_grid(
+        &mut c,
+        &a.product,
+        lonlat,
+        a.crs.as_deref(),
+        a.resolution.as_deref(),
+        a.align.as_deref(),
+        a.like.as_deref(),
+    )?;
+    let mut resampling_of = HashMap::new();
+    for r in &a.resampling_of {
+        let (name, method) = r
+            .split_once('=')
+            .ok_or_else(|| Error::Request(format!("--resampling-of {r}: expected NAME=METHOD")))?;
+        resampling_of.insert(name.to_string(), method.parse::<Resampling>()?);
+    }
+    let req = LoadRequest {
+        product: a.product.clone(),
+        measurements: a.measurements.clone(),
+        time,
+        lonlat: Some(lonlat),
+        geobox,
+        resampling: a.resampling.parse()?,
+        resampling_of,
+        group_by: a.group_by.parse::<GroupBy>()?,
+    };
+    let stager = stack::source::Stager::new()?;
+    let s = stack::load(&mut c, &req, &stager)?;
+    let datasets: usize = s.sources.iter().map(Vec::len).sum();
+    output::write_netcdf(&a.out, &s)?;
+    println!(
+        "{}: {} steps from {datasets} datasets, {} measurement(s) on a {}×{} grid in {} → {}",
+        s.product,
+        s.times.len(),
+        s.layers.len(),
+        s.geobox.width,
+        s.geobox.height,
+        s.geobox.crs,
+        a.out.display()
+    );
+    if let Some(dir) = &a.cog_dir {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Write {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let mut n = 0;
+        for l in &s.layers {
+            n += output::write_cogs(dir, &s, &l.name)?.len();
+        }
+        println!("{n} COGs in {}", dir.display());
+    }
+    if let (Some(png), Some(l)) = (&a.png, s.layers.first()) {
+        if s.times.is_empty() {
+            println!("no time step: no quicklook");
+        } else {
+            let title = format!("{} {} {}", s.product, l.name, s.times[0].format("%Y-%m-%d"));
+            let palette = if l.name.to_ascii_lowercase().contains("ndvi") {
+                output::Palette::Ndvi
+            } else {
+                output::Palette::Viridis
+            };
+            let (w, h) = output::write_png(
+                png,
+                l.step(0, s.pixels()),
+                s.geobox.width,
+                s.geobox.height,
+                l.nodata,
+                &title,
+                palette,
+            )?;
+            println!("quicklook {}×{} → {}", w, h, png.display());
+        }
+    }
+    println!("done in {:.2} s", started.elapsed().as_secs_f64());
+    Ok(true)
+}
+
+pub fn veget_run(
+    conn: &ConnArgs,
+    a: &VegetRunArgs,
+) -> std::result::Result<Success, Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    configure_gdal()?;
+    let cfg = model::veget::RunConfig::load(&a.config)?;
+    let mut c = open_index(conn)?;
+    let days = (cfg.period.end - cfg.period.start).num_days() as u64 + 1;
+    let bar = indicatif::ProgressBar::new(days);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} days {elapsed} ({per_sec})")
+            .expect("valid template"),
+    );
+    let report =
+        model::veget::run_from_index(&mut c, &cfg, &|done, _| bar.set_position(done as u64));
+    bar.finish_and_clear();
+    let r = report?;
+    println!(
+        "VegET {} → {}: {} days on a {}×{} grid ({}), mode {}",
+        cfg.period.start,
+        cfg.period.end,
+        r.days,
+        r.geobox.width,
+        r.geobox.height,
+        r.geobox.crs,
+        cfg.mode.as_deref().unwrap_or("strict")
+    );
+    println!("month      P      ETa    runoff drainage intercept  soil water  snowpack   (area means, mm)");
+    for m in &r.months {
+        println!(
+            "{}-{:02} {:7.1} {:7.1} {:7.1} {:7.1} {:7.1} {:10.1} {:9.1}",
+            m.month.0, m.month.1, m.p, m.eta, m.srf, m.dd, m.intercept, m.swf, m.snwpk
+        );
+    }
+    let b = &r.balance;
+    println!(
+        "water balance: {} pixels checked, {} failed (max |residual| {:.2e} mm), {} not checked (water, negative NDVI or no valid day)",
+        b.checked, b.failed, b.max_residual, b.not_checked
+    );
+    if r.outside_pixels > 0 {
+        println!(
+            "{} pixels of the grid lie outside the area and are masked",
+            r.outside_pixels
+        );
+    }
+    if r.gap_pixel_days > 0 || r.invalid_pixels > 0 {
+        println!(
+            "missing inputs: {} pixel-days held (strict mode), {} pixels invalid",
+            r.gap_pixel_days, r.invalid_pixels
+        );
+    }
+    let pngs: Vec<String> = r
+        .files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "png"))
+        .map(|f| f.display().to_string())
+        .collect();
+    println!(
+        "{} files in {} (quicklook: {})",
+        r.files.len(),
+        cfg.output.dir.display(),
+        pngs.join(", ")
+    );
+    let mut ok = b.failed == 0;
+    if !a.no_index {
+        let opts = indexer::pipeline::IndexOptions {
+            sources: vec![cfg.output.dir.display().to_string()],
+            from_file: None,
+            products: vec![
+                "veget_daily".into(),
+                "veget_monthly".into(),
+                "veget_annual".into(),
+            ],
+            batch_size: 1000,
+            s3: Default::default(),
+            defs_dir: defs_dir(&a.defs),
+            dry_run: false,
+            update: catalog_schema::dataset::UpdatePolicy::Safe,
+            href_rewrites: vec![],
+            rename_product: None,
+            archive_less_mature: None,
+            report_file: None,
+        };
+        let ir = indexer::pipeline::index(&mut c, &opts, &|_| {})?;
+        print_report(&ir, "outputs indexed".into());
+        ok &= ir.ok();
+    }
+    println!("done in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(ok)
+}

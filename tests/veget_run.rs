@@ -1,0 +1,164 @@
+//! `etlake veget run` end to end: a generated lake indexed by etlake, VegET run from the index, the
+//! water balance closing on every land pixel, outputs indexed back and read by `dc.load` with the
+//! values etlake wrote, and a run resumed from saved state equal to an uninterrupted one.
+mod common;
+use common::*;
+use std::path::Path;
+
+fn config(
+    dir: &Path,
+    name: &str,
+    start: &str,
+    end: &str,
+    resume: Option<&Path>,
+) -> std::path::PathBuf {
+    let text = format!(
+        r#"
+period: {{start: {start}, end: {end}}}
+area: {{bbox: [-105.4, 39.2, -104.8, 39.8]}}
+grid: {{like: mod13q1_061}}
+inputs:
+  precipitation: {{product: chirps_v2_daily_p05, measurement: precip}}
+  eto: {{product: gridmet_pet}}
+  ndvi: {{product: mod13q1_061, measurement: ndvi, scale: 0.0001, align: interpolate}}
+  tmin: {{product: gridmet_tmmn, offset: -273.15}}
+  tmax: {{product: gridmet_tmmx, offset: -273.15}}
+  whc: {{product: soil_whc, measurement: whc}}
+  field_capacity: {{product: soil_whc, measurement: field_capacity}}
+  saturation: {{product: soil_whc, measurement: saturation}}
+  interception: {{value: 10}}
+  water: {{value: 0}}
+output: {{dir: {name}-out, daily: true}}
+{}
+"#,
+        resume
+            .map(|p| format!("resume: {}", p.display()))
+            .unwrap_or_default()
+    );
+    let p = dir.join(format!("{name}.yaml"));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn read_nc(path: &Path, var: &str) -> Vec<f64> {
+    let ds = gdal::Dataset::open(format!("NETCDF:\"{}\":{var}", path.display())).unwrap();
+    let (w, h) = ds.raster_size();
+    ds.rasterband(1)
+        .unwrap()
+        .read_as::<f64>((0, 0), (w, h), (w, h), None)
+        .unwrap()
+        .into_shape_and_vec()
+        .1
+}
+
+#[test]
+fn veget_runs_from_the_index_and_its_outputs_are_indexed_back() {
+    let pg = cluster_with_products();
+    let lake = tempdir();
+    sample_lake::lake::write(lake.path(), 45).unwrap();
+    ok(etlake(&pg.url, &["index", lake.path().to_str().unwrap()]));
+    // Soil measurements come from the sibling files of the recognised `_whc.tif`.
+    let soil = rows(
+        &pg.url,
+        "select d.metadata->'measurements'->'saturation'->>'path' from agdc.dataset d \
+         join agdc.dataset_type p on p.id = d.dataset_type_ref where p.name = 'soil_whc'",
+    );
+    assert_eq!(soil, ["soil_frontrange_2020_sat.tif"]);
+    let work = tempdir();
+    let w = work.path();
+
+    // The whole period in one run.
+    let full = config(w, "full", "2019-10-01", "2019-11-14", None);
+    let printed = ok(etlake(&pg.url, &["veget", "run", full.to_str().unwrap()]));
+    eprintln!("{printed}");
+    let balance = printed
+        .lines()
+        .find(|l| l.starts_with("water balance:"))
+        .unwrap_or_else(|| panic!("no balance line: {printed}"));
+    let checked: usize = balance.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!(checked > 50, "{balance}");
+    assert!(balance.contains(" 0 failed"), "{balance}");
+    assert!(
+        printed.contains("2019-10 ") && printed.contains("2019-11 "),
+        "monthly table: {printed}"
+    );
+    let counts = rows(
+        &pg.url,
+        "select p.name || '=' || count(*) from agdc.dataset d join agdc.dataset_type p on p.id = d.dataset_type_ref \
+         where p.name like 'veget%' and d.archived is null group by p.name order by p.name",
+    );
+    assert_eq!(
+        counts,
+        ["veget_annual=1", "veget_daily=45", "veget_monthly=2"]
+    );
+    let eta_png = w.join("full-out/eta_20191001_20191114.png");
+    let png = gdal::Dataset::open(&eta_png).unwrap();
+    assert_eq!(png.driver().short_name(), "PNG");
+    assert!(png.raster_size().0 >= 300, "{:?}", png.raster_size());
+
+    // Re-running indexes nothing new.
+    let again = ok(etlake(&pg.url, &["veget", "run", full.to_str().unwrap()]));
+    assert!(
+        again.contains("unchanged") && !again.contains(" indexed"),
+        "{again}"
+    );
+
+    // Python reads the annual ETa etlake wrote.
+    let annual = w.join("full-out/annual/veget_annual_2019.nc");
+    let ours = read_nc(&annual, "etasw");
+    let script = r#"
+import json, numpy as np, datacube
+from affine import Affine
+from odc.geo.geobox import GeoBox
+dc = datacube.Datacube()
+ds = dc.find_datasets(product="veget_annual")[0]
+g = ds.metadata_doc["grids"]["default"]
+gb = GeoBox(tuple(g["shape"]), Affine(*g["transform"][:6]), ds.crs)
+v = dc.load(product="veget_annual", measurements=["etasw"], like=gb).etasw.values[0]
+print(json.dumps([None if np.isnan(x) else float(x) for x in v.ravel()]))
+"#;
+    let out = ok(python(&pg.url, script));
+    let py: Vec<Option<f64>> = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(py.len(), ours.len());
+    assert!(ours.iter().filter(|v| v.is_finite()).count() > 50);
+    for (i, (p, o)) in py.iter().zip(&ours).enumerate() {
+        match p {
+            Some(p) => assert_eq!(*p as f32, *o as f32, "pixel {i}"),
+            None => assert!(o.is_nan(), "pixel {i}: {o} vs nodata"),
+        }
+    }
+
+    // Resume: two halves chained through the saved state end where the whole run ends.
+    let first = config(w, "first", "2019-10-01", "2019-10-20", None);
+    ok(etlake(
+        &pg.url,
+        &["veget", "run", "--no-index", first.to_str().unwrap()],
+    ));
+    let state = w.join("first-out/state/veget_state_20191020.nc");
+    let second = config(w, "second", "2019-10-21", "2019-11-14", Some(&state));
+    ok(etlake(
+        &pg.url,
+        &["veget", "run", "--no-index", second.to_str().unwrap()],
+    ));
+    for var in ["swf", "snwpk"] {
+        let a = read_nc(&w.join("full-out/state/veget_state_20191114.nc"), var);
+        let b = read_nc(&w.join("second-out/state/veget_state_20191114.nc"), var);
+        assert_eq!(a.len(), b.len());
+        let differ = a
+            .iter()
+            .zip(&b)
+            .filter(|(x, y)| !(x == y || x.is_nan() && y.is_nan()))
+            .count();
+        assert_eq!(differ, 0, "{var}: resumed run differs on {differ} pixels");
+    }
+
+    // A missing input day is an error naming the product and the date, with a failing exit code.
+    let early = config(w, "early", "2019-09-20", "2019-09-25", None);
+    let o = etlake(&pg.url, &["veget", "run", early.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(
+        t.contains("chirps_v2_daily_p05") && t.contains("2019-09-20"),
+        "{t}"
+    );
+}
