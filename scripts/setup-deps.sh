@@ -32,6 +32,14 @@ if [ "${1:-}" = "--python" ]; then
     "$venv/bin/pip" install -q --disable-pip-version-check $pins
     echo "$pins" > "$venv/.etlake-pins"
   fi
+  # Reading etlake's NetCDF outputs with xarray (netCDF4), and the notebook (nbconvert, ipykernel,
+  # matplotlib): installed after datacube so its pins stay as resolved.
+  extras="netCDF4==1.7.2 matplotlib==3.9.4 nbconvert==7.16.6 ipykernel==6.29.5"
+  if [ "$(cat "$venv/.etlake-extras" 2>/dev/null)" != "$extras" ]; then
+    echo "==> adding to $venv: $extras"
+    "$venv/bin/pip" install -q --disable-pip-version-check $extras
+    echo "$extras" > "$venv/.etlake-extras"
+  fi
   # A real S3-protocol server for the tests, in its own venv (mixing it with datacube sends pip into
   # minutes of backtracking).
   moto="${ETLAKE_MOTO_VENV:-.venv-moto}"

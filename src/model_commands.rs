@@ -197,7 +197,10 @@ pub fn veget_run(
     let b = &r.balance;
     println!(
         "water balance: {} pixels checked, {} failed (max |residual| {:.2e} mm), {} not checked (water, negative NDVI or no valid day)",
-        b.checked, b.failed, b.max_residual, b.not_checked
+        b.checked,
+        b.failed,
+        b.max_residual,
+        b.not_checked - r.outside_pixels.min(b.not_checked)
     );
     if r.outside_pixels > 0 {
         println!(

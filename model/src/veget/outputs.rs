@@ -368,10 +368,12 @@ impl Accumulator {
     ) -> Result<(Vec<MonthRow>, Balance, Vec<PathBuf>)> {
         self.flush_month()?;
         self.flush_year()?;
-        let layers = vec![
-            float_layer("swf", "mm", state.swf.clone()),
-            float_layer("snwpk", "mm", state.pack.clone()),
-        ];
+        // Full precision, so a run resumed from this state equals an uninterrupted one.
+        let exact = |name: &str, v: &[f64]| Layer {
+            dtype: "float64".into(),
+            ..float_layer(name, "mm", v.to_vec())
+        };
+        let layers = vec![exact("swf", &state.swf), exact("snwpk", &state.pack)];
         let s = self.stack("veget_state", end, layers);
         self.write(
             "state",
