@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # `make demo`: a generated sample lake (MODIS HDF-EOS2, CHIRPS, gridMET, soil grids, Landsat C2 scenes)
 # served from an S3 endpoint on loopback, indexed into the embedded ODC index, searched, stacked, run
-# through VegET (outputs indexed back), with quicklooks. Re-running finds everything unchanged.
+# through VegET (outputs indexed back), with quicklooks; then the notebook reads it all with datacube
+# when the Python venv of `make test` exists. Re-running finds everything unchanged.
+# ETLAKE_DEMO_CHECK=1 (CI) also checks the results: dataset counts, images, balance, notebook.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 etlake="$root/${1:-target/release/etlake}"
 sample_lake="$root/target/release/examples/sample_lake"
 moto_venv="${ETLAKE_MOTO_VENV:-$root/.venv-moto}"
+venv="${ETLAKE_VENV:-$root/.venv}"
+check="${ETLAKE_DEMO_CHECK:-0}"
 # The demo always uses the embedded cluster, whatever the shell's datacube settings say.
 unset ODC_ENVIRONMENT DATACUBE_DB_URL DATACUBE_CONFIG_PATH ODC_CONFIG_PATH DB_HOSTNAME DB_DATABASE
 for v in $(env | grep -o '^ODC_[A-Z0-9_]*_DB_[A-Z]*' || true); do unset "$v"; done
@@ -59,21 +63,37 @@ step "etlake db init"
 "$etlake" db init
 step "etlake product add product-defs/products"
 "$etlake" product add product-defs/products
-step "etlake index 's3://etlake-demo/**' --endpoint-url $AWS_ENDPOINT_URL"
+step "etlake index 's3://etlake-demo/**' (Landsat STAC sidecars: USGS hrefs mapped onto the bucket)"
 "$etlake" index 's3://etlake-demo/**' --endpoint-url "$AWS_ENDPOINT_URL" \
-  --href-rewrite "https://landsatlook.usgs.gov/data/=s3://etlake-demo/"
+  --href-rewrite "https://landsatlook.usgs.gov/data/=s3://etlake-demo/" --rename-product ls8_c2l2_sr
 step "etlake product list"
 "$etlake" product list
 step "etlake search --product chirps_v2_daily_p05 --time 2020-05-01/2020-05-03 --bbox=-105.5,39,-104.5,40"
 "$etlake" search --product chirps_v2_daily_p05 --time 2020-05-01/2020-05-03 --bbox=-105.5,39,-104.5,40
 step "etlake search --product mod13q1_061 --time 2020-06"
 "$etlake" search --product mod13q1_061 --time 2020-06-01/2020-06-30
-step "etlake stack: June NDVI on the MODIS grid, with a quicklook"
+step "etlake stack: June NDVI (MODIS HDF-EOS2 staged from S3) on the MODIS grid, with a quicklook"
 "$etlake" stack --product mod13q1_061 --measurements ndvi --time 2020-06-01/2020-06-30 \
   --bbox=-105.5,39,-104.5,40 --out "$demo/ndvi-2020-06.nc" --png "$demo/ndvi-2020-06.png"
+step "etlake stack: Landsat red and NIR COGs over /vsis3/, on a 30 m UTM grid"
+"$etlake" stack --product ls8_c2l2_sr --measurements red,nir08 --time 2020-06-01/2020-07-31 \
+  --bbox=-105.33,39.68,-105.26,39.74 --crs EPSG:32613 --resolution 30 --group-by solar_day \
+  --out "$demo/landsat-2020-summer.nc"
 step "etlake veget run (2020 water year, every input from the index, outputs indexed back)"
 sed "s|dir: veget-demo-out|dir: $demo/veget|" examples/veget-demo.yaml >"$demo/veget-demo.yaml"
-"$etlake" veget run "$demo/veget-demo.yaml"
+"$etlake" veget run "$demo/veget-demo.yaml" | tee "$demo/veget-run.txt"
+python_url=$("$etlake" db status | sed -n "s/^  Python:  ODC_DEFAULT_DB_URL='\(.*\)'$/\1/p")
+if [ -x "$venv/bin/jupyter" ]; then
+  step "examples/read-with-datacube.ipynb: datacube reads the same index (executed → $demo/read-with-datacube.ipynb)"
+  ODC_DEFAULT_DB_URL="$python_url" "$venv/bin/jupyter" nbconvert --to notebook --execute \
+    --ExecutePreprocessor.timeout=600 examples/read-with-datacube.ipynb --output-dir "$demo"
+elif [ "$check" = 1 ]; then
+  echo "the notebook needs $venv (make test creates it)" >&2; exit 1
+fi
+if [ "$check" = 1 ]; then
+  step "checking the demo's results"
+  "$etlake" product list --format json | python3 scripts/check-demo.py "$demo"
+fi
 step "etlake db check"
 "$etlake" db check
 echo

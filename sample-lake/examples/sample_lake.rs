@@ -7,8 +7,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let days: usize = args.next().map(|d| d.parse()).transpose()?.unwrap_or(366);
     let w = sample_lake::lake::write(std::path::Path::new(&dir), days)?;
     println!(
-        "sample lake in {dir}: {} CHIRPS days, {} gridMET files, {} MODIS tiles, {} soil grids",
-        w.chirps, w.gridmet, w.modis, w.soil
+        "sample lake in {dir}: {} CHIRPS days, {} gridMET files, {} MODIS tiles, {} soil grids, {} Landsat scenes",
+        w.chirps, w.gridmet, w.modis, w.soil, w.landsat
     );
     Ok(())
 }

@@ -18,6 +18,8 @@ pub struct Written {
     pub modis: usize,
     /// Soil grids.
     pub soil: usize,
+    /// Landsat scenes.
+    pub landsat: usize,
 }
 
 /// Days since 1970-01-01 of the demo's first day, 2019-10-01 (the water year starts in October).
@@ -257,6 +259,7 @@ pub fn write(root: &Path, days: usize) -> Result<Written, Box<dyn std::error::Er
         )?;
         w.soil += 1;
     }
+    w.landsat = crate::scenes::write_scenes(root)?.len();
     Ok(w)
 }
 

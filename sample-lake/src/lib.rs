@@ -6,3 +6,4 @@ pub mod hdfeos;
 pub mod lake;
 pub mod landsat;
 pub mod netcdf3;
+pub mod scenes;
