@@ -108,7 +108,18 @@ Python users read the same index with:
   $("$etlake" db status | sed -n "s/^  Python:  /export /p")
   python -c "import datacube; print(datacube.Datacube().list_products())"
 EOF
-if [ "$was_running" = no ]; then
+if [ "$was_running" = no ] && [ "${ETLAKE_DEMO_SERVE:-0}" != 1 ]; then
   echo
   echo "The demo stops the cluster it started; \`$etlake db start\` starts it again for Python users."
+  echo "The lake's rasters are s3:// objects of the demo's endpoint: ETLAKE_DEMO_SERVE=1 make demo keeps it up."
+fi
+if [ "${ETLAKE_DEMO_SERVE:-0}" = 1 ]; then
+  cat <<EOS
+
+ETLAKE_DEMO_SERVE=1: the S3 endpoint and the index stay up until Ctrl-C. In another shell:
+  export AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-east-1
+  export AWS_S3_ENDPOINT=${AWS_ENDPOINT_URL#http://} AWS_HTTPS=NO AWS_VIRTUAL_HOSTING=FALSE   # for GDAL in Python
+  cargo run --release --example stack_and_kernel
+EOS
+  wait "$moto_pid"
 fi
