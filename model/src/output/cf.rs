@@ -292,7 +292,7 @@ mod tests {
                 }
                 let mut srs = ds.spatial_ref().unwrap();
                 srs.auto_identify_epsg().ok();
-                assert_eq!(srs.auth_code().unwrap(), epsg as i32);
+                assert_eq!(srs.auth_code().unwrap(), epsg);
                 let n = s.pixels();
                 for t in 0..3 {
                     let b = ds.rasterband(t + 1).unwrap();
