@@ -5,6 +5,8 @@ use crate::changes;
 use crate::eo3::PreparedDataset;
 use crate::error::DbContext;
 use crate::{Catalog, Result};
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::types::{ToSql, Type};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use uuid::Uuid;
@@ -361,11 +363,28 @@ pub fn write_batch(
         mdt_refs.push(info.metadata_type_ref);
         docs.push(&p.stored);
     }
+    // Binary COPY into a staging table, then one INSERT … ON CONFLICT: the documents travel once, in
+    // Postgres's binary format, whatever the batch size.
+    copy_rows(
+        &mut tx,
+        "CREATE TEMP TABLE IF NOT EXISTS etlake_stage_dataset (id uuid, product int2, mdt int2, doc jsonb) ON COMMIT DELETE ROWS",
+        "COPY etlake_stage_dataset (id, product, mdt, doc) FROM STDIN (FORMAT binary)",
+        &[Type::UUID, Type::INT2, Type::INT2, Type::JSONB],
+        (0..new_ids.len()).map(|k| {
+            [
+                &new_ids[k] as &(dyn ToSql + Sync),
+                &prod_refs[k],
+                &mdt_refs[k],
+                docs[k],
+            ]
+        }),
+    )
+    .ctx("copying datasets")?;
     let inserted: HashSet<Uuid> = tx
         .query(
             "INSERT INTO agdc.dataset (id, dataset_type_ref, metadata_type_ref, metadata) \
-             SELECT * FROM unnest($1::uuid[], $2::int2[], $3::int2[], $4::jsonb[]) ON CONFLICT (id) DO NOTHING RETURNING id",
-            &[&new_ids, &prod_refs, &mdt_refs, &docs],
+             SELECT id, product, mdt, doc FROM etlake_stage_dataset ON CONFLICT (id) DO NOTHING RETURNING id",
+            &[],
         )
         .ctx("inserting datasets")?
         .iter()
@@ -455,15 +474,48 @@ pub fn write_batch(
          SELECT dataset_ref, classifier, source_dataset_ref FROM ready ON CONFLICT DO NOTHING",
     )
     .ctx("writing lineage edges whose sources are indexed")?;
+    copy_rows(
+        &mut tx,
+        "CREATE TEMP TABLE IF NOT EXISTS etlake_stage_stac (id uuid, collection text, item_id text, item jsonb) ON COMMIT DELETE ROWS",
+        "COPY etlake_stage_stac (id, collection, item_id, item) FROM STDIN (FORMAT binary)",
+        &[Type::UUID, Type::TEXT, Type::TEXT, Type::JSONB],
+        (0..stac_ids.len()).map(|k| {
+            [
+                &stac_ids[k] as &(dyn ToSql + Sync),
+                &stac_coll[k],
+                &stac_item_ids[k],
+                stac_items[k],
+            ]
+        }),
+    )
+    .ctx("copying STAC items")?;
     tx.execute(
         "INSERT INTO etlake.stac_item (dataset_ref, collection, item_id, item) \
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[]) \
+         SELECT id, collection, item_id, item FROM etlake_stage_stac \
          ON CONFLICT (dataset_ref) DO UPDATE SET item = EXCLUDED.item, updated = now()",
-        &[&stac_ids, &stac_coll, &stac_item_ids, &stac_items],
+        &[],
     )
     .ctx("inserting STAC items")?;
     tx.commit().ctx("committing a dataset batch")?;
     Ok(finish(outcomes))
+}
+
+/// Creates the session's staging table if needed and binary-COPYs `rows` into it (emptied at commit).
+fn copy_rows<'a, const N: usize>(
+    tx: &mut postgres::Transaction<'_>,
+    create: &str,
+    copy: &str,
+    types: &[Type],
+    rows: impl Iterator<Item = [&'a (dyn ToSql + Sync); N]>,
+) -> std::result::Result<(), postgres::Error> {
+    tx.batch_execute(create)?;
+    let sink = tx.copy_in(copy)?;
+    let mut writer = BinaryCopyInWriter::new(sink, types);
+    for row in rows {
+        writer.write(&row)?;
+    }
+    writer.finish()?;
+    Ok(())
 }
 
 fn finish(outcomes: Vec<Option<Outcome>>) -> Vec<Outcome> {
