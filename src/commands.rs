@@ -395,10 +395,18 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let show = |r: &indexer::pipeline::Report| {
+        let secs = r.elapsed.as_secs_f64().max(1e-3);
+        let st = &r.stages;
+        let stage = |n: usize, what: &str| format!("{n} {what} ({:.0}/s)", n as f64 / secs);
         let parts: Vec<String> = r.counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        let total: usize = r.counts.values().sum();
-        let rate = total as f64 / r.elapsed.as_secs_f64().max(1e-3);
-        bar.set_message(format!("{} ({rate:.0} objects/s)", parts.join(", ")));
+        bar.set_message(format!(
+            "{} → {} → {} → {} | {}",
+            stage(st.listed, "listed"),
+            stage(st.recognised, "recognised"),
+            stage(st.extracted, "extracted"),
+            stage(st.written, "written"),
+            parts.join(", ")
+        ));
     };
     let result = indexer::pipeline::index(&mut c, &opts, &show);
     bar.finish_and_clear();

@@ -286,6 +286,17 @@ print(json.dumps(out))
             "{}: time labels: {r}",
             c.name
         );
+        let wkt = r["crs_etlake"].as_str().unwrap();
+        let want = if c.crs == "EPSG:4326" {
+            "GEOGCS[\"WGS 84\""
+        } else {
+            "PROJCS[\"WGS 84 / UTM zone 13N\""
+        };
+        assert!(
+            wkt.starts_with(want),
+            "{}: CRS of the NetCDF: {wkt}",
+            c.name
+        );
         assert!(
             r["dx_px"].as_f64().unwrap() < 1e-9,
             "{}: x coords: {r}",

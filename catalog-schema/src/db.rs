@@ -10,6 +10,8 @@ pub struct Catalog {
     client: postgres::Client,
     url: DbUrl,
     source: Source,
+    /// Statements prepared on this connection, by SQL text (searches repeat a few shapes).
+    statements: std::collections::HashMap<String, postgres::Statement>,
 }
 
 impl Catalog {
@@ -35,12 +37,26 @@ impl Catalog {
             client,
             url: url.clone(),
             source: Source::CommandLine,
+            statements: Default::default(),
         })
     }
 
     /// The Postgres client.
     pub fn client(&mut self) -> &mut postgres::Client {
         &mut self.client
+    }
+
+    /// A statement prepared once per connection and reused (one round trip per execution after that).
+    pub fn prepared(
+        &mut self,
+        sql: &str,
+    ) -> std::result::Result<postgres::Statement, postgres::Error> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        self.statements.insert(sql.to_string(), s.clone());
+        Ok(s)
     }
 
     /// The URL connected to.

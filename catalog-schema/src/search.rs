@@ -67,14 +67,17 @@ fn build(
     catalog: &mut Catalog,
     q: &Query,
 ) -> Result<(String, Vec<Box<dyn postgres::types::ToSql + Sync>>)> {
+    let lookup = catalog
+        .prepared("SELECT p.id, m.definition::text FROM agdc.dataset_type p JOIN agdc.metadata_type m ON m.id = p.metadata_type_ref WHERE p.name = $1")
+        .ctx("looking up the product")?;
     let row = catalog
         .client()
-        .query_opt(
-            "SELECT p.id, m.definition::text FROM agdc.dataset_type p JOIN agdc.metadata_type m ON m.id = p.metadata_type_ref WHERE p.name = $1",
-            &[&q.product],
-        )
+        .query_opt(&lookup, &[&q.product])
         .ctx("looking up the product")?
-        .ok_or_else(|| Error::NotFound { object: format!("product {:?}", q.product), message: "not in the index (see `etlake product list`)".into() })?;
+        .ok_or_else(|| Error::NotFound {
+            object: format!("product {:?}", q.product),
+            message: "not in the index (see `etlake product list`)".into(),
+        })?;
     let product_id: i16 = row.get(0);
     let definition: Value =
         serde_json::from_str(row.get::<_, &str>(1)).expect("jsonb text is JSON");
@@ -131,9 +134,12 @@ pub fn search(catalog: &mut Catalog, q: &Query) -> Result<Vec<Found>> {
     let (sql, params) = build(catalog, q)?;
     let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
         params.iter().map(|p| p.as_ref()).collect();
+    let statement = catalog
+        .prepared(&sql)
+        .ctx(format!("searching {}", q.product))?;
     let rows = catalog
         .client()
-        .query(&sql, &refs)
+        .query(&statement, &refs)
         .ctx(format!("searching {}", q.product))?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {

@@ -57,6 +57,22 @@ pub struct Report {
     pub skipped: BTreeMap<String, usize>,
     /// Wall time so far.
     pub elapsed: std::time::Duration,
+    /// Objects through each stage so far.
+    pub stages: Stages,
+}
+
+/// Per-stage counts: objects listed, recognised (a template or a metadata document), extracted (datasets
+/// built from them) and written (datasets whose batch committed, whatever their outcome).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stages {
+    /// Objects listed.
+    pub listed: usize,
+    /// Objects recognised as a product's file or a metadata document.
+    pub recognised: usize,
+    /// Datasets built.
+    pub extracted: usize,
+    /// Datasets through the batch writer.
+    pub written: usize,
 }
 
 impl Report {
@@ -203,10 +219,24 @@ pub fn index(
     loop {
         let next = rx.blocking_recv();
         let done = next.is_none();
+        if matches!(next, Some(Ok(_))) {
+            acc.report.stages.listed += 1;
+            // Between batches too, so a long listing shows life.
+            if acc.report.stages.listed % 500 == 0 {
+                acc.report.elapsed = started.elapsed();
+                progress(&acc.report);
+            }
+        }
         match next {
-            Some(Ok(obj)) if is_document_key(&obj.uri) => pending.push(Work::Document(obj)),
+            Some(Ok(obj)) if is_document_key(&obj.uri) => {
+                acc.report.stages.recognised += 1;
+                pending.push(Work::Document(obj))
+            }
             Some(Ok(obj)) => match recogniser.recognise(&obj.uri) {
-                Ok(Some(r)) => pending.push(Work::Raw(obj, r)),
+                Ok(Some(r)) => {
+                    acc.report.stages.recognised += 1;
+                    pending.push(Work::Raw(obj, r))
+                }
                 Ok(None) => acc.skip(&obj.uri, "no template matches")?,
                 Err(e) => {
                     let row = Row {
@@ -513,7 +543,9 @@ fn process(
             }
         }
     }
+    acc.report.stages.extracted += batch.len();
     let outcomes = dataset::write_batch(catalog, ctx.products, &batch, ctx.write)?;
+    acc.report.stages.written += batch.len();
     for (d, o) in batch.iter().zip(outcomes) {
         let reason = match &o {
             Outcome::ExistsDifferent(r) | Outcome::Failed(r) | Outcome::Updated(r) => {
