@@ -222,7 +222,7 @@ pub fn index(
         if matches!(next, Some(Ok(_))) {
             acc.report.stages.listed += 1;
             // Between batches too, so a long listing shows life.
-            if acc.report.stages.listed % 500 == 0 {
+            if acc.report.stages.listed.is_multiple_of(500) {
                 acc.report.elapsed = started.elapsed();
                 progress(&acc.report);
             }
