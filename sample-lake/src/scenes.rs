@@ -316,21 +316,17 @@ mod tests {
             b[0].as_f64().unwrap() > -105.5 && b[2].as_f64().unwrap() < -104.5,
             "{b:?}"
         );
-        let red = gdal::Dataset::open(dir.join(format!("{id}_SR_B4.TIF"))).unwrap();
-        let r = red
-            .rasterband(1)
-            .unwrap()
-            .read_as::<u16>((0, 0), (1, 1), (1, 1), None)
-            .unwrap()
-            .into_shape_and_vec()
-            .1[0];
-        let n = ds
-            .rasterband(1)
-            .unwrap()
-            .read_as::<u16>((0, 0), (1, 1), (1, 1), None)
-            .unwrap()
-            .into_shape_and_vec()
-            .1[0];
+        let first_pixel = |suffix: &str| {
+            gdal::Dataset::open(dir.join(format!("{id}_{suffix}.TIF")))
+                .unwrap()
+                .rasterband(1)
+                .unwrap()
+                .read_as::<u16>((0, 0), (1, 1), (1, 1), None)
+                .unwrap()
+                .into_shape_and_vec()
+                .1[0]
+        };
+        let (r, n) = (first_pixel("SR_B4"), first_pixel("SR_B5"));
         let (rr, nn) = (r as f64 * 2.75e-5 - 0.2, n as f64 * 2.75e-5 - 0.2);
         let ndvi = (nn - rr) / (nn + rr);
         assert!(ndvi > 0.1 && ndvi < 0.9, "{ndvi}");

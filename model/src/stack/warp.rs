@@ -279,25 +279,19 @@ fn envelope(
     if pts.is_empty() {
         return None;
     }
-    let fold = |f: fn(f64, f64) -> f64, init: f64, get: fn(&(f64, f64)) -> f64| {
-        pts.iter().map(get).fold(init, f)
-    };
+    let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
+    for &(x, y) in pts {
+        lo = [lo[0].min(x), lo[1].min(y)];
+        hi = [hi[0].max(x), hi[1].max(y)];
+    }
     let clip = |v: f64, n: usize| v.clamp(0.0, n as f64) as usize;
-    let x0 = clip(
-        fold(f64::min, f64::INFINITY, |p| p.0).floor() - pad,
-        shape.0,
+    let (x0, x1) = (
+        clip(lo[0].floor() - pad, shape.0),
+        clip(hi[0].ceil() + pad, shape.0),
     );
-    let x1 = clip(
-        fold(f64::max, f64::NEG_INFINITY, |p| p.0).ceil() + pad,
-        shape.0,
-    );
-    let y0 = clip(
-        fold(f64::min, f64::INFINITY, |p| p.1).floor() - pad,
-        shape.1,
-    );
-    let y1 = clip(
-        fold(f64::max, f64::NEG_INFINITY, |p| p.1).ceil() + pad,
-        shape.1,
+    let (y0, y1) = (
+        clip(lo[1].floor() - pad, shape.1),
+        clip(hi[1].ceil() + pad, shape.1),
     );
     (x1 > x0 && y1 > y0).then_some((x0, y0, x1 - x0, y1 - y0))
 }
