@@ -1,6 +1,7 @@
 //! STAC sidecars dc-tools cannot index: items without projection (grid from the scene's `_MTL.json`),
 //! USGS https hrefs mapped to the bucket (`--href-rewrite`), and foreign collection names
-//! (`--rename-product`); an item with neither projection nor MTL fails by name.
+//! (`--rename-product`); an item with neither projection nor MTL takes its grid from its first data COG's
+//! header, and fails by name when that cannot be read either.
 mod common;
 use common::*;
 use serde_json::json;
@@ -55,6 +56,21 @@ fn mtl_fallback_href_rewrite_and_rename() {
     let (key3, mut item3) = sample_lake::landsat::bench_item(2, "file:///elsewhere");
     strip_proj(&mut item3);
     write(&key3, &item3);
+    // 4. Neither projection nor MTL, but a readable COG: its header gives the grid.
+    let (key4, mut item4) = sample_lake::landsat::bench_item(3, "file:///elsewhere");
+    strip_proj(&mut item4);
+    write(&key4, &item4);
+    let red = item4["assets"]["red"]["href"].as_str().unwrap().to_string();
+    let cog = lake.path().join(&key4).parent().unwrap().join(red);
+    let gtiff = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut ds = gtiff
+        .create_with_band_type::<u16, _>(&cog, 100, 80, 1)
+        .unwrap();
+    ds.set_geo_transform(&[412_000.0, 30.0, 0.0, 4_410_000.0, 0.0, -30.0])
+        .unwrap();
+    ds.set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(32613).unwrap())
+        .unwrap();
+    drop(ds);
 
     let out = etlake(
         &pg.url,
@@ -70,7 +86,7 @@ fn mtl_fallback_href_rewrite_and_rename() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(
-        t.contains("2 indexed") && t.contains("1 failed") && t.contains("1 skipped"),
+        t.contains("3 indexed") && t.contains("1 failed") && t.contains("2 skipped"),
         "{t}"
     );
     assert!(
@@ -80,6 +96,8 @@ fn mtl_fallback_href_rewrite_and_rename() {
     );
     let doc = rows(&pg.url, "SELECT metadata::text FROM agdc.dataset WHERE metadata#>>'{grids,default,transform,2}' = '300000.0'");
     assert!(!doc.is_empty(), "the MTL grid was not used");
+    let from_cog = rows(&pg.url, "SELECT metadata#>>'{grids,default,shape}' FROM agdc.dataset WHERE metadata#>>'{grids,default,transform,2}' = '412000.0'");
+    assert_eq!(from_cog, ["[80, 100]"], "the COG header grid was not used");
     let doc: serde_json::Value = serde_json::from_str(&doc[0]).unwrap();
     assert_eq!(doc["crs"], "EPSG:32613");
     assert_eq!(doc["grids"]["default"]["shape"], json!([7801, 7701]));

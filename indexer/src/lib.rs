@@ -6,6 +6,7 @@ pub mod crs;
 pub mod documents;
 mod error;
 pub mod extract;
+pub mod item_grid;
 pub mod pipeline;
 pub mod raster;
 pub mod recognition;

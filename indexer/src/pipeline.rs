@@ -373,7 +373,7 @@ fn extract_raw(obj: &ObjectRef, rec: &crate::Recognised, ctx: &Context<'_>) -> E
 }
 
 /// The item as it should be converted: `--rename-product`, `--href-rewrite`, and for items with no
-/// projection information the grid from the scene's `_MTL.json` beside it (older USGS sidecars).
+/// projection information the grid from the scene's `_MTL.json` or its first data asset's header.
 fn prepare_item(
     mut item: Value,
     obj: &ObjectRef,
@@ -385,21 +385,7 @@ fn prepare_item(
         }
     }
     stac_eo3::rewrite_hrefs(&mut item, ctx.href_rewrites);
-    if !stac_eo3::has_grid(&item) {
-        let mtl = stac_eo3::mtl_uri(&item, &obj.uri)
-            .ok_or("no projection information and no item id to find an _MTL.json")?;
-        let bytes = match (mtl.starts_with("s3://"), ctx.s3) {
-            (true, Some(s3)) => s3.get(&mtl).map_err(|e| {
-                format!("no projection information, and its MTL cannot be read: {e}")
-            })?,
-            _ => std::fs::read(&mtl).map_err(|e| {
-                format!("no projection information, and its MTL {mtl} cannot be read: {e}")
-            })?,
-        };
-        let doc: Value =
-            serde_json::from_slice(&bytes).map_err(|e| format!("{mtl}: not JSON: {e}"))?;
-        stac_eo3::apply_mtl(&mut item, &doc).map_err(|m| format!("{mtl}: {m}"))?;
-    }
+    crate::item_grid::ensure_grid(&mut item, &obj.uri, ctx.s3)?;
     Ok(item)
 }
 
