@@ -36,15 +36,31 @@ fn final_replaces_preliminary() {
         "final/global_daily/tifs/p05/2023/chirps-v2.0.2023.01.01.tif",
         2.0,
     );
+    let interim = rows(&pg.url, "SELECT id::text FROM agdc.dataset");
+    let report = lake.path().join("final-report.jsonl");
     let t = ok(etlake(
         &pg.url,
         &[
             "index",
             lake.path().join("final").to_str().unwrap(),
             "--archive-less-mature",
+            "--report",
+            report.to_str().unwrap(),
         ],
     ));
-    assert!(t.contains("1 indexed"), "{t}");
+    assert!(t.contains("1 indexed") && t.contains("1 archived"), "{t}");
+    // The archived dataset has a report row of its own.
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let archived: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["outcome"] == "archived")
+        .collect();
+    assert_eq!(archived.len(), 1, "{lines:?}");
+    assert_eq!(archived[0]["dataset"], interim[0].as_str(), "{lines:?}");
     assert_eq!(
         rows(&pg.url, "SELECT metadata#>>'{properties,dea:dataset_maturity}', (archived IS NULL)::text FROM agdc.dataset ORDER BY 1"),
         ["final | true", "interim | false"]

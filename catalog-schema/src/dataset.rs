@@ -213,7 +213,7 @@ fn less_mature(
     batch: &[NewDataset],
     new: &[(usize, &ProductInfo)],
     leniency_ms: u32,
-    to_archive: &mut Vec<Uuid>,
+    to_archive: &mut Vec<(usize, Uuid)>,
 ) -> Result<Vec<(usize, String)>> {
     let prop = |i: usize, k: &str| {
         batch[i].prepared.stored["properties"]
@@ -262,8 +262,7 @@ fn less_mature(
     to_archive.extend(
         archive
             .into_iter()
-            .filter(|(i, _)| !refused.iter().any(|(j, _)| j == i))
-            .map(|(_, id)| id),
+            .filter(|(i, _)| !refused.iter().any(|(j, _)| j == i)),
     );
     refused.dedup_by_key(|(i, _)| *i);
     Ok(refused)
@@ -285,7 +284,7 @@ pub fn write_batch(
     products: &ProductCache,
     batch: &[NewDataset],
     options: WriteOptions,
-) -> Result<Vec<Outcome>> {
+) -> Result<Written> {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; batch.len()];
     let mut candidates: Vec<(usize, &ProductInfo)> = Vec::new();
     let mut seen: HashSet<Uuid> = HashSet::new();
@@ -348,7 +347,7 @@ pub fn write_batch(
             new.push((*i, *info));
         }
     }
-    let mut to_archive: Vec<Uuid> = Vec::new();
+    let mut to_archive: Vec<(usize, Uuid)> = Vec::new();
     if let Some(leniency_ms) = options.archive_less_mature {
         let refused = less_mature(&mut tx, batch, &new, leniency_ms, &mut to_archive)?;
         for (i, reason) in refused {
@@ -393,7 +392,7 @@ pub fn write_batch(
 
     tx.execute(
         "UPDATE agdc.dataset SET archived = now() WHERE id = ANY($1) AND archived IS NULL",
-        &[&to_archive],
+        &[&to_archive.iter().map(|(_, id)| *id).collect::<Vec<Uuid>>()],
     )
     .ctx("archiving less mature datasets")?;
     if !to_archive.is_empty() {
@@ -451,7 +450,7 @@ pub fn write_batch(
     }
     if options.dry_run {
         tx.rollback().ctx("rolling back a dry run")?;
-        return Ok(finish(outcomes));
+        return Ok(finish(outcomes, to_archive));
     }
     tx.execute(
         "INSERT INTO agdc.dataset_location (dataset_ref, uri_scheme, uri_body) \
@@ -497,7 +496,7 @@ pub fn write_batch(
     )
     .ctx("inserting STAC items")?;
     tx.commit().ctx("committing a dataset batch")?;
-    Ok(finish(outcomes))
+    Ok(finish(outcomes, to_archive))
 }
 
 /// Creates the session's staging table if needed and binary-COPYs `rows` into it (emptied at commit).
@@ -518,7 +517,24 @@ fn copy_rows<'a, const N: usize>(
     Ok(())
 }
 
-fn finish(outcomes: Vec<Option<Outcome>>) -> Vec<Outcome> {
+/// What a batch did: each dataset's outcome in input order, and the datasets archived by
+/// `--archive-less-mature` (index of the new dataset that replaced it, archived id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    /// Outcome per input dataset.
+    pub outcomes: Vec<Outcome>,
+    /// (index into the batch, id of the less mature dataset it archived).
+    pub archived: Vec<(usize, Uuid)>,
+}
+
+fn finish(outcomes: Vec<Option<Outcome>>, archived: Vec<(usize, Uuid)>) -> Written {
+    Written {
+        outcomes: finish_outcomes(outcomes),
+        archived,
+    }
+}
+
+fn finish_outcomes(outcomes: Vec<Option<Outcome>>) -> Vec<Outcome> {
     outcomes
         .into_iter()
         .map(|o| o.unwrap_or(Outcome::Failed("not processed".into())))

@@ -76,7 +76,8 @@ pub fn index_eo3_files(
     for chunk in pending.chunks(batch_size.max(1)) {
         let batch: Vec<NewDataset> = chunk.iter().map(|(_, d)| d.clone()).collect();
         let outcomes =
-            dataset::write_batch(catalog, &products, &batch, dataset::WriteOptions::default())?;
+            dataset::write_batch(catalog, &products, &batch, dataset::WriteOptions::default())?
+                .outcomes;
         let rows = chunk
             .iter()
             .zip(outcomes)

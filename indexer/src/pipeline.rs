@@ -530,9 +530,26 @@ fn process(
         }
     }
     acc.report.stages.extracted += batch.len();
-    let outcomes = dataset::write_batch(catalog, ctx.products, &batch, ctx.write)?;
+    let written = dataset::write_batch(catalog, ctx.products, &batch, ctx.write)?;
     acc.report.stages.written += batch.len();
-    for (d, o) in batch.iter().zip(outcomes) {
+    // Datasets archived by --archive-less-mature get a report row of their own.
+    for (i, old) in &written.archived {
+        let d = &batch[*i];
+        rows.push(Row {
+            outcome: ObjectOutcome {
+                uri: d.location.clone().unwrap_or_default(),
+                outcome: "archived",
+                product: Some(d.prepared.product.clone()),
+                dataset: Some(*old),
+                reason: Some(format!(
+                    "less mature than dataset {} from this object",
+                    d.prepared.id
+                )),
+            },
+            stage: "write",
+        });
+    }
+    for (d, o) in batch.iter().zip(written.outcomes) {
         let reason = match &o {
             Outcome::ExistsDifferent(r) | Outcome::Failed(r) | Outcome::Updated(r) => {
                 Some(r.clone())
