@@ -23,6 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rename_product: None,
         archive_less_mature: None,
         report_file: None,
+        stac_api: None,
     };
     let report = index(&mut catalog, &opts, &|_| {})?;
     println!(

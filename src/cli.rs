@@ -145,6 +145,29 @@ pub struct IndexArgs {
     /// Read one URI per line from this file.
     #[arg(long, value_name = "FILE")]
     pub from_file: Option<PathBuf>,
+    /// Also index the items of this STAC API's search (POST /search, following `next` links).
+    #[arg(long, value_name = "URL")]
+    pub stac_api: Option<String>,
+    /// STAC API search: collections (comma separated).
+    #[arg(long, value_delimiter = ',', requires = "stac_api")]
+    pub collections: Vec<String>,
+    /// STAC API search: W,S,E,N.
+    #[arg(
+        long,
+        value_name = "W,S,E,N",
+        allow_hyphen_values = true,
+        requires = "stac_api"
+    )]
+    pub stac_bbox: Option<String>,
+    /// STAC API search: RFC 3339 datetime or interval (e.g. 2020-06-01T00:00:00Z/2020-07-31T23:59:59Z).
+    #[arg(long, requires = "stac_api")]
+    pub datetime: Option<String>,
+    /// STAC API search: items per page.
+    #[arg(long, default_value_t = 100)]
+    pub page_size: usize,
+    /// STAC API search: stop after this many items.
+    #[arg(long, requires = "stac_api")]
+    pub max_items: Option<usize>,
     /// Only these products (repeatable).
     #[arg(long = "product", value_name = "NAME")]
     pub products: Vec<String>,

@@ -347,12 +347,25 @@ pub fn defs_dir(given: &Option<std::path::PathBuf>) -> std::path::PathBuf {
 }
 
 pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
-    if a.sources.is_empty() && a.from_file.is_none() {
+    if a.sources.is_empty() && a.from_file.is_none() && a.stac_api.is_none() {
         return Err(Error::Invalid {
             object: "etlake index".into(),
-            message: "give at least one source (s3://…, a folder, a file, -) or --from-file".into(),
+            message:
+                "give at least one source (s3://…, a folder, a file, -), --from-file or --stac-api"
+                    .into(),
         });
     }
+    let stac_api = match &a.stac_api {
+        Some(api) => Some(indexer::stac_api::StacSearch {
+            api: api.clone(),
+            collections: a.collections.clone(),
+            bbox: a.stac_bbox.as_deref().map(parse_bbox).transpose()?,
+            datetime: a.datetime.clone(),
+            limit: a.page_size,
+            max_items: a.max_items,
+        }),
+        None => None,
+    };
     let mut c = open_index(conn)?;
     let opts = indexer::pipeline::IndexOptions {
         sources: a.sources.clone(),
@@ -368,6 +381,7 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
         defs_dir: defs_dir(&a.defs),
         dry_run: a.dry_run,
         report_file: a.report.clone(),
+        stac_api,
         href_rewrites: a
             .href_rewrite
             .iter()

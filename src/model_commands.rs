@@ -245,6 +245,7 @@ pub fn veget_run(
             rename_product: None,
             archive_less_mature: None,
             report_file: None,
+            stac_api: None,
         };
         let ir = indexer::pipeline::index(&mut c, &opts, &|_| {})?;
         print_report(&ir, "outputs indexed".into());

@@ -11,6 +11,7 @@ pub mod pipeline;
 pub mod raster;
 pub mod recognition;
 pub mod s3;
+pub mod stac_api;
 pub mod template;
 
 pub use error::{Error, Result};

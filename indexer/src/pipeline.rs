@@ -42,6 +42,8 @@ pub struct IndexOptions {
     pub archive_less_mature: Option<u32>,
     /// Write one JSON line per object (uri, product, dataset, outcome, stage, error) here.
     pub report_file: Option<PathBuf>,
+    /// Also index the items of a STAC API search.
+    pub stac_api: Option<crate::stac_api::StacSearch>,
 }
 
 /// The account of a run.
@@ -211,7 +213,16 @@ pub fn index(
     let lister = {
         let s3 = s3.clone();
         let sources = sources.clone();
-        std::thread::spawn(move || list_all(&sources, s3.as_ref(), tx))
+        let api = opts.stac_api.clone();
+        std::thread::spawn(move || {
+            list_all(&sources, s3.as_ref(), tx.clone());
+            if let Some(api) = api {
+                let result = crate::stac_api::search(&api, |o| tx.blocking_send(Ok(o)).is_ok());
+                if let Err(e) = result {
+                    let _ = tx.blocking_send(Err(e));
+                }
+            }
+        })
     };
     let batch = opts.batch_size.max(1);
     let mut pending: Vec<Work> = Vec::new();
@@ -228,7 +239,7 @@ pub fn index(
             }
         }
         match next {
-            Some(Ok(obj)) if is_document_key(&obj.uri) => {
+            Some(Ok(obj)) if obj.body.is_some() || is_document_key(&obj.uri) => {
                 acc.report.stages.recognised += 1;
                 pending.push(Work::Document(obj))
             }
@@ -398,10 +409,13 @@ fn extract_document(
 ) -> Extracted {
     let uri = object_uri(&obj.uri);
     let fail = |m: String, stage| (None, m, stage);
-    let bytes = match fetched {
-        Some(Ok(b)) => b.clone(),
-        Some(Err(e)) => return Err(fail(e.to_string(), "read")),
-        None => std::fs::read(&obj.uri).map_err(|e| fail(format!("{}: {e}", obj.uri), "read"))?,
+    let bytes = match (&obj.body, fetched) {
+        (Some(b), _) => b.to_vec(),
+        (None, Some(Ok(b))) => b.clone(),
+        (None, Some(Err(e))) => return Err(fail(e.to_string(), "read")),
+        (None, None) => {
+            std::fs::read(&obj.uri).map_err(|e| fail(format!("{}: {e}", obj.uri), "read"))?
+        }
     };
     let text =
         String::from_utf8(bytes).map_err(|_| fail(format!("{uri}: not UTF-8 text"), "read"))?;
@@ -463,7 +477,9 @@ fn process(
     let remote: Vec<String> = chunk
         .iter()
         .filter_map(|w| match w {
-            Work::Document(o) if o.uri.starts_with("s3://") => Some(o.uri.clone()),
+            Work::Document(o) if o.body.is_none() && o.uri.starts_with("s3://") => {
+                Some(o.uri.clone())
+            }
             _ => None,
         })
         .collect();
@@ -741,6 +757,7 @@ fn local_ref(p: &Path) -> ObjectRef {
         uri: p.display().to_string(),
         size,
         etag: None,
+        body: None,
     }
 }
 
@@ -779,6 +796,7 @@ fn send_lines(text: &str, tx: &tokio::sync::mpsc::Sender<Result<ObjectRef>>) -> 
                 uri,
                 size: None,
                 etag: None,
+                body: None,
             }))
             .is_err()
         {

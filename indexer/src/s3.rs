@@ -30,6 +30,8 @@ pub struct ObjectRef {
     pub size: Option<u64>,
     /// ETag (S3) — a cheap change detector.
     pub etag: Option<String>,
+    /// The content, when the source delivered it with the listing (STAC API items).
+    pub body: Option<Arc<Vec<u8>>>,
 }
 
 /// An S3 client with its own runtime, usable from synchronous code and worker threads.
@@ -307,6 +309,7 @@ async fn list_level(
                 uri: format!("s3://{bucket}/{key}"),
                 size: o.size().map(|s| s as u64),
                 etag: o.e_tag().map(|e| e.trim_matches('"').to_string()),
+                body: None,
             };
             if out.send(Ok(obj)).await.is_err() {
                 return Ok(vec![]); // the consumer stopped
