@@ -24,6 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         archive_less_mature: None,
         report_file: None,
         stac_api: None,
+        lineage: Default::default(),
     };
     let report = index(&mut catalog, &opts, &|_| {})?;
     println!(

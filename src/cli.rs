@@ -168,6 +168,12 @@ pub struct IndexArgs {
     /// STAC API search: stop after this many items.
     #[arg(long, requires = "stac_api")]
     pub max_items: Option<usize>,
+    /// Record no lineage (source datasets) for the indexed datasets.
+    #[arg(long, conflicts_with = "fail_on_missing_lineage")]
+    pub skip_lineage: bool,
+    /// Refuse datasets whose lineage names a dataset not indexed (default: record the edge and wait).
+    #[arg(long)]
+    pub fail_on_missing_lineage: bool,
     /// Only these products (repeatable).
     #[arg(long = "product", value_name = "NAME")]
     pub products: Vec<String>,

@@ -382,6 +382,11 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
         dry_run: a.dry_run,
         report_file: a.report.clone(),
         stac_api,
+        lineage: match (a.skip_lineage, a.fail_on_missing_lineage) {
+            (true, _) => catalog_schema::dataset::LineagePolicy::Skip,
+            (_, true) => catalog_schema::dataset::LineagePolicy::FailOnMissing,
+            _ => catalog_schema::dataset::LineagePolicy::Record,
+        },
         href_rewrites: a
             .href_rewrite
             .iter()

@@ -246,6 +246,7 @@ pub fn veget_run(
             archive_less_mature: None,
             report_file: None,
             stac_api: None,
+            lineage: Default::default(),
         };
         let ir = indexer::pipeline::index(&mut c, &opts, &|_| {})?;
         print_report(&ir, "outputs indexed".into());

@@ -227,3 +227,63 @@ fn bad_dataset_documents_are_reported_and_the_rest_is_indexed() {
         ["partial"]
     );
 }
+
+#[test]
+fn lineage_options_skip_or_refuse_missing_sources() {
+    let pg = Cluster::start();
+    ok(etlake(&pg.url, &["db", "init"]));
+    let multi_p = reference("product_multi.odc-product.yaml");
+    let precip_p = reference("product_precip.odc-product.yaml");
+    ok(etlake(
+        &pg.url,
+        &[
+            "product",
+            "add",
+            precip_p.to_str().unwrap(),
+            multi_p.to_str().unwrap(),
+        ],
+    ));
+    // multi.odc-metadata.yaml names the precip dataset as its source; that source is not indexed.
+    let lake = tempdir();
+    let derived = lake.path().join("multi.odc-metadata.yaml");
+    std::fs::copy(reference("multi.odc-metadata.yaml"), &derived).unwrap();
+    let dir = lake.path().to_str().unwrap();
+    let o = etlake(&pg.url, &["index", dir, "--fail-on-missing-lineage"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("1 failed") && t.contains("3f2a9a3e-7a0c-4c71-9d8e-3a7b0c1d2e01"),
+        "{t}"
+    );
+    assert_eq!(
+        rows(&pg.url, "SELECT count(*)::text FROM agdc.dataset"),
+        ["0"]
+    );
+    // A later run that brings the source: nothing is missing any more, nothing refused.
+    let both = tempdir();
+    for f in [
+        "multi.odc-metadata.yaml",
+        "precip_20200101.odc-metadata.yaml",
+    ] {
+        std::fs::copy(reference(f), both.path().join(f)).unwrap();
+    }
+    // Skipping lineage indexes the derived dataset alone and records no edge, pending or not.
+    let t = ok(etlake(&pg.url, &["index", dir, "--skip-lineage"]));
+    assert!(t.contains("1 indexed"), "{t}");
+    assert_eq!(
+        rows(
+            &pg.url,
+            "SELECT ((SELECT count(*) FROM etlake.pending_lineage) + (SELECT count(*) FROM agdc.dataset_source))::text"
+        ),
+        ["0"]
+    );
+    let t = ok(etlake(
+        &pg.url,
+        &[
+            "index",
+            both.path().to_str().unwrap(),
+            "--fail-on-missing-lineage",
+        ],
+    ));
+    assert!(t.contains("1 indexed") && t.contains("1 unchanged"), "{t}");
+}

@@ -162,6 +162,20 @@ pub struct WriteOptions {
     pub update: UpdatePolicy,
     /// Archive less mature datasets of the same product, region and time (± this many milliseconds).
     pub archive_less_mature: Option<u32>,
+    /// What to do with lineage.
+    pub lineage: LineagePolicy,
+}
+
+/// Lineage handling, as dc-tools' `--skip-lineage` / `--fail-on-missing-lineage` name it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LineagePolicy {
+    /// Record every edge; an edge to a dataset not indexed yet waits in `etlake.pending_lineage`.
+    #[default]
+    Record,
+    /// Record no lineage.
+    Skip,
+    /// Refuse a dataset whose lineage names a dataset that is neither indexed nor in the same batch.
+    FailOnMissing,
 }
 
 /// Maturity rank: lower is more mature (`final` < `interim` < `nrt`, as datacube compares them).
@@ -268,6 +282,52 @@ fn less_mature(
     Ok(refused)
 }
 
+/// New datasets whose lineage names a source neither indexed nor among the batch's new datasets.
+fn missing_lineage(
+    tx: &mut postgres::Transaction<'_>,
+    batch: &[NewDataset],
+    new: &[(usize, &ProductInfo)],
+) -> Result<Vec<(usize, String)>> {
+    let sources: Vec<Uuid> = new
+        .iter()
+        .flat_map(|(i, _)| batch[*i].prepared.lineage.iter().map(|(_, s)| *s))
+        .collect();
+    if sources.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut known: HashSet<Uuid> = tx
+        .query(
+            "SELECT id FROM agdc.dataset WHERE id = ANY($1)",
+            &[&sources],
+        )
+        .ctx("looking up lineage sources")?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    known.extend(new.iter().map(|(i, _)| batch[*i].prepared.id));
+    Ok(new
+        .iter()
+        .filter_map(|(i, _)| {
+            let missing: Vec<String> = batch[*i]
+                .prepared
+                .lineage
+                .iter()
+                .filter(|(_, s)| !known.contains(s))
+                .map(|(c, s)| format!("{c} {s}"))
+                .collect();
+            (!missing.is_empty()).then(|| {
+                (
+                    *i,
+                    format!(
+                        "lineage source(s) not indexed: {} (--fail-on-missing-lineage)",
+                        missing.join(", ")
+                    ),
+                )
+            })
+        })
+        .collect())
+}
+
 /// Splits a URI at its first `:` into datacube's (uri_scheme, uri_body).
 pub fn split_uri(uri: &str) -> Option<(&str, &str)> {
     uri.split_once(':').filter(|(s, _)| !s.is_empty())
@@ -355,6 +415,12 @@ pub fn write_batch(
         }
         new.retain(|(i, _)| outcomes[*i].is_none());
     }
+    if options.lineage == LineagePolicy::FailOnMissing {
+        for (i, reason) in missing_lineage(&mut tx, batch, &new)? {
+            outcomes[i] = Some(Outcome::Failed(reason));
+        }
+        new.retain(|(i, _)| outcomes[*i].is_none());
+    }
     for (i, info) in &new {
         let p = &batch[*i].prepared;
         new_ids.push(p.id);
@@ -432,7 +498,7 @@ pub fn write_batch(
             schemes.push(scheme.to_string());
             bodies.push(body.to_string());
         }
-        if is_new {
+        if is_new && options.lineage != LineagePolicy::Skip {
             for (classifier, source) in &d.prepared.lineage {
                 edge_from.push(id);
                 edge_class.push(classifier.clone());

@@ -44,6 +44,8 @@ pub struct IndexOptions {
     pub report_file: Option<PathBuf>,
     /// Also index the items of a STAC API search.
     pub stac_api: Option<crate::stac_api::StacSearch>,
+    /// Record, skip, or require lineage.
+    pub lineage: dataset::LineagePolicy,
 }
 
 /// The account of a run.
@@ -278,6 +280,7 @@ pub fn index(
                     dry_run: opts.dry_run,
                     update: opts.update,
                     archive_less_mature: opts.archive_less_mature,
+                    lineage: opts.lineage,
                 },
             };
             process(catalog, &mut acc, &chunk, &ctx)?;
