@@ -230,6 +230,21 @@ pub enum DatasetCommand {
         #[arg(long, default_value_t = 1000)]
         batch_size: usize,
     },
+    /// Update indexed datasets from eo3 documents under datacube's rules: safe changes (additions) are
+    /// applied, unsafe ones need --allow-unsafe, a change of product is refused; new ids are added.
+    Update {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Also apply unsafe changes (modified or removed values).
+        #[arg(long)]
+        allow_unsafe: bool,
+        /// Report what would change and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Datasets per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch_size: usize,
+    },
     /// Archive datasets (hidden from searches and dc.find_datasets, kept in the index).
     Archive {
         #[arg(required = true)]

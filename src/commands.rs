@@ -305,9 +305,43 @@ pub fn dataset(conn: &ConnArgs, cmd: &DatasetCommand) -> Result<Success> {
     let mut c = open_index(conn)?;
     match cmd {
         DatasetCommand::Add { files, batch_size } => {
-            let report = indexer::documents::index_eo3_files(&mut c, files, *batch_size)?;
+            let report = indexer::documents::index_eo3_files(
+                &mut c,
+                files,
+                *batch_size,
+                catalog_schema::dataset::WriteOptions::default(),
+            )?;
             print_report(&report, format!("run {}", report.run));
             Ok(report.ok())
+        }
+        DatasetCommand::Update {
+            files,
+            allow_unsafe,
+            dry_run,
+            batch_size,
+        } => {
+            use catalog_schema::dataset::{UpdatePolicy, WriteOptions};
+            let options = WriteOptions {
+                dry_run: *dry_run,
+                update: if *allow_unsafe {
+                    UpdatePolicy::Any
+                } else {
+                    UpdatePolicy::Safe
+                },
+                ..Default::default()
+            };
+            let report = indexer::documents::index_eo3_files(&mut c, files, *batch_size, options)?;
+            let head = if *dry_run {
+                "dry run (nothing written)".to_string()
+            } else {
+                format!("run {}", report.run)
+            };
+            print_report(&report, head);
+            Ok(report.ok()
+                && report
+                    .counts
+                    .get("exists-different")
+                    .is_none_or(|n| *n == 0))
         }
         DatasetCommand::Archive { ids } | DatasetCommand::Restore { ids } => {
             let restore = matches!(cmd, DatasetCommand::Restore { .. });

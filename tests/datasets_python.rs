@@ -287,3 +287,50 @@ fn lineage_options_skip_or_refuse_missing_sources() {
     ));
     assert!(t.contains("1 indexed") && t.contains("1 unchanged"), "{t}");
 }
+
+#[test]
+fn dataset_update_applies_datacube_rules() {
+    let pg = Cluster::start();
+    ok(etlake(&pg.url, &["db", "init"]));
+    let precip_p = reference("product_precip.odc-product.yaml");
+    ok(etlake(
+        &pg.url,
+        &["product", "add", precip_p.to_str().unwrap()],
+    ));
+    let lake = tempdir();
+    let doc = lake.path().join("precip_20200101.odc-metadata.yaml");
+    let original = std::fs::read_to_string(reference("precip_20200101.odc-metadata.yaml")).unwrap();
+    std::fs::write(&doc, &original).unwrap();
+    let f = doc.to_str().unwrap();
+    ok(etlake(&pg.url, &["dataset", "add", f]));
+    let stored = |key: &str| {
+        rows(
+            &pg.url,
+            &format!("SELECT coalesce(metadata#>>'{{properties,{key}}}', '-') FROM agdc.dataset"),
+        )
+    };
+    // A new property is a safe change; a dry run reports it and writes nothing.
+    std::fs::write(
+        &doc,
+        original.replace("properties:\n", "properties:\n  eo:cloud_cover: 12.5\n"),
+    )
+    .unwrap();
+    let t = ok(etlake(&pg.url, &["dataset", "update", "--dry-run", f]));
+    assert!(t.contains("1 updated") && t.contains("dry run"), "{t}");
+    assert_eq!(stored("eo:cloud_cover"), ["-"]);
+    let t = ok(etlake(&pg.url, &["dataset", "update", f]));
+    assert!(t.contains("1 updated"), "{t}");
+    assert_eq!(stored("eo:cloud_cover"), ["12.5"]);
+    // Changing a value is unsafe: refused (exit 1) unless --allow-unsafe.
+    std::fs::write(
+        &doc,
+        original.replace("odc:region_code: au_tile_1", "odc:region_code: au_tile_2"),
+    )
+    .unwrap();
+    let o = etlake(&pg.url, &["dataset", "update", f]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(stored("odc:region_code"), ["au_tile_1"]);
+    let t = ok(etlake(&pg.url, &["dataset", "update", "--allow-unsafe", f]));
+    assert!(t.contains("1 updated"), "{t}");
+    assert_eq!(stored("odc:region_code"), ["au_tile_2"]);
+}

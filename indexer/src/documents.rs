@@ -33,10 +33,21 @@ pub fn index_eo3_files(
     catalog: &mut Catalog,
     paths: &[PathBuf],
     batch_size: usize,
+    options: dataset::WriteOptions,
 ) -> catalog_schema::Result<Report> {
     let started = std::time::Instant::now();
     let sources: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-    let run = runs::start(catalog, "dataset add", &sources)?;
+    let command = if options.update == dataset::UpdatePolicy::Never {
+        "dataset add"
+    } else {
+        "dataset update"
+    };
+    // A dry run writes nothing, not even a run record.
+    let run = if options.dry_run {
+        0
+    } else {
+        runs::start(catalog, command, &sources)?
+    };
     let products = ProductCache::load(catalog)?;
     let crs = GdalCrs::new();
     let mut report = Report {
@@ -72,18 +83,16 @@ pub fn index_eo3_files(
             }
         }
     }
-    record(catalog, &mut report, failures)?;
+    record(catalog, &mut report, failures, options.dry_run)?;
     for chunk in pending.chunks(batch_size.max(1)) {
         let batch: Vec<NewDataset> = chunk.iter().map(|(_, d)| d.clone()).collect();
-        let outcomes =
-            dataset::write_batch(catalog, &products, &batch, dataset::WriteOptions::default())?
-                .outcomes;
+        let outcomes = dataset::write_batch(catalog, &products, &batch, options)?.outcomes;
         let rows = chunk
             .iter()
             .zip(outcomes)
             .map(|((object, d), o)| {
                 let reason = match &o {
-                    Outcome::ExistsDifferent(r) | Outcome::Failed(r) => {
+                    Outcome::ExistsDifferent(r) | Outcome::Failed(r) | Outcome::Updated(r) => {
                         Some(format!("{object}: {r}"))
                     }
                     _ => None,
@@ -97,12 +106,14 @@ pub fn index_eo3_files(
                 }
             })
             .collect();
-        record(catalog, &mut report, rows)?;
+        record(catalog, &mut report, rows, options.dry_run)?;
     }
     report.elapsed = started.elapsed();
     let status = if report.ok() { "succeeded" } else { "partial" };
     let counts = serde_json::to_value(&report.counts).unwrap_or_default();
-    runs::finish(catalog, run, status, &counts)?;
+    if !options.dry_run {
+        runs::finish(catalog, run, status, &counts)?;
+    }
     Ok(report)
 }
 
@@ -120,12 +131,16 @@ fn record(
     catalog: &mut Catalog,
     report: &mut Report,
     rows: Vec<ObjectOutcome>,
+    dry_run: bool,
 ) -> catalog_schema::Result<()> {
     for r in &rows {
         report.add(r.outcome);
         if let Some(reason) = &r.reason {
             report.problems.push((r.uri.clone(), reason.clone()));
         }
+    }
+    if dry_run {
+        return Ok(());
     }
     runs::record(catalog, report.run, &rows)
 }
