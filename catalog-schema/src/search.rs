@@ -96,9 +96,7 @@ fn build(
             })
     };
     let mut sql = String::from(
-        "SELECT agdc.dataset.id, agdc.dataset.metadata::text, array((SELECT l.uri_scheme || ':' || l.uri_body \
-           FROM agdc.dataset_location AS l WHERE l.dataset_ref = agdc.dataset.id AND l.archived IS NULL \
-           ORDER BY l.added DESC, l.id DESC)) \
+        "SELECT agdc.dataset.id, agdc.dataset.metadata::text \
          FROM agdc.dataset WHERE agdc.dataset.archived IS NULL AND agdc.dataset.dataset_type_ref = $1",
     );
     let mut params: Vec<Box<dyn postgres::types::ToSql + Sync>> = vec![Box::new(product_id)];
@@ -165,8 +163,27 @@ pub fn search(catalog: &mut Catalog, q: &Query) -> Result<Vec<Found>> {
         out.push(Found {
             id: r.get(0),
             metadata,
-            uris: r.get(2),
+            uris: Vec::new(),
         });
+    }
+    // Locations of what was kept, in one query (newest first, as datacube orders them).
+    let ids: Vec<Uuid> = out.iter().map(|f| f.id).collect();
+    let locations = catalog
+        .prepared(
+            "SELECT dataset_ref, uri_scheme || ':' || uri_body FROM agdc.dataset_location \
+             WHERE dataset_ref = ANY($1) AND archived IS NULL ORDER BY dataset_ref, added DESC, id DESC",
+        )
+        .ctx("reading locations")?;
+    let mut uris: std::collections::HashMap<Uuid, Vec<String>> = Default::default();
+    for r in catalog
+        .client()
+        .query(&locations, &[&ids])
+        .ctx("reading locations")?
+    {
+        uris.entry(r.get(0)).or_default().push(r.get(1));
+    }
+    for f in &mut out {
+        f.uris = uris.remove(&f.id).unwrap_or_default();
     }
     Ok(out)
 }
