@@ -19,7 +19,7 @@ test: deps lint
 	$(CARGO) test --workspace --doc
 
 demo:
-	scripts/setup-deps.sh
+	scripts/setup-deps.sh --python
 	$(CARGO) build --release --bin etlake
 	$(CARGO) build --release -p sample-lake --example sample_lake
 	scripts/demo.sh target/release/etlake

@@ -16,13 +16,23 @@ check="${ETLAKE_DEMO_CHECK:-0}"
 unset ODC_ENVIRONMENT DATACUBE_DB_URL DATACUBE_CONFIG_PATH ODC_CONFIG_PATH DB_HOSTNAME DB_DATABASE
 for v in $(env | grep -o '^ODC_[A-Z0-9_]*_DB_[A-Z]*' || true); do unset "$v"; done
 
-# The demo's files live beside the embedded cluster (see `etlake db status`).
+# The demo's files live beside etlake's embedded cluster (see `etlake db status`).
 if [ -n "${ETLAKE_HOME:-}" ]; then home="$ETLAKE_HOME"
 elif [ "$(id -u)" -eq 0 ]; then home=/var/lib/etlake
 else home="${XDG_DATA_HOME:-$HOME/.local/share}/etlake"; fi
 demo="${ETLAKE_DEMO_DIR:-$home/demo}"
 lake="$demo/lake"
 mkdir -p "$demo"
+# The demo's index is a cluster of its own ($demo/pg), so datasets of other work (or of an older demo
+# whose files are gone) never reach its searches, stacks and counts. Lake and index are rebuilt
+# together when the code that shapes them changes (sample lake, product definitions, indexer, schema).
+export ETLAKE_PG_DIR="$demo/pg"
+stamp=$(find sample-lake product-defs indexer/src catalog-schema/src -type f -print0 | sort -z \
+  | xargs -0 sha256sum | sha256sum | cut -c1-16)
+if [ "$(cat "$lake/.complete" 2>/dev/null)" != "$stamp" ]; then
+  "$etlake" db stop >/dev/null 2>&1 || true
+  rm -rf "$lake" "$ETLAKE_PG_DIR"
+fi
 
 was_running=no
 "$etlake" db status | grep -q "running" && was_running=yes
@@ -36,9 +46,8 @@ step() { echo; echo "==> $*"; }
 
 if [ ! -f "$lake/.complete" ]; then
   step "generating the sample lake in $lake (one water year)"
-  rm -rf "$lake"
   "$sample_lake" "$lake" 366
-  touch "$lake/.complete"
+  echo "$stamp" >"$lake/.complete"
 fi
 
 step "serving the lake from an S3 endpoint on loopback (moto)"
@@ -110,13 +119,14 @@ Python users read the same index with:
 EOF
 if [ "$was_running" = no ] && [ "${ETLAKE_DEMO_SERVE:-0}" != 1 ]; then
   echo
-  echo "The demo stops the cluster it started; \`$etlake db start\` starts it again for Python users."
+  echo "The demo stops the cluster it started; \`ETLAKE_PG_DIR=$ETLAKE_PG_DIR $etlake db start\` starts it again for Python users."
   echo "The lake's rasters are s3:// objects of the demo's endpoint: ETLAKE_DEMO_SERVE=1 make demo keeps it up."
 fi
 if [ "${ETLAKE_DEMO_SERVE:-0}" = 1 ]; then
   cat <<EOS
 
 ETLAKE_DEMO_SERVE=1: the S3 endpoint and the index stay up until Ctrl-C. In another shell:
+  export ETLAKE_PG_DIR=$ETLAKE_PG_DIR
   export AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-east-1
   export AWS_S3_ENDPOINT=${AWS_ENDPOINT_URL#http://} AWS_HTTPS=NO AWS_VIRTUAL_HOSTING=FALSE   # for GDAL in Python
   cargo run --release --example stack_and_kernel
