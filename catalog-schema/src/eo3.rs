@@ -112,18 +112,18 @@ pub fn prepare(doc: &Value, crs_tools: &dyn CrsTransform) -> Result<PreparedData
     } else {
         rings.into_iter().flatten().collect()
     };
-    let lonlat = if crs_tools
+    let geographic = crs_tools
         .is_geographic(crs)
-        .map_err(|m| format!("crs: {crs:?}: {m}"))?
-    {
+        .map_err(|m| format!("crs: {crs:?}: {m}"))?;
+    let lonlat = if geographic {
         vertices
     } else {
         crs_tools
             .to_lonlat(crs, &vertices)
             .map_err(|m| format!("crs: {crs:?}: cannot project to EPSG:4326: {m}"))?
     };
-    let (lon, lat) =
-        lonlat_bounds(&lonlat).ok_or("extent: the footprint has no finite coordinates")?;
+    let (lon, lat) = lonlat_bounds(&lonlat, !geographic)
+        .ok_or("extent: the footprint has no finite coordinates")?;
     let extent =
         json!({"lon": {"begin": lon.0, "end": lon.1}, "lat": {"begin": lat.0, "end": lat.1}});
 
@@ -265,7 +265,7 @@ fn exterior_rings(g: &Value) -> Result<Vec<Vec<(f64, f64)>>, String> {
 
 /// Min/max lon and lat, with datacube's antimeridian rule: if the longitude span exceeds 180°, shift
 /// negative longitudes by +360 and keep that only if the span shrinks.
-fn lonlat_bounds(points: &[(f64, f64)]) -> Option<((f64, f64), (f64, f64))> {
+fn lonlat_bounds(points: &[(f64, f64)], projected: bool) -> Option<((f64, f64), (f64, f64))> {
     let finite: Vec<&(f64, f64)> = points
         .iter()
         .filter(|(x, y)| x.is_finite() && y.is_finite())
@@ -280,7 +280,7 @@ fn lonlat_bounds(points: &[(f64, f64)]) -> Option<((f64, f64), (f64, f64))> {
     };
     let mut lon = minmax(&mut finite.iter().map(|p| p.0));
     let lat = minmax(&mut finite.iter().map(|p| p.1));
-    if lon.1 - lon.0 > 180.0 {
+    if projected && lon.1 - lon.0 > 180.0 {
         let shifted = minmax(
             &mut finite
                 .iter()

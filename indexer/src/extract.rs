@@ -210,7 +210,10 @@ pub fn extract(
             )));
         }
         if let Some(nd) = b.nodata.filter(|_| !gdal_int8) {
-            let same = (nd.is_nan() && def.nodata.is_nan()) || nd == def.nodata;
+            // A float32 band's nodata is the product's value rounded to float32 (-9999.9 → -9999.900390625).
+            let same = (nd.is_nan() && def.nodata.is_nan())
+                || nd == def.nodata
+                || (dtype == "float32" && nd as f32 == def.nodata as f32);
             if !same {
                 return Err(fail(format!(
                     "{name}: the file's nodata is {nd}, product {} says {}",
@@ -227,8 +230,15 @@ pub fn extract(
         if spec.time.per_band {
             steps = Some(steps.map_or(info.bands.len(), |s: usize| s.min(info.bands.len())));
         }
-        let crs = match (crs_of(info), &product.load_crs) {
+        // A stated grid is in the product's load CRS, whatever GDAL makes of the file.
+        let file_crs = if spec.grid.is_some() {
+            None
+        } else {
+            crs_of(info)
+        };
+        let crs = match (file_crs, &product.load_crs) {
             (Some(c), _) => c,
+            (None, Some(c)) if spec.grid.is_some() => c.clone(),
             (None, Some(c)) => {
                 tracing::warn!(
                     "{}: {name} has no CRS; using product {}'s load.crs {c}",
@@ -284,9 +294,18 @@ pub fn extract(
     let crs = crs_text.ok_or_else(|| fail("the recognition spec maps no measurement".into()))?;
     let mut grid_docs = Map::new();
     for (info, name) in &grids {
-        let t = info
-            .eo3_transform()
-            .ok_or_else(|| fail("no geotransform in the file".into()))?;
+        let t = match &spec.grid {
+            Some(g) if g.shape != [info.height, info.width] => {
+                return Err(fail(format!(
+                    "the file is {}×{} (rows×cols), the recognition spec's grid is {}×{}",
+                    info.height, info.width, g.shape[0], g.shape[1]
+                )))
+            }
+            Some(g) => g.transform,
+            None => info
+                .eo3_transform()
+                .ok_or_else(|| fail("no geotransform in the file".into()))?,
+        };
         grid_docs.insert(name.clone(), json!({"shape": [info.height, info.width], "transform": [t[0], t[1], t[2], t[3], t[4], t[5], 0.0, 0.0, 1.0]}));
     }
     let processing = processing_time(recognised);

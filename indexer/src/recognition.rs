@@ -31,6 +31,21 @@ pub struct Spec {
     pub maturity_map: BTreeMap<String, String>,
     /// Product measurement → where it lives in the file.
     pub measurements: BTreeMap<String, MeasurementSource>,
+    /// The grid of every file, for files whose georeferencing GDAL cannot use (IMERG: no CRS, axes
+    /// stored as (lon, lat)); the CRS then comes from the product's `load.crs`.
+    #[serde(default)]
+    pub grid: Option<StatedGrid>,
+}
+
+/// A grid stated by the recognition spec: GDAL's (rows, cols) of the file and the eo3 affine from
+/// (col, row) to the CRS's (x, y), which may swap axes.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StatedGrid {
+    /// `[rows, cols]` as GDAL reads the file; a file of another shape is refused.
+    pub shape: [usize; 2],
+    /// `[a, b, c, d, e, f]`: x = a·col + b·row + c, y = d·col + e·row + f.
+    pub transform: [f64; 6],
 }
 
 /// How a dataset's time range follows from the captured fields.

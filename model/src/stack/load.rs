@@ -266,6 +266,63 @@ fn assemble(
     })
 }
 
+/// An opened file and, when the document had to georeference it, the VRT over it (dropped first:
+/// the VRT reads through the file's handle).
+struct Opened {
+    vrt: Option<gdal::Dataset>,
+    file: gdal::Dataset,
+}
+
+impl Opened {
+    fn dataset(&self) -> &gdal::Dataset {
+        self.vrt.as_ref().unwrap_or(&self.file)
+    }
+}
+
+/// A file without a CRS (IMERG's NetCDF) is read on the dataset document's grid and CRS, through a
+/// VRT over it: the document states what GDAL cannot find (e.g. rows along longitude).
+fn georeference(
+    ds: &gdal::Dataset,
+    doc: &serde_json::Value,
+    measurement: &str,
+) -> std::result::Result<Option<gdal::Dataset>, String> {
+    if ds.spatial_ref().is_ok() {
+        return Ok(None);
+    }
+    let grid_name = doc["measurements"][measurement]["grid"]
+        .as_str()
+        .unwrap_or("default");
+    let grid = &doc["grids"][grid_name];
+    let t: Vec<f64> = grid["transform"]
+        .as_array()
+        .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
+        .unwrap_or_default();
+    let shape: Vec<u64> = grid["shape"]
+        .as_array()
+        .map(|a| a.iter().filter_map(serde_json::Value::as_u64).collect())
+        .unwrap_or_default();
+    let (Some(crs), true) = (doc["crs"].as_str(), t.len() >= 6) else {
+        return Err(format!(
+            "the file has no CRS and grid {grid_name} of the document none either"
+        ));
+    };
+    let (w, h) = ds.raster_size();
+    if shape != [h as u64, w as u64] {
+        return Err(format!(
+            "the file is {h}×{w} (rows×cols), grid {grid_name} of the document says {shape:?}"
+        ));
+    }
+    let vrt = gdal::DriverManager::get_driver_by_name("VRT").map_err(|e| e.to_string())?;
+    let mut out = ds
+        .create_copy(&vrt, "", &gdal::raster::RasterCreationOptions::default())
+        .map_err(|e| e.to_string())?;
+    out.set_geo_transform(&[t[2], t[0], t[1], t[5], t[3], t[4]])
+        .map_err(|e| e.to_string())?;
+    out.set_spatial_ref(&super::grid::srs(crs).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    Ok(Some(out))
+}
+
 /// Warps every requested measurement of one dataset (one GDAL dataset per file, opened by this worker).
 fn read_dataset(
     req: &LoadRequest,
@@ -278,7 +335,7 @@ fn read_dataset(
         message: "has no active location".into(),
     })?;
     let crs = found.metadata["crs"].as_str();
-    let mut opened: HashMap<String, gdal::Dataset> = HashMap::new();
+    let mut opened: HashMap<String, Opened> = HashMap::new();
     let mut out = Vec::with_capacity(ms.len());
     for m in ms {
         let b = source::band_ref(&found.metadata, location, &m.name)?;
@@ -289,9 +346,14 @@ fn read_dataset(
                 object: object.clone(),
                 message: e.to_string(),
             })?;
-            opened.insert(path.clone(), ds);
+            let vrt =
+                georeference(&ds, &found.metadata, &m.name).map_err(|message| Error::Read {
+                    object: object.clone(),
+                    message,
+                })?;
+            opened.insert(path.clone(), Opened { vrt, file: ds });
         }
-        let ds = &opened[&path];
+        let ds = opened[&path].dataset();
         let file_nodata = ds
             .rasterband(b.band)
             .map_err(|e| Error::Read {

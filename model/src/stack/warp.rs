@@ -144,6 +144,15 @@ pub fn warp(
             .map_err(|e| fail(format!("dataset CRS {crs}: {e}")))?;
         transformer_options.push(("SRC_SRS".into(), wkt));
     }
+    // GDAL 3.6 derives an inverted area of interest from a rotated geotransform (a stated grid with
+    // swapped axes), on which PROJ recurses without end: state the whole world instead.
+    if src
+        .dataset
+        .geo_transform()
+        .is_ok_and(|gt| gt[2] != 0.0 || gt[4] != 0.0)
+    {
+        transformer_options.push(("AREA_OF_INTEREST".into(), "-180,-90,180,90".into()));
+    }
     let warp_options = [
         ("INIT_DEST", "NO_DATA".to_string()),
         ("XSCALE", "1".to_string()),
