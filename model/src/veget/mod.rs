@@ -6,6 +6,7 @@
 //! reference's quirks (each fix a separate flag).
 pub mod config;
 mod drive;
+mod fast;
 mod outputs;
 mod params;
 mod run;
@@ -177,6 +178,77 @@ fn floor0(x: f64) -> f64 {
     }
 }
 
+/// One pixel-day's fluxes, named as [`Outputs`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Flux {
+    pub swi: f64,
+    pub swf: f64,
+    pub snwpk: f64,
+    pub swe: f64,
+    pub snowmelt: f64,
+    pub rain: f64,
+    pub intercept: f64,
+    pub srf: f64,
+    pub dd: f64,
+    pub etasw: f64,
+    pub etasw5: f64,
+    pub etc: f64,
+    pub netet: f64,
+}
+
+/// One pixel's state, as [`State`] holds it for all pixels.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PixelState {
+    pub swf: f64,
+    pub pack: f64,
+    pub started: bool,
+    pub gap_days: u32,
+    pub gap_run: u32,
+    pub valid: bool,
+}
+
+impl State {
+    #[inline(always)]
+    pub(crate) fn get(&self, i: usize) -> PixelState {
+        PixelState {
+            swf: self.swf[i],
+            pack: self.pack[i],
+            started: self.started[i],
+            gap_days: self.gap_days[i],
+            gap_run: self.gap_run[i],
+            valid: self.valid[i],
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn set(&mut self, i: usize, s: PixelState) {
+        self.swf[i] = s.swf;
+        self.pack[i] = s.pack;
+        self.started[i] = s.started;
+        self.gap_days[i] = s.gap_days;
+        self.gap_run[i] = s.gap_run;
+        self.valid[i] = s.valid;
+    }
+}
+
+/// Statics of one pixel: whc, fc, sat, interception, water.
+pub(crate) type PixelStatics = (f64, f64, f64, f64, f64);
+/// Dynamic inputs of one pixel-day: p, eto, ndvi, tmin, tmax, tavg.
+pub(crate) type PixelInputs = (f64, f64, f64, f64, f64, f64);
+
+impl Statics<'_> {
+    #[inline(always)]
+    pub(crate) fn get(&self, i: usize) -> PixelStatics {
+        (
+            self.whc[i],
+            self.fc[i],
+            self.sat[i],
+            self.interception[i],
+            self.water[i],
+        )
+    }
+}
+
 /// Runs one day over all pixels, updating `state` and writing `out`.
 pub fn step(
     p: &Params,
@@ -186,137 +258,197 @@ pub fn step(
     state: &mut State,
     out: &mut Outputs,
 ) {
-    let n = state.swf.len();
-    let strict = o.mode == Mode::Strict;
-    let water_var = p.water_factor * p.bias_corr * p.alfa_factor;
-    for i in 0..n {
-        let (whc, fc, sat, icpt, water) =
-            (s.whc[i], s.fc[i], s.sat[i], s.interception[i], s.water[i]);
-        let (pr, eto, ndvi, tmin, tmax, tavg) =
-            (d.p[i], d.eto[i], d.ndvi[i], d.tmin[i], d.tmax[i], d.tavg[i]);
-        if strict {
-            let statics_ok = [whc, fc, sat, icpt, water].iter().all(|v| v.is_finite());
-            if !statics_ok || !state.valid[i] {
-                state.valid[i] = false;
-                out.set_nodata(i);
-                continue;
-            }
-            if ![pr, eto, ndvi, tmin, tmax, tavg]
-                .iter()
-                .all(|v| v.is_finite())
-            {
-                // Hold the state, count the gap, give up on the pixel after too many in a row.
-                state.gap_days[i] += 1;
-                state.gap_run[i] += 1;
-                if state.gap_run[i] > o.max_gap_days {
-                    state.valid[i] = false;
-                }
-                out.set_nodata(i);
-                continue;
-            }
-            state.gap_run[i] = 0;
+    for i in 0..state.swf.len() {
+        let inputs = (d.p[i], d.eto[i], d.ndvi[i], d.tmin[i], d.tmax[i], d.tavg[i]);
+        let mut st = state.get(i);
+        match pixel_day(p, o, s.get(i), inputs, &mut st) {
+            Some(f) => out.set(i, &f),
+            None => out.set_nodata(i),
         }
-        // 3.1 interception
-        let p_eff = pr * (1.0 - icpt / 100.0);
-        out.intercept[i] = pr * icpt / 100.0;
-        // 3.2 rain fraction
-        let mut f_rain = if tavg > p.rf_low_thresh_temp && tavg < p.rf_high_thresh_temp {
-            p.rf_value * tavg
-        } else if tavg >= p.rf_high_thresh_temp {
-            1.0
+        state.set(i, st);
+    }
+}
+
+impl Outputs {
+    #[inline(always)]
+    fn set(&mut self, i: usize, f: &Flux) {
+        self.swi[i] = f.swi;
+        self.swf[i] = f.swf;
+        self.snwpk[i] = f.snwpk;
+        self.swe[i] = f.swe;
+        self.snowmelt[i] = f.snowmelt;
+        self.rain[i] = f.rain;
+        self.intercept[i] = f.intercept;
+        self.srf[i] = f.srf;
+        self.dd[i] = f.dd;
+        self.etasw[i] = f.etasw;
+        self.etasw5[i] = f.etasw5;
+        self.etc[i] = f.etc;
+        self.netet[i] = f.netet;
+    }
+}
+
+/// One pixel through one day: the fluxes, or None when the pixel has no output that day (strict mode:
+/// invalid statics, a gap in the inputs, or given up after too long a gap). Updates `state`.
+#[inline(always)]
+pub(crate) fn pixel_day(
+    p: &Params,
+    o: &Options,
+    statics: PixelStatics,
+    inputs: PixelInputs,
+    state: &mut PixelState,
+) -> Option<Flux> {
+    let (whc, fc, sat, icpt, water) = statics;
+    let (pr, eto, ndvi, tmin, tmax, tavg) = inputs;
+    let strict = o.mode == Mode::Strict;
+    if strict {
+        let statics_ok = [whc, fc, sat, icpt, water].iter().all(|v| v.is_finite());
+        if !statics_ok || !state.valid {
+            state.valid = false;
+            return None;
+        }
+        if ![pr, eto, ndvi, tmin, tmax, tavg]
+            .iter()
+            .all(|v| v.is_finite())
+        {
+            // Hold the state, count the gap, give up on the pixel after too many in a row.
+            state.gap_days += 1;
+            state.gap_run += 1;
+            if state.gap_run > o.max_gap_days {
+                state.valid = false;
+            }
+            return None;
+        }
+        state.gap_run = 0;
+    }
+    let f = flux(
+        p,
+        o,
+        statics,
+        inputs,
+        (state.swf, state.pack, !state.started),
+    );
+    state.swf = f.swf;
+    state.pack = f.snwpk;
+    state.started = true;
+    Some(f)
+}
+
+/// The day's fluxes of one pixel from its previous soil water, snowpack and whether this is its day 0,
+/// written as selects (no branch), so loops over it vectorise.
+#[inline(always)]
+pub(crate) fn flux(
+    p: &Params,
+    o: &Options,
+    statics: PixelStatics,
+    inputs: PixelInputs,
+    (swf0, pack0, day0): (f64, f64, bool),
+) -> Flux {
+    let (whc, fc, sat, icpt, water) = statics;
+    let (pr, eto, ndvi, tmin, tmax, tavg) = inputs;
+    let strict = o.mode == Mode::Strict;
+    // 3.1 interception
+    let p_eff = pr * (1.0 - icpt / 100.0);
+    let intercept = pr * icpt / 100.0;
+    // 3.2 rain fraction
+    let mut f_rain = if tavg > p.rf_low_thresh_temp && tavg < p.rf_high_thresh_temp {
+        p.rf_value * tavg
+    } else if tavg >= p.rf_high_thresh_temp {
+        1.0
+    } else {
+        0.0
+    };
+    if strict && o.clamp_rain_fraction && f_rain > 1.0 {
+        f_rain = 1.0;
+    }
+    let rain = f_rain * p_eff;
+    let (snow, melt, pack, swi) = if day0 {
+        // 3.10: no snow partition on day 0; all effective precipitation enters the soil.
+        let swi0 = 0.5 * whc + p_eff;
+        (0.0, 0.0, 0.0, if swi0 < 0.0 { f64::NAN } else { swi0 })
+    } else {
+        let snow = (1.0 - f_rain) * p_eff;
+        // 3.3 melt
+        let mut m_pot = match o.melt_formula {
+            MeltFormula::V2021 => {
+                let tmin_c = if tmin < 0.0 { 0.0 } else { tmin };
+                if tavg > p.rf_low_thresh_temp {
+                    p.melt_factor * tmax * (tmax - tmin_c)
+                } else {
+                    0.0
+                }
+            }
+            MeltFormula::V2020Typo => p.melt_factor * (tmax * tmax - (tmax - tmin)),
+            MeltFormula::V2014 => p.melt_factor * (tmax * tmax - tmax * tmin),
+        };
+        if strict && o.clamp_melt && m_pot < 0.0 {
+            m_pot = 0.0;
+        }
+        let available = snow + pack0;
+        let melt = if m_pot <= available { m_pot } else { available };
+        let pack = floor0(pack0 + snow - melt);
+        (snow, melt, pack, swf0 + rain + melt)
+    };
+    // 3.6 runoff
+    let r = {
+        let x = swi - whc;
+        if x >= 0.0 {
+            x
         } else {
             0.0
-        };
-        if strict && o.clamp_rain_fraction && f_rain > 1.0 {
-            f_rain = 1.0;
         }
-        let rain = f_rain * p_eff;
-        out.rain[i] = rain;
-        let day0 = !state.started[i];
-        let (snow, melt, pack, swi) = if day0 {
-            // 3.10: no snow partition on day 0; all effective precipitation enters the soil.
-            let swi0 = 0.5 * whc + p_eff;
-            (0.0, 0.0, 0.0, if swi0 < 0.0 { f64::NAN } else { swi0 })
-        } else {
-            let snow = (1.0 - f_rain) * p_eff;
-            // 3.3 melt
-            let mut m_pot = match o.melt_formula {
-                MeltFormula::V2021 => {
-                    let tmin_c = if tmin < 0.0 { 0.0 } else { tmin };
-                    if tavg > p.rf_low_thresh_temp {
-                        p.melt_factor * tmax * (tmax - tmin_c)
-                    } else {
-                        0.0
-                    }
-                }
-                MeltFormula::V2020Typo => p.melt_factor * (tmax * tmax - (tmax - tmin)),
-                MeltFormula::V2014 => p.melt_factor * (tmax * tmax - tmax * tmin),
-            };
-            if strict && o.clamp_melt && m_pot < 0.0 {
-                m_pot = 0.0;
-            }
-            let available = snow + state.pack[i];
-            let melt = if m_pot <= available { m_pot } else { available };
-            let pack = floor0(state.pack[i] + snow - melt);
-            (snow, melt, pack, state.swf[i] + rain + melt)
-        };
-        out.swe[i] = snow;
-        out.snowmelt[i] = melt;
-        out.snwpk[i] = pack;
-        out.swi[i] = swi;
-        // 3.6 runoff
-        let r = {
-            let x = swi - whc;
-            if x >= 0.0 {
-                x
-            } else {
-                0.0
-            }
-        };
-        let dmax = sat - fc;
-        let srf = if r <= dmax {
-            p.rf_coeff * r
-        } else {
-            (r - dmax) + p.rf_coeff * dmax
-        };
-        out.srf[i] = srf;
-        out.dd[i] = r - srf;
-        // 3.7 ET
-        let eto_bc = p.bias_corr * eto;
-        let kcp = if ndvi > 0.4 {
-            p.k_factor * ndvi + p.ndvi_factor
-        } else {
-            p.k_factor * ndvi
-        };
-        let e1 = kcp * eto_bc;
-        let ks = if swi > 0.5 * whc {
-            1.0
-        } else {
-            swi / (0.5 * whc)
-        };
-        let e3 = ks * e1;
-        let e4 = if e3 > swi { swi } else { e3 };
-        let e5 = if e4 > whc { whc } else { e4 };
-        let water_rule = o.water_rule && (water == 1.0 || ndvi < 0.0);
-        let eta = if water_rule { water_var * eto } else { e5 };
-        out.etasw5[i] = e5;
-        out.etasw[i] = eta;
-        let etc = (p.k_factor * ndvi + p.ndvi_factor) * eto_bc;
-        out.etc[i] = etc;
-        out.netet[i] = floor0(etc - eta);
-        // 3.9 final soil water
-        let mut swf = if swi > whc {
-            whc - eta
-        } else {
-            floor0(swi - eta)
-        };
-        if strict && o.clamp_water_swf && water_rule {
-            swf = swf.clamp(0.0, whc);
-        }
-        out.swf[i] = swf;
-        state.swf[i] = swf;
-        state.pack[i] = pack;
-        state.started[i] = true;
+    };
+    let dmax = sat - fc;
+    let srf = if r <= dmax {
+        p.rf_coeff * r
+    } else {
+        (r - dmax) + p.rf_coeff * dmax
+    };
+    // 3.7 ET
+    let eto_bc = p.bias_corr * eto;
+    let kcp = if ndvi > 0.4 {
+        p.k_factor * ndvi + p.ndvi_factor
+    } else {
+        p.k_factor * ndvi
+    };
+    let e1 = kcp * eto_bc;
+    let ks = if swi > 0.5 * whc {
+        1.0
+    } else {
+        swi / (0.5 * whc)
+    };
+    let e3 = ks * e1;
+    let e4 = if e3 > swi { swi } else { e3 };
+    let e5 = if e4 > whc { whc } else { e4 };
+    let water_rule = o.water_rule && (water == 1.0 || ndvi < 0.0);
+    let water_var = p.water_factor * p.bias_corr * p.alfa_factor;
+    let eta = if water_rule { water_var * eto } else { e5 };
+    let etc = (p.k_factor * ndvi + p.ndvi_factor) * eto_bc;
+    // 3.9 final soil water
+    let mut swf = if swi > whc {
+        whc - eta
+    } else {
+        floor0(swi - eta)
+    };
+    if strict && o.clamp_water_swf && water_rule {
+        // Clamped to [0, WHC] (as f64::clamp, without its panic on a negative WHC).
+        let lo = if swf < 0.0 { 0.0 } else { swf };
+        swf = if lo > whc { whc } else { lo };
+    }
+    Flux {
+        swi,
+        swf,
+        snwpk: pack,
+        swe: snow,
+        snowmelt: melt,
+        rain,
+        intercept,
+        srf,
+        dd: r - srf,
+        etasw: eta,
+        etasw5: e5,
+        etc,
+        netet: floor0(etc - eta),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Running the kernel over a whole period: the pixels are cut into tiles and each tile goes through
 //! all its days while it is cache-resident (the day-at-a-time loop over a large area is bound by
 //! streaming ~28 arrays through memory), tiles in parallel with rayon, sums kept per pixel.
-use super::{step, Day, Options, Outputs, Params, State, Statics};
+use super::{pixel_day, Flux, Mode, Options, Params, State, Statics};
 use rayon::prelude::*;
 
 /// Daily inputs for a period, time-major: value of pixel `i` on day `t` at `t * pixels + i`.
@@ -64,27 +64,26 @@ impl Sums {
         }
     }
 
-    /// Adds a day; NaN outputs (gaps) are skipped and not counted.
-    fn add(&mut self, o: &Outputs) {
-        for i in 0..self.etasw.len() {
-            if o.etasw[i].is_nan() {
-                continue;
-            }
-            self.etasw[i] += o.etasw[i];
-            self.srf[i] += o.srf[i];
-            self.dd[i] += o.dd[i];
-            self.rain[i] += o.rain[i];
-            self.intercept[i] += o.intercept[i];
-            self.swe[i] += o.swe[i];
-            self.etc[i] += o.etc[i];
-            self.netet[i] += o.netet[i];
-            self.valid_days[i] += 1;
+    /// Adds pixel `i`'s day; NaN outputs (compat mode's NaN days) are skipped and not counted.
+    #[inline(always)]
+    fn add(&mut self, i: usize, f: &Flux) {
+        if f.etasw.is_nan() {
+            return;
         }
+        self.etasw[i] += f.etasw;
+        self.srf[i] += f.srf;
+        self.dd[i] += f.dd;
+        self.rain[i] += f.rain;
+        self.intercept[i] += f.intercept;
+        self.swe[i] += f.swe;
+        self.etc[i] += f.etc;
+        self.netet[i] += f.netet;
+        self.valid_days[i] += 1;
     }
 }
 
 /// Runs all days of `stack` from `state`, `tile` pixels at a time in parallel. Returns the final state
-/// and the sums; identical to calling [`step`] day after day over all pixels.
+/// and the sums; identical to calling [`super::step`] day after day over all pixels.
 pub fn run(
     params: &Params,
     opts: &Options,
@@ -115,20 +114,61 @@ pub fn run(
                 interception: &statics.interception[a..b],
                 water: &statics.water[a..b],
             };
-            let mut out = Outputs::new(b - a);
             let mut sums = Sums::new(b - a);
+            let mut fast_days = vec![0.0; b - a];
+            let strict = opts.mode == Mode::Strict;
+            let statics_finite = [s.whc, s.fc, s.sat, s.interception, s.water]
+                .iter()
+                .all(|v| v.iter().all(|x| x.is_finite()));
+            // The fluxes go straight into the sums: no daily output arrays to write and read back.
             for t in 0..stack.days {
-                let r = t * n + a..t * n + b;
-                let d = Day {
-                    p: &stack.p[r.clone()],
-                    eto: &stack.eto[r.clone()],
-                    ndvi: &stack.ndvi[r.clone()],
-                    tmin: &stack.tmin[r.clone()],
-                    tmax: &stack.tmax[r.clone()],
-                    tavg: &stack.tavg[r],
-                };
-                step(params, opts, s, d, &mut st, &mut out);
-                sums.add(&out);
+                let base = t * n + a;
+                let d = [
+                    stack.p, stack.eto, stack.ndvi, stack.tmin, stack.tmax, stack.tavg,
+                ]
+                .map(|v| &v[base..base + (b - a)]);
+                // The common case — every pixel past its day 0 and (strict) valid with finite statics
+                // and inputs — runs branch-free over the whole tile.
+                let common = st.started.iter().all(|&x| x)
+                    && (!strict
+                        || (statics_finite
+                            && st.valid.iter().all(|&x| x)
+                            && d.iter().all(|v| v.iter().all(|x| x.is_finite()))));
+                if common {
+                    if strict {
+                        st.gap_run.fill(0);
+                    }
+                    super::fast::tile_day(
+                        params,
+                        opts,
+                        s,
+                        d,
+                        &mut st.swf,
+                        &mut st.pack,
+                        &mut sums,
+                        &mut fast_days,
+                    );
+                    continue;
+                }
+                for i in 0..b - a {
+                    let k = base + i;
+                    let inputs = (
+                        stack.p[k],
+                        stack.eto[k],
+                        stack.ndvi[k],
+                        stack.tmin[k],
+                        stack.tmax[k],
+                        stack.tavg[k],
+                    );
+                    let mut px = st.get(i);
+                    if let Some(f) = pixel_day(params, opts, s.get(i), inputs, &mut px) {
+                        sums.add(i, &f);
+                    }
+                    st.set(i, px);
+                }
+            }
+            for (v, f) in sums.valid_days.iter_mut().zip(&fast_days) {
+                *v += *f as u32;
             }
             (st, sums)
         })

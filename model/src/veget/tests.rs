@@ -615,3 +615,156 @@ fn tiled_parallel_run_equals_day_by_day_and_closes_the_water_balance() {
         assert!((sums.srf[i] + sums.dd[i] - runoff[i]).abs() < 1e-9);
     }
 }
+
+#[test]
+fn tiled_run_equals_stepping_with_gaps_water_and_every_option_set() {
+    // Tiles of 50: tiles 0 and 2 hold gaps (NaN inputs), a NaN static, water and negative-NDVI pixels,
+    // so the branch-free common-case loop and the general loop both run, in all three option sets.
+    let (n, days, tile) = (200, 45, 50);
+    let mut rng = Rng(23);
+    let whc: Vec<f64> = (0..n).map(|_| rng.range(30.0, 200.0)).collect();
+    let fc = vec![150.0; n];
+    let mut sat: Vec<f64> = (0..n).map(|_| rng.range(160.0, 260.0)).collect();
+    sat[107] = f64::NAN;
+    let icpt: Vec<f64> = (0..n).map(|_| rng.range(0.0, 15.0)).collect();
+    let water: Vec<f64> = (0..n)
+        .map(|i| if i % 37 == 5 { 1.0 } else { 0.0 })
+        .collect();
+    let statics = Statics {
+        whc: &whc,
+        fc: &fc,
+        sat: &sat,
+        interception: &icpt,
+        water: &water,
+    };
+    let mut cols: Vec<Vec<f64>> = (0..6).map(|_| Vec::with_capacity(n * days)).collect();
+    for k in 0..n * days {
+        let (t, i) = (k / n, k % n);
+        let tavg = rng.range(-12.0, 28.0);
+        let gap = (i < 50 && (t * 7 + i) % 61 == 0) || (i == 130 && (10..18).contains(&t));
+        let ndvi = if i % 41 == 3 {
+            -0.1
+        } else {
+            rng.range(0.0, 0.9)
+        };
+        for (c, v) in cols.iter_mut().zip([
+            if gap { f64::NAN } else { rng.range(0.0, 20.0) },
+            rng.range(0.5, 8.0),
+            ndvi,
+            tavg - 6.0,
+            tavg + 6.0,
+            tavg,
+        ]) {
+            c.push(v);
+        }
+    }
+    let stack = Stack {
+        pixels: n,
+        days,
+        p: &cols[0],
+        eto: &cols[1],
+        ndvi: &cols[2],
+        tmin: &cols[3],
+        tmax: &cols[4],
+        tavg: &cols[5],
+    };
+    let custom = Options {
+        melt_formula: MeltFormula::V2014,
+        clamp_melt: false,
+        max_gap_days: 3,
+        ..Options::default()
+    };
+    let same = |a: &[f64], b: &[f64]| {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
+    };
+    for opts in [Options::default(), Options::compat(), custom] {
+        let (state, sums) = run(
+            &Params::default(),
+            &opts,
+            statics,
+            stack,
+            State::new(n),
+            tile,
+        );
+        let mut reference = State::new(n);
+        let mut out = Outputs::new(n);
+        let mut want = Sums {
+            etasw: vec![0.0; n],
+            srf: vec![0.0; n],
+            dd: vec![0.0; n],
+            rain: vec![0.0; n],
+            intercept: vec![0.0; n],
+            swe: vec![0.0; n],
+            etc: vec![0.0; n],
+            netet: vec![0.0; n],
+            valid_days: vec![0; n],
+        };
+        for t in 0..days {
+            let r = t * n..(t + 1) * n;
+            let d = Day {
+                p: &cols[0][r.clone()],
+                eto: &cols[1][r.clone()],
+                ndvi: &cols[2][r.clone()],
+                tmin: &cols[3][r.clone()],
+                tmax: &cols[4][r.clone()],
+                tavg: &cols[5][r],
+            };
+            step(
+                &Params::default(),
+                &opts,
+                statics,
+                d,
+                &mut reference,
+                &mut out,
+            );
+            for i in 0..n {
+                if out.etasw[i].is_nan() {
+                    continue;
+                }
+                want.etasw[i] += out.etasw[i];
+                want.srf[i] += out.srf[i];
+                want.dd[i] += out.dd[i];
+                want.rain[i] += out.rain[i];
+                want.intercept[i] += out.intercept[i];
+                want.swe[i] += out.swe[i];
+                want.etc[i] += out.etc[i];
+                want.netet[i] += out.netet[i];
+                want.valid_days[i] += 1;
+            }
+        }
+        assert!(same(&state.swf, &reference.swf), "{:?}", opts.mode);
+        assert!(same(&state.pack, &reference.pack));
+        assert_eq!(
+            (
+                &state.started,
+                &state.gap_days,
+                &state.gap_run,
+                &state.valid
+            ),
+            (
+                &reference.started,
+                &reference.gap_days,
+                &reference.gap_run,
+                &reference.valid
+            )
+        );
+        for (got, exp) in [
+            (&sums.etasw, &want.etasw),
+            (&sums.srf, &want.srf),
+            (&sums.dd, &want.dd),
+            (&sums.rain, &want.rain),
+            (&sums.intercept, &want.intercept),
+            (&sums.swe, &want.swe),
+            (&sums.etc, &want.etc),
+            (&sums.netet, &want.netet),
+        ] {
+            assert!(same(got, exp), "{:?}", opts.mode);
+        }
+        assert_eq!(sums.valid_days, want.valid_days);
+        // The gaps were real: strict mode lost pixel-days, and compat mode produced NaN days.
+        assert!(want.valid_days.iter().any(|&d| d < days as u32));
+    }
+}
