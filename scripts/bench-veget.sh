@@ -38,6 +38,7 @@ def day(swf, pack, day0):
     etc = (1.25 * ndvi + 0.2) * etobc; netet = np.maximum(etc - eta, 0)
     newswf = np.where(swi > whc, whc - eta, np.maximum(swi - eta, 0))
     return newswf, newpack
+day(swf, pack, True)  # warm-up, as on the Rust side
 t = time.perf_counter()
 for k in range(days):
     swf, pack = day(swf, pack, k == 0)

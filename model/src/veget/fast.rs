@@ -138,8 +138,10 @@ fn body<K: Preset>(
         );
         swf[i] = f.swf;
         pack[i] = f.snwpk;
-        let ok = !f.etasw.is_nan();
-        let add = |x: f64| if ok { x } else { 0.0 };
+        // x where ETa is a number, else +0: a bit mask, so every sum is an unconditional add (a
+        // conditional one compiles to slow masked loads and stores).
+        let mask = if f.etasw.is_nan() { 0 } else { u64::MAX };
+        let add = |x: f64| f64::from_bits(x.to_bits() & mask);
         e[i] += add(f.etasw);
         sr[i] += add(f.srf);
         dd[i] += add(f.dd);

@@ -119,7 +119,7 @@ pub fn run(
             let strict = opts.mode == Mode::Strict;
             let statics_finite = [s.whc, s.fc, s.sat, s.interception, s.water]
                 .iter()
-                .all(|v| v.iter().all(|x| x.is_finite()));
+                .all(|v| finite(v));
             // The fluxes go straight into the sums: no daily output arrays to write and read back.
             for t in 0..stack.days {
                 let base = t * n + a;
@@ -129,11 +129,9 @@ pub fn run(
                 .map(|v| &v[base..base + (b - a)]);
                 // The common case — every pixel past its day 0 and (strict) valid with finite statics
                 // and inputs — runs branch-free over the whole tile.
-                let common = st.started.iter().all(|&x| x)
+                let common = all_true(&st.started)
                     && (!strict
-                        || (statics_finite
-                            && st.valid.iter().all(|&x| x)
-                            && d.iter().all(|v| v.iter().all(|x| x.is_finite()))));
+                        || (statics_finite && all_true(&st.valid) && d.iter().all(|v| finite(v))));
                 if common {
                     if strict {
                         st.gap_run.fill(0);
@@ -173,8 +171,27 @@ pub fn run(
             (st, sums)
         })
         .collect();
-    let mut state_out = State::new(0);
-    let mut sums = Sums::new(0);
+    // Filled tile after tile: exact capacities, so nothing is copied twice.
+    let v = || Vec::with_capacity(n);
+    let mut state_out = State {
+        swf: v(),
+        pack: v(),
+        started: Vec::with_capacity(n),
+        gap_days: Vec::with_capacity(n),
+        gap_run: Vec::with_capacity(n),
+        valid: Vec::with_capacity(n),
+    };
+    let mut sums = Sums {
+        etasw: v(),
+        srf: v(),
+        dd: v(),
+        rain: v(),
+        intercept: v(),
+        swe: v(),
+        etc: v(),
+        netet: v(),
+        valid_days: Vec::with_capacity(n),
+    };
     for (st, s) in parts {
         state_out.swf.extend(st.swf);
         state_out.pack.extend(st.pack);
@@ -193,4 +210,13 @@ pub fn run(
         sums.valid_days.extend(s.valid_days);
     }
     (state_out, sums)
+}
+
+/// Whether every value is finite: a fold without early exit, so that it vectorises.
+fn finite(v: &[f64]) -> bool {
+    v.iter().fold(true, |ok, x| ok & x.is_finite())
+}
+
+fn all_true(v: &[bool]) -> bool {
+    v.iter().fold(true, |ok, &x| ok & x)
 }
