@@ -12,6 +12,8 @@ pub struct Catalog {
     source: Source,
     /// Statements prepared on this connection, by SQL text (searches repeat a few shapes).
     statements: std::collections::HashMap<String, postgres::Statement>,
+    /// Search expressions per product name, resolved once per connection.
+    pub(crate) search_fields: std::collections::HashMap<String, crate::search::ProductSearch>,
 }
 
 impl Catalog {
@@ -38,6 +40,7 @@ impl Catalog {
             url: url.clone(),
             source: Source::CommandLine,
             statements: Default::default(),
+            search_fields: Default::default(),
         })
     }
 

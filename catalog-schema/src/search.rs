@@ -62,27 +62,35 @@ pub fn parse_time_range(s: &str) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
     }
 }
 
-/// The SQL and parameters of a search (datacube's shape, so datacube's `dix_*` indexes serve it).
-fn build(
-    catalog: &mut Catalog,
-    q: &Query,
-) -> Result<(String, Vec<Box<dyn postgres::types::ToSql + Sync>>)> {
+/// A product's id and the SQL of its time, lat and lon search fields (None when its metadata type
+/// has no such field). Resolved once per connection: a product's metadata type does not change.
+#[derive(Debug, Clone)]
+pub(crate) struct ProductSearch {
+    id: i16,
+    time: Option<String>,
+    lat: Option<String>,
+    lon: Option<String>,
+}
+
+fn product_search(catalog: &mut Catalog, product: &str) -> Result<ProductSearch> {
+    if let Some(p) = catalog.search_fields.get(product) {
+        return Ok(p.clone());
+    }
     let lookup = catalog
         .prepared("SELECT p.id, m.definition::text FROM agdc.dataset_type p JOIN agdc.metadata_type m ON m.id = p.metadata_type_ref WHERE p.name = $1")
         .ctx("looking up the product")?;
     let row = catalog
         .client()
-        .query_opt(&lookup, &[&q.product])
+        .query_opt(&lookup, &[&product])
         .ctx("looking up the product")?
         .ok_or_else(|| Error::NotFound {
-            object: format!("product {:?}", q.product),
+            object: format!("product {product:?}"),
             message: "not in the index (see `etlake product list`)".into(),
         })?;
-    let product_id: i16 = row.get(0);
     let definition: Value =
         serde_json::from_str(row.get::<_, &str>(1)).expect("jsonb text is JSON");
     let fields = fields::dataset_fields(&definition).map_err(|m| Error::Invalid {
-        object: format!("product {}", q.product),
+        object: format!("product {product}"),
         message: m,
     })?;
     let field = |name: &str| {
@@ -90,13 +98,39 @@ fn build(
             .iter()
             .find(|f| f.name == name)
             .map(|f| f.sql("agdc.dataset.metadata"))
-            .ok_or_else(|| Error::Invalid {
-                object: format!("product {}", q.product),
-                message: format!("its metadata type has no {name} field to search on"),
-            })
+    };
+    let p = ProductSearch {
+        id: row.get(0),
+        time: field("time"),
+        lat: field("lat"),
+        lon: field("lon"),
+    };
+    catalog.search_fields.insert(product.to_string(), p.clone());
+    Ok(p)
+}
+
+/// The SQL and parameters of a search (datacube's shape, so datacube's `dix_*` indexes serve it).
+fn build(
+    catalog: &mut Catalog,
+    q: &Query,
+) -> Result<(String, Vec<Box<dyn postgres::types::ToSql + Sync>>)> {
+    let ps = product_search(catalog, &q.product)?;
+    let product_id = ps.id;
+    let field = |name: &str| {
+        match name {
+            "time" => ps.time.clone(),
+            "lat" => ps.lat.clone(),
+            _ => ps.lon.clone(),
+        }
+        .ok_or_else(|| Error::Invalid {
+            object: format!("product {}", q.product),
+            message: format!("its metadata type has no {name} field to search on"),
+        })
     };
     let mut sql = String::from(
-        "SELECT agdc.dataset.id, agdc.dataset.metadata::text \
+        "SELECT agdc.dataset.id, agdc.dataset.metadata::text, \
+         ARRAY(SELECT l.uri_scheme || ':' || l.uri_body FROM agdc.dataset_location l \
+               WHERE l.dataset_ref = agdc.dataset.id AND l.archived IS NULL ORDER BY l.added DESC, l.id DESC) \
          FROM agdc.dataset WHERE agdc.dataset.archived IS NULL AND agdc.dataset.dataset_type_ref = $1",
     );
     let mut params: Vec<Box<dyn postgres::types::ToSql + Sync>> = vec![Box::new(product_id)];
@@ -163,27 +197,8 @@ pub fn search(catalog: &mut Catalog, q: &Query) -> Result<Vec<Found>> {
         out.push(Found {
             id: r.get(0),
             metadata,
-            uris: Vec::new(),
+            uris: r.get(2),
         });
-    }
-    // Locations of what was kept, in one query (newest first, as datacube orders them).
-    let ids: Vec<Uuid> = out.iter().map(|f| f.id).collect();
-    let locations = catalog
-        .prepared(
-            "SELECT dataset_ref, uri_scheme || ':' || uri_body FROM agdc.dataset_location \
-             WHERE dataset_ref = ANY($1) AND archived IS NULL ORDER BY dataset_ref, added DESC, id DESC",
-        )
-        .ctx("reading locations")?;
-    let mut uris: std::collections::HashMap<Uuid, Vec<String>> = Default::default();
-    for r in catalog
-        .client()
-        .query(&locations, &[&ids])
-        .ctx("reading locations")?
-    {
-        uris.entry(r.get(0)).or_default().push(r.get(1));
-    }
-    for f in &mut out {
-        f.uris = uris.remove(&f.id).unwrap_or_default();
     }
     Ok(out)
 }
