@@ -9,11 +9,30 @@ n="${1:-2000}"
 . scripts/bench-env.sh
 cargo build --release -p sample-lake --example landsat_items -q
 target/release/examples/landsat_items "$work/lake" "$n" >/dev/null
+# The S3 leg runs against s3s-fs (a Rust S3-protocol server over a folder): moto answers only ~460 GETs
+# per second whatever the client, which would measure moto. ETLAKE_BENCH_S3=moto uses moto instead.
+if [ "${ETLAKE_BENCH_S3:-s3s-fs}" = s3s-fs ]; then
+  s3s="$PWD/target/tools/bin/s3s-fs"
+  [ -x "$s3s" ] || cargo install -q s3s-fs --version 0.14.1 --features binary --locked --root "$PWD/target/tools"
+  s3port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$work/s3root"
+  "$s3s" --host 127.0.0.1 --port "$s3port" --access-key bench --secret-key bench "$work/s3root" >/dev/null 2>&1 &
+  s3s_pid=$!
+  trap 'kill $s3s_pid 2>/dev/null || true; cleanup' EXIT
+  endpoint="http://127.0.0.1:$s3port"
+  for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$s3port") 2>/dev/null && break; sleep 0.1; done
+  server="s3s-fs 0.14.1"
+else
+  server="moto"
+fi
 .venv-moto/bin/python - "$endpoint" "$work/lake" <<'PY'
 import sys, os, json, boto3, concurrent.futures as cf
 endpoint, root = sys.argv[1], sys.argv[2]
 s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-s3.create_bucket(Bucket="usgs-landsat")
+try:
+    s3.create_bucket(Bucket="usgs-landsat")
+except s3.exceptions.BucketAlreadyOwnedByYou:
+    pass
 def put(p):
     key = os.path.relpath(p, root)
     doc = json.load(open(p))
@@ -41,7 +60,7 @@ measure() {  # label, command...
 report() {  # label secs kb
   python3 -c "import sys; l,s,kb,n=sys.argv[1],float(sys.argv[2]),int(sys.argv[3]),int(sys.argv[4]); print(f'  {l:<28} {s:7.2f} s  {n/s:8.1f} datasets/s  peak RSS {kb/1024:6.1f} MiB')" "$@" "$n"
 }
-echo "STAC sidecars → ODC index, $n items, $(nproc) cores (odc-apps-dc-tools 1.9.9 + datacube 1.9.20 vs etlake):"
+echo "STAC sidecars → ODC index, $n items, $(nproc) cores, S3 from $server (odc-apps-dc-tools 1.9.9 + datacube 1.9.20 vs etlake):"
 u=$(fresh bench_dc_s3); read -r _ dc_s secs_kb <<<"$(ODC_DEFAULT_DB_URL=$u AWS_ENDPOINT_URL=$endpoint measure x .venv/bin/s3-to-dc --stac 's3://usgs-landsat/collection02/**/*_SR_stac.json' ls8_c2l2_sr)"
 dc_s3=($(echo "$dc_s $secs_kb")); report "s3-to-dc --stac" "${dc_s3[0]}" "${dc_s3[1]}"
 u=$(fresh bench_et_s3); r=($(measure x "$etlake" --db "$u" index s3://usgs-landsat/collection02/ --endpoint-url "$endpoint"))
