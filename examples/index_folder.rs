@@ -19,6 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         defs_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/product-defs").into(),
         dry_run: false,
         update: catalog_schema::dataset::UpdatePolicy::Never,
+        raw_update: catalog_schema::dataset::UpdatePolicy::Safe,
         href_rewrites: vec![],
         rename_product: None,
         archive_less_mature: None,

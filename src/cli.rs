@@ -198,11 +198,13 @@ pub struct IndexArgs {
     /// Go through every step and report what would happen, writing nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Update datasets whose document changed, when the change is safe (only additions).
+    /// Update datasets whose metadata document changed, when the change is safe (only additions).
+    /// (Raw files that changed are always updated under the safe rules.)
     #[arg(long)]
     pub update_if_exists: bool,
-    /// With --update-if-exists: apply any change except a change of product.
-    #[arg(long, requires = "update_if_exists")]
+    /// Apply any change except a change of product: to raw files that changed, and with
+    /// --update-if-exists to metadata documents.
+    #[arg(long)]
     pub allow_unsafe: bool,
     /// Rewrite STAC href prefixes, e.g. https://landsatlook.usgs.gov/data=s3://usgs-landsat (repeatable).
     #[arg(long, value_name = "FROM=TO")]

@@ -440,6 +440,11 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
             (true, false) => catalog_schema::dataset::UpdatePolicy::Safe,
             (true, true) => catalog_schema::dataset::UpdatePolicy::Any,
         },
+        raw_update: if a.allow_unsafe {
+            catalog_schema::dataset::UpdatePolicy::Any
+        } else {
+            catalog_schema::dataset::UpdatePolicy::Safe
+        },
     };
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(

@@ -241,6 +241,7 @@ pub fn veget_run(
             defs_dir: defs_dir(&a.defs),
             dry_run: false,
             update: catalog_schema::dataset::UpdatePolicy::Safe,
+            raw_update: catalog_schema::dataset::UpdatePolicy::Safe,
             href_rewrites: vec![],
             rename_product: None,
             archive_less_mature: None,

@@ -167,8 +167,9 @@ fn local_lake_is_indexed_once_and_python_loads_it() {
     let out = validate_stac_items(&pg.url, "assert p['proj:code'] == 'EPSG:4326', p");
     assert!(out.contains("stac valid 5"), "{out}");
 
-    // A changed object: the same file rewritten on another grid. Reported, not silently rewritten;
-    // --update-if-exists refuses the unsafe change; --allow-unsafe applies it (and its STAC item).
+    // A changed object: the same file rewritten on another grid. Raw files that changed are updated
+    // under datacube's safe rules: this change is unsafe, so it is reported, not silently rewritten;
+    // --allow-unsafe applies it (and its STAC item).
     let moved = daily.join("chirps-v2.0.2023.01.01.tif");
     let shifted = [-104.0, 0.05, 0.0, 41.0, 0.0, -0.05];
     write_geotiff::<f32>(
@@ -182,18 +183,13 @@ fn local_lake_is_indexed_once_and_python_loads_it() {
     let out = etlake(&pg.url, &["index", one]);
     let t = text(&out);
     assert!(
-        out.status.success() && t.contains("1 exists-different") && t.contains("extent.lon.begin"),
+        out.status.success()
+            && t.contains("1 exists-different")
+            && t.contains("unsafe changes")
+            && t.contains("extent.lon.begin"),
         "{t}"
     );
-    let t = text(&etlake(&pg.url, &["index", one, "--update-if-exists"]));
-    assert!(
-        t.contains("1 exists-different") && t.contains("unsafe changes"),
-        "{t}"
-    );
-    let t = ok(etlake(
-        &pg.url,
-        &["index", one, "--update-if-exists", "--allow-unsafe"],
-    ));
+    let t = ok(etlake(&pg.url, &["index", one, "--allow-unsafe"]));
     assert!(t.contains("1 updated"), "{t}");
     assert_eq!(
         rows(&pg.url, "SELECT d.metadata#>>'{extent,lon,begin}', s.item#>>'{bbox,0}', (d.updated IS NOT NULL)::text \

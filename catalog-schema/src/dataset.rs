@@ -20,6 +20,9 @@ pub struct NewDataset {
     pub location: Option<String>,
     /// STAC item (collection, item id, item JSON) for `etlake.stac_item`.
     pub stac: Option<(String, String, Value)>,
+    /// This dataset's update policy when it differs from the batch's (a raw file's re-extracted
+    /// document, which changes only when the object did).
+    pub update: Option<UpdatePolicy>,
 }
 
 /// What happened to one dataset.
@@ -394,7 +397,7 @@ pub fn write_batch(
             outcomes[*i] = Some(if diffs.is_empty() {
                 Outcome::Unchanged
             } else {
-                match update_decision(&diffs, options.update) {
+                match update_decision(&diffs, batch[*i].update.unwrap_or(options.update)) {
                     Ok(description) => {
                         upd_ids.push(p.id);
                         upd_docs.push(&p.stored);

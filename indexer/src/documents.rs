@@ -73,6 +73,7 @@ pub fn index_eo3_files(
                         prepared,
                         location: Some(uri.clone()),
                         stac: None,
+                        update: None,
                     },
                 )),
                 Err(m) => failures.push(failed(

@@ -32,8 +32,11 @@ pub struct IndexOptions {
     pub defs_dir: PathBuf,
     /// Go through every step but write nothing.
     pub dry_run: bool,
-    /// What to do with existing datasets whose document changed.
+    /// What to do with existing datasets whose metadata document changed.
     pub update: dataset::UpdatePolicy,
+    /// What to do when a raw file's re-extracted document changed (the object changed): datacube's
+    /// safe rules by default, any change with `--allow-unsafe`.
+    pub raw_update: dataset::UpdatePolicy,
     /// STAC href prefix rewrites (`FROM`, `TO`).
     pub href_rewrites: Vec<(String, String)>,
     /// Index STAC items as this product whatever their collection says.
@@ -276,6 +279,7 @@ pub fn index(
                 products_filter: &opts.products,
                 href_rewrites: &opts.href_rewrites,
                 rename_product: opts.rename_product.as_deref(),
+                raw_update: opts.raw_update,
                 write: dataset::WriteOptions {
                     dry_run: opts.dry_run,
                     update: opts.update,
@@ -326,6 +330,7 @@ struct Context<'a> {
     href_rewrites: &'a [(String, String)],
     rename_product: Option<&'a str>,
     write: dataset::WriteOptions,
+    raw_update: dataset::UpdatePolicy,
 }
 
 /// One unit of work: a raw file a template recognised, or a metadata document (eo3 or STAC).
@@ -535,10 +540,12 @@ fn process(
             match stac_item::item(&prepared, &defs.definition, &location) {
                 Ok(item) => {
                     let stac = Some((prepared.product.clone(), prepared.id.to_string(), item));
+                    let update = matches!(work, Work::Raw(..)).then_some(ctx.raw_update);
                     batch.push(NewDataset {
                         prepared,
                         location: Some(location),
                         stac,
+                        update,
                     });
                 }
                 Err(reason) => rows.push(Row {
