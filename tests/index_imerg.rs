@@ -1,6 +1,6 @@
-//! GPM IMERG daily files (NetCDF4/HDF5 with no CRS and (time, lon, lat) axes): indexed on the grid the
-//! recognition spec states, found by `dc.find_datasets` anywhere on the globe with their maturity,
-//! valid STAC items, and `etlake stack` returns the file's own values at each lon/lat.
+//! GPM IMERG daily files (NetCDF4/HDF5 with no CRS and (time, lon, lat) axes) served from S3: indexed
+//! on the grid the recognition spec states, found by `dc.find_datasets` anywhere on the globe with
+//! their maturity, valid STAC items, and `etlake stack` returns the file's own values at each lon/lat.
 mod common;
 use common::*;
 use std::process::Command;
@@ -58,13 +58,27 @@ fn imerg_daily_files_are_indexed_on_the_stated_grid_and_stacked() {
         ],
     );
 
+    // Served from a real S3-protocol server: the indexer stages the NetCDF4 files locally for GDAL.
+    let s3 = S3Server::start(false);
+    let keys: Vec<(String, std::path::PathBuf)> = [final_15, late_16, early_17]
+        .iter()
+        .map(|n| (format!("GPM_L3/GPM_3IMERGDF.07/2024/01/{n}"), dir.join(n)))
+        .collect();
+    s3.upload("gesdisc", &keys);
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL", s3.endpoint.as_str()),
+    ];
     let reports = tempdir();
     let report = reports.path().join("report.jsonl");
-    let out = etlake(
+    let out = etlake_with(
         &pg.url,
+        &env,
         &[
             "index",
-            lake.path().to_str().unwrap(),
+            "s3://gesdisc/GPM_L3/**",
             "--report",
             report.to_str().unwrap(),
         ],
@@ -114,9 +128,17 @@ print("extent", e["lon"]["begin"], e["lon"]["end"], e["lat"]["begin"], e["lat"][
 
     // The stack reads the file through the stated grid: every output pixel is the file's value at
     // that lon/lat (nearest on an aligned 0.1° grid), nodata where the file has its fill.
+    assert_eq!(
+        rows(
+            &pg.url,
+            "SELECT count(*)::text FROM agdc.dataset_location WHERE uri_scheme = 's3'"
+        ),
+        ["2"]
+    );
     let out_nc = lake.path().join("imerg.nc");
-    ok(etlake(
+    ok(etlake_with(
         &pg.url,
+        &env,
         &[
             "stack",
             "--product",
