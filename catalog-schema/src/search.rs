@@ -116,13 +116,8 @@ fn build(
 ) -> Result<(String, Vec<Box<dyn postgres::types::ToSql + Sync>>)> {
     let ps = product_search(catalog, &q.product)?;
     let product_id = ps.id;
-    let field = |name: &str| {
-        match name {
-            "time" => ps.time.clone(),
-            "lat" => ps.lat.clone(),
-            _ => ps.lon.clone(),
-        }
-        .ok_or_else(|| Error::Invalid {
+    let field = |sql: &Option<String>, name: &str| {
+        sql.clone().ok_or_else(|| Error::Invalid {
             object: format!("product {}", q.product),
             message: format!("its metadata type has no {name} field to search on"),
         })
@@ -139,18 +134,18 @@ fn build(
         params.push(Box::new(b));
         sql.push_str(&format!(
             " AND {} && tstzrange(${}, ${}, '[]')",
-            field("time")?,
+            field(&ps.time, "time")?,
             params.len() - 1,
             params.len()
         ));
     }
     if let Some([w, s, e, n]) = q.bbox {
-        for (name, lo, hi) in [("lat", s, n), ("lon", w, e)] {
+        for (expr, name, lo, hi) in [(&ps.lat, "lat", s, n), (&ps.lon, "lon", w, e)] {
             params.push(Box::new(lo));
             params.push(Box::new(hi));
             sql.push_str(&format!(
                 " AND {} && agdc.float8range(${}, ${})",
-                field(name)?,
+                field(expr, name)?,
                 params.len() - 1,
                 params.len()
             ));

@@ -89,23 +89,41 @@ pub fn load_hints(definition: &Value) -> Option<LoadHints> {
     })
 }
 
-/// The grid of a dataset (its `grids[grid]` in its CRS) cropped to a lon/lat box: same CRS,
-/// resolution and pixel alignment, as VegET takes the NDVI grid.
-pub fn like_dataset(doc: &Value, grid: &str, lonlat: [f64; 4]) -> Result<GeoBox> {
+/// A dataset document's grid `name`: its CRS, shape `[rows, cols]` and eo3 affine
+/// `[a, b, c, d, e, f]` (x = a·col + b·row + c, y = d·col + e·row + f).
+pub fn document_grid<'a>(doc: &'a Value, name: &str) -> Result<(&'a str, [u64; 2], [f64; 6])> {
     let id = doc["id"].as_str().unwrap_or("?");
     let bad = |m: &str| Error::Grid(format!("dataset {id}: {m}"));
     let crs = doc["crs"].as_str().ok_or_else(|| bad("no crs"))?;
     let g = doc["grids"]
-        .get(grid)
-        .ok_or_else(|| bad(&format!("no grid {grid:?}")))?;
-    let t: Vec<f64> = g["transform"]
-        .as_array()
-        .ok_or_else(|| bad("grid without transform"))?
-        .iter()
-        .filter_map(Value::as_f64)
-        .collect();
-    if t.len() < 6 || t[1] != 0.0 || t[3] != 0.0 {
-        return Err(bad("grid transform must be north-up without rotation"));
+        .get(name)
+        .ok_or_else(|| bad(&format!("no grid {name:?}")))?;
+    let numbers = |key: &str| -> Vec<f64> {
+        g[key]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default()
+    };
+    let (t, shape) = (numbers("transform"), numbers("shape"));
+    if t.len() < 6 || shape.len() != 2 {
+        return Err(bad(&format!("grid {name:?} needs a transform and a shape")));
+    }
+    Ok((
+        crs,
+        [shape[0] as u64, shape[1] as u64],
+        [t[0], t[1], t[2], t[3], t[4], t[5]],
+    ))
+}
+
+/// The grid of a dataset (its `grids[grid]` in its CRS) cropped to a lon/lat box: same CRS,
+/// resolution and pixel alignment, as VegET takes the NDVI grid.
+pub fn like_dataset(doc: &Value, grid: &str, lonlat: [f64; 4]) -> Result<GeoBox> {
+    let (crs, _, t) = document_grid(doc, grid)?;
+    if t[1] != 0.0 || t[3] != 0.0 {
+        return Err(Error::Grid(format!(
+            "dataset {}: grid transform must be north-up without rotation",
+            doc["id"].as_str().unwrap_or("?")
+        )));
     }
     let (rx, ry) = (t[0], t[4]);
     let align = (t[2].rem_euclid(rx.abs()), t[5].rem_euclid(ry.abs()));

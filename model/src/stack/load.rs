@@ -292,20 +292,8 @@ fn georeference(
     let grid_name = doc["measurements"][measurement]["grid"]
         .as_str()
         .unwrap_or("default");
-    let grid = &doc["grids"][grid_name];
-    let t: Vec<f64> = grid["transform"]
-        .as_array()
-        .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
-        .unwrap_or_default();
-    let shape: Vec<u64> = grid["shape"]
-        .as_array()
-        .map(|a| a.iter().filter_map(serde_json::Value::as_u64).collect())
-        .unwrap_or_default();
-    let (Some(crs), true) = (doc["crs"].as_str(), t.len() >= 6) else {
-        return Err(format!(
-            "the file has no CRS and grid {grid_name} of the document none either"
-        ));
-    };
+    let (crs, shape, t) = super::grid::document_grid(doc, grid_name)
+        .map_err(|e| format!("the file has no CRS, and its document no usable grid: {e}"))?;
     let (w, h) = ds.raster_size();
     if shape != [h as u64, w as u64] {
         return Err(format!(

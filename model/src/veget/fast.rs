@@ -7,6 +7,8 @@ use super::{flux, Options, Params, Statics};
 /// Runs one day over a tile whose pixels are all in the common case, adding the fluxes to `sums` and
 /// 1 to `days` (a NaN ETa, e.g. from a zero WHC, is skipped and not counted, as in the general loop).
 /// Days are counted in f64 beside the sums: a u32 counter in the loop keeps it from vectorising.
+/// The slices stay separate arguments down to the loop: bundled in a struct (or an array of slices)
+/// LLVM no longer vectorises it.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn tile_day(
     p: &Params,

@@ -372,14 +372,7 @@ fn kernel_agrees_with_the_scalar_restatement_over_a_year() {
                     c.push(v);
                 }
             }
-            let day = Day {
-                p: &cols[0],
-                eto: &cols[1],
-                ndvi: &cols[2],
-                tmin: &cols[3],
-                tmax: &cols[4],
-                tavg: &cols[5],
-            };
+            let day = day_of(&cols, n, 0);
             step(
                 &Params::default(),
                 &opts,
@@ -555,16 +548,7 @@ fn tiled_parallel_run_equals_day_by_day_and_closes_the_water_balance() {
             c.push(v);
         }
     }
-    let stack = Stack {
-        pixels: n,
-        days,
-        p: &cols[0],
-        eto: &cols[1],
-        ndvi: &cols[2],
-        tmin: &cols[3],
-        tmax: &cols[4],
-        tavg: &cols[5],
-    };
+    let stack = stack_of(&cols, n, days);
     let opts = Options::default();
     let (state, sums) = run(
         &Params::default(),
@@ -581,15 +565,7 @@ fn tiled_parallel_run_equals_day_by_day_and_closes_the_water_balance() {
     let mut peff_sum = vec![0.0; n];
     let mut runoff = vec![0.0; n];
     for t in 0..days {
-        let r = t * n..(t + 1) * n;
-        let d = Day {
-            p: &cols[0][r.clone()],
-            eto: &cols[1][r.clone()],
-            ndvi: &cols[2][r.clone()],
-            tmin: &cols[3][r.clone()],
-            tmax: &cols[4][r.clone()],
-            tavg: &cols[5][r.clone()],
-        };
+        let d = day_of(&cols, n, t);
         step(
             &Params::default(),
             &opts,
@@ -658,16 +634,7 @@ fn tiled_run_equals_stepping_with_gaps_water_and_every_option_set() {
             c.push(v);
         }
     }
-    let stack = Stack {
-        pixels: n,
-        days,
-        p: &cols[0],
-        eto: &cols[1],
-        ndvi: &cols[2],
-        tmin: &cols[3],
-        tmax: &cols[4],
-        tavg: &cols[5],
-    };
+    let stack = stack_of(&cols, n, days);
     let custom = Options {
         melt_formula: MeltFormula::V2014,
         clamp_melt: false,
@@ -703,15 +670,7 @@ fn tiled_run_equals_stepping_with_gaps_water_and_every_option_set() {
             valid_days: vec![0; n],
         };
         for t in 0..days {
-            let r = t * n..(t + 1) * n;
-            let d = Day {
-                p: &cols[0][r.clone()],
-                eto: &cols[1][r.clone()],
-                ndvi: &cols[2][r.clone()],
-                tmin: &cols[3][r.clone()],
-                tmax: &cols[4][r.clone()],
-                tavg: &cols[5][r],
-            };
+            let d = day_of(&cols, n, t);
             step(
                 &Params::default(),
                 &opts,
@@ -766,5 +725,32 @@ fn tiled_run_equals_stepping_with_gaps_water_and_every_option_set() {
         assert_eq!(sums.valid_days, want.valid_days);
         // The gaps were real: strict mode lost pixel-days, and compat mode produced NaN days.
         assert!(want.valid_days.iter().any(|&d| d < days as u32));
+    }
+}
+
+/// Six time-major input columns (p, eto, ndvi, tmin, tmax, tavg) as a period.
+fn stack_of(cols: &[Vec<f64>], pixels: usize, days: usize) -> Stack<'_> {
+    Stack {
+        pixels,
+        days,
+        p: &cols[0],
+        eto: &cols[1],
+        ndvi: &cols[2],
+        tmin: &cols[3],
+        tmax: &cols[4],
+        tavg: &cols[5],
+    }
+}
+
+/// Day `t` of six time-major input columns.
+fn day_of(cols: &[Vec<f64>], pixels: usize, t: usize) -> Day<'_> {
+    let r = t * pixels..(t + 1) * pixels;
+    Day {
+        p: &cols[0][r.clone()],
+        eto: &cols[1][r.clone()],
+        ndvi: &cols[2][r.clone()],
+        tmin: &cols[3][r.clone()],
+        tmax: &cols[4][r.clone()],
+        tavg: &cols[5][r],
     }
 }
