@@ -177,8 +177,8 @@ pub struct IndexArgs {
     /// Only these products (repeatable).
     #[arg(long = "product", value_name = "NAME")]
     pub products: Vec<String>,
-    /// Datasets per transaction.
-    #[arg(long, default_value_t = 1000)]
+    /// Datasets per transaction (listing, extraction and writing overlap batch by batch).
+    #[arg(long, default_value_t = 500)]
     pub batch_size: usize,
     /// S3 endpoint (e.g. http://127.0.0.1:9000); also $AWS_ENDPOINT_URL.
     #[arg(long, value_name = "URL")]

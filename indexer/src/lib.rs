@@ -6,11 +6,13 @@ pub mod crs;
 pub mod documents;
 mod error;
 pub mod extract;
+mod feed;
 pub mod item_grid;
 pub mod pipeline;
 pub mod raster;
 pub mod recognition;
 pub mod s3;
+mod sources;
 pub mod stac_api;
 pub mod template;
 

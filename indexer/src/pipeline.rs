@@ -3,8 +3,9 @@
 //! honest per-object account in the run record. Memory is bounded by the batch, not the lake.
 use crate::crs::GdalCrs;
 use crate::extract::{self, Draft, MeasurementDef, ProductDef};
+use crate::feed::{self, Batch, Feed, Work};
 use crate::recognition::Recogniser;
-use crate::s3::{split_s3, ObjectRef, S3Options, S3};
+use crate::s3::{ObjectRef, S3Options, S3};
 use crate::{Error, Result};
 use catalog_schema::dataset::{self, NewDataset, Outcome, ProductCache};
 use catalog_schema::runs::{self, ObjectOutcome};
@@ -13,7 +14,6 @@ use rayon::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// What to index and how.
 #[derive(Debug, Clone, Default)]
@@ -185,6 +185,7 @@ pub fn index(
     if let Some(s3) = &s3 {
         s3.configure_gdal()?;
     }
+    tracing::debug!("s3 client ready");
     let mut sources = opts.sources.clone();
     if let Some(f) = &opts.from_file {
         sources.push(format!("@{}", f.display()));
@@ -213,14 +214,15 @@ pub fn index(
         jsonl_path: opts.report_file.clone(),
     };
     let stage = tempdir_for_staging()?;
+    tracing::debug!("ready to list");
 
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<ObjectRef>>(10_000);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<ObjectRef>>(10_000);
     let lister = {
         let s3 = s3.clone();
         let sources = sources.clone();
         let api = opts.stac_api.clone();
         std::thread::spawn(move || {
-            list_all(&sources, s3.as_ref(), tx.clone());
+            crate::sources::list_all(&sources, s3.as_ref(), tx.clone());
             if let Some(api) = api {
                 let result = crate::stac_api::search(&api, |o| tx.blocking_send(Ok(o)).is_ok());
                 if let Err(e) = result {
@@ -229,73 +231,56 @@ pub fn index(
             }
         })
     };
-    let batch = opts.batch_size.max(1);
-    let mut pending: Vec<Work> = Vec::new();
+    let ctx = Context {
+        recogniser: &recogniser,
+        definitions: &definitions,
+        products: &products,
+        s3: s3.as_ref(),
+        stage: stage.path(),
+        products_filter: &opts.products,
+        href_rewrites: &opts.href_rewrites,
+        rename_product: opts.rename_product.as_deref(),
+        raw_update: opts.raw_update,
+        write: dataset::WriteOptions {
+            dry_run: opts.dry_run,
+            update: opts.update,
+            archive_less_mature: opts.archive_less_mature,
+            lineage: opts.lineage,
+        },
+    };
+    // Three stages run at once: the feeder lists, recognises and starts reads for batch k+2, a worker
+    // extracts batch k+1, and this thread writes batch k. One batch waits between stages, so memory
+    // stays bounded by a few batches.
     let mut listing_error = None;
-    loop {
-        let next = rx.blocking_recv();
-        let done = next.is_none();
-        if matches!(next, Some(Ok(_))) {
-            acc.report.stages.listed += 1;
-            // Between batches too, so a long listing shows life.
-            if acc.report.stages.listed.is_multiple_of(500) {
-                acc.report.elapsed = started.elapsed();
-                progress(&acc.report);
-            }
-        }
-        match next {
-            Some(Ok(obj)) if obj.body.is_some() || is_document_key(&obj.uri) => {
-                acc.report.stages.recognised += 1;
-                pending.push(Work::Document(obj))
-            }
-            Some(Ok(obj)) => match recogniser.recognise(&obj.uri) {
-                Ok(Some(r)) => {
-                    acc.report.stages.recognised += 1;
-                    pending.push(Work::Raw(obj, r))
+    std::thread::scope(|scope| -> Result<()> {
+        let (feed_tx, feed_rx) = std::sync::mpsc::sync_channel(1);
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+        let (recogniser, s3, batch) = (&recogniser, s3.as_ref(), opts.batch_size.max(1));
+        scope.spawn(move || feed::feed(rx, recogniser, s3, batch, feed_tx));
+        let ctx = &ctx;
+        scope.spawn(move || {
+            for msg in feed_rx {
+                let next = match msg {
+                    Feed::Batch(b) => Ok(prepare(b, ctx)),
+                    Feed::ListingFailed(e) => Err(e),
+                };
+                if ready_tx.send(next).is_err() {
+                    return;
                 }
-                Ok(None) => acc.skip(&obj.uri, "no template matches")?,
-                Err(e) => {
-                    let row = Row {
-                        outcome: failed_row(&obj.uri, None, e.to_string()),
-                        stage: "recognise",
-                    };
-                    acc.record(catalog, vec![row])?;
-                }
-            },
-            Some(Err(e)) => {
-                listing_error = Some(e);
-                break;
             }
-            None => {}
+        });
+        for ready in ready_rx {
+            match ready {
+                Ok(b) => {
+                    write(catalog, &mut acc, b, ctx)?;
+                    acc.report.elapsed = started.elapsed();
+                    progress(&acc.report);
+                }
+                Err(e) => listing_error = Some(e),
+            }
         }
-        if pending.len() >= batch || (done && !pending.is_empty()) {
-            let chunk = std::mem::take(&mut pending);
-            let ctx = Context {
-                recogniser: &recogniser,
-                definitions: &definitions,
-                products: &products,
-                s3: s3.as_ref(),
-                stage: stage.path(),
-                products_filter: &opts.products,
-                href_rewrites: &opts.href_rewrites,
-                rename_product: opts.rename_product.as_deref(),
-                raw_update: opts.raw_update,
-                write: dataset::WriteOptions {
-                    dry_run: opts.dry_run,
-                    update: opts.update,
-                    archive_less_mature: opts.archive_less_mature,
-                    lineage: opts.lineage,
-                },
-            };
-            process(catalog, &mut acc, &chunk, &ctx)?;
-            acc.report.elapsed = started.elapsed();
-            progress(&acc.report);
-        }
-        if done {
-            break;
-        }
-    }
-    drop(rx);
+        Ok(())
+    })?;
     let _ = lister.join();
     if let Some(w) = &mut acc.jsonl {
         use std::io::Write;
@@ -333,30 +318,8 @@ struct Context<'a> {
     raw_update: dataset::UpdatePolicy,
 }
 
-/// One unit of work: a raw file a template recognised, or a metadata document (eo3 or STAC).
-enum Work {
-    Raw(ObjectRef, crate::Recognised),
-    Document(ObjectRef),
-}
-
-impl Work {
-    fn object(&self) -> &ObjectRef {
-        match self {
-            Work::Raw(o, _) | Work::Document(o) => o,
-        }
-    }
-}
-
 /// The stage marker of objects that are skipped, not failed.
 const SKIP: &str = "skip";
-
-/// Whether a key names a metadata document rather than a raster.
-fn is_document_key(uri: &str) -> bool {
-    let lower = uri.to_lowercase();
-    [".json", ".yaml", ".yml"]
-        .iter()
-        .any(|e| lower.ends_with(e))
-}
 
 /// (location, prepared dataset) pairs of one object, or (product if known, reason, stage).
 type Extracted = std::result::Result<
@@ -474,93 +437,156 @@ fn extract_document(
     Ok(out)
 }
 
-fn process(
-    catalog: &mut Catalog,
-    acc: &mut Accounting,
-    chunk: &[Work],
-    ctx: &Context<'_>,
-) -> Result<()> {
-    // Remote documents first, all at once (latency-bound); then extraction and document preparation in
-    // parallel, each worker with its own GDAL handles.
-    let remote: Vec<String> = chunk
-        .iter()
+/// A batch ready to write: its datasets, and the account of everything else the feeder and the
+/// extraction saw.
+struct Prepared {
+    datasets: Vec<NewDataset>,
+    /// Failures before writing (recognise, read, convert, build).
+    rows: Vec<Row>,
+    /// (object, reason) of objects skipped.
+    skipped: Vec<(String, String)>,
+    listed: usize,
+    recognised: usize,
+    fetch_ms: u64,
+    extract_ms: u64,
+}
+
+/// What one object gave.
+enum Yield {
+    Dataset(NewDataset),
+    Skipped(String),
+    Failed(Row),
+}
+
+/// Waits for the batch's remote reads (started by the feeder), then extracts and builds every object's
+/// datasets and STAC items in parallel, each worker with its own GDAL handles.
+fn prepare(fed: Batch, ctx: &Context<'_>) -> Prepared {
+    let t0 = std::time::Instant::now();
+    let mut works = fed.works;
+    let fetches: Vec<_> = works
+        .iter_mut()
         .filter_map(|w| match w {
-            Work::Document(o) if o.body.is_none() && o.uri.starts_with("s3://") => {
-                Some(o.uri.clone())
-            }
-            _ => None,
+            Work::Document(_, f) => f.take(),
+            Work::Raw(..) => None,
         })
         .collect();
-    let fetched: std::collections::HashMap<&str, Result<Vec<u8>>> = match ctx.s3 {
-        Some(s3) if !remote.is_empty() => remote
-            .iter()
-            .map(String::as_str)
-            .zip(s3.get_many(&remote))
-            .collect(),
-        _ => Default::default(),
-    };
-    let results: Vec<Extracted> = chunk
+    let has_fetch: Vec<bool> = works
+        .iter()
+        .map(
+            |w| matches!(w, Work::Document(o, _) if o.body.is_none() && o.uri.starts_with("s3://")),
+        )
+        .collect();
+    let mut fetched = match ctx.s3 {
+        Some(s3) => s3.wait(fetches),
+        None => Vec::new(),
+    }
+    .into_iter();
+    let inputs: Vec<(Work, Option<Result<Vec<u8>>>)> = works
+        .into_iter()
+        .zip(has_fetch)
+        .map(|(w, remote)| (w, if remote { fetched.next() } else { None }))
+        .collect();
+    let t1 = std::time::Instant::now();
+    let yields: Vec<Vec<Yield>> = inputs
         .par_iter()
-        .map(|w| match w {
-            Work::Raw(obj, rec) => extract_raw(obj, rec, ctx),
-            Work::Document(obj) => extract_document(obj, fetched.get(obj.uri.as_str()), ctx),
-        })
+        .map(|(w, read)| build(w, read.as_ref(), ctx))
         .collect();
-    let mut batch = Vec::new();
-    let mut rows = Vec::new();
-    for (work, result) in chunk.iter().zip(results) {
-        let obj = work.object();
-        let items = match result {
-            Ok(items) => items,
-            Err((_, reason, SKIP)) => {
-                acc.skip(&obj.uri, &reason)?;
-                continue;
-            }
-            Err((product, reason, stage)) => {
-                rows.push(Row {
-                    outcome: failed_row(&obj.uri, product.as_deref(), reason),
-                    stage,
-                });
-                continue;
-            }
-        };
-        for (location, prepared) in items {
-            if !ctx.products_filter.is_empty() && !ctx.products_filter.contains(&prepared.product) {
-                acc.skip(&obj.uri, "product not selected")?;
-                continue;
-            }
-            let Some(defs) = ctx.definitions.get(&prepared.product) else {
-                // A sibling product the index does not hold (e.g. Landsat ST items beside SR ones).
-                acc.skip(
-                    &obj.uri,
-                    &format!("product {} is not in the index", prepared.product),
-                )?;
-                continue;
-            };
-            match stac_item::item(&prepared, &defs.definition, &location) {
-                Ok(item) => {
-                    let stac = Some((prepared.product.clone(), prepared.id.to_string(), item));
-                    let update = matches!(work, Work::Raw(..)).then_some(ctx.raw_update);
-                    batch.push(NewDataset {
-                        prepared,
-                        location: Some(location),
-                        stac,
-                        update,
-                    });
-                }
-                Err(reason) => rows.push(Row {
-                    outcome: failed_row(&obj.uri, Some(&prepared.product), reason),
-                    stage: "build",
-                }),
+    let mut out = Prepared {
+        datasets: Vec::new(),
+        rows: fed
+            .failed
+            .into_iter()
+            .map(|(uri, reason)| Row {
+                outcome: failed_row(&uri, None, reason),
+                stage: "recognise",
+            })
+            .collect(),
+        skipped: fed.skipped,
+        listed: fed.listed,
+        recognised: inputs.len(),
+        fetch_ms: (t1 - t0).as_millis() as u64,
+        extract_ms: t1.elapsed().as_millis() as u64,
+    };
+    for ((work, _), ys) in inputs.iter().zip(yields) {
+        for y in ys {
+            match y {
+                Yield::Dataset(d) => out.datasets.push(d),
+                Yield::Skipped(reason) => out.skipped.push((work.object().uri.clone(), reason)),
+                Yield::Failed(row) => out.rows.push(row),
             }
         }
     }
-    acc.report.stages.extracted += batch.len();
-    let written = dataset::write_batch(catalog, ctx.products, &batch, ctx.write)?;
-    acc.report.stages.written += batch.len();
+    out
+}
+
+/// One object's datasets (with their STAC items), or why it gave none.
+fn build(work: &Work, read: Option<&Result<Vec<u8>>>, ctx: &Context<'_>) -> Vec<Yield> {
+    let obj = work.object();
+    let extracted = match work {
+        Work::Raw(obj, rec) => extract_raw(obj, rec, ctx),
+        Work::Document(obj, _) => extract_document(obj, read, ctx),
+    };
+    let failed = |product: Option<&str>, reason: String, stage| {
+        Yield::Failed(Row {
+            outcome: failed_row(&obj.uri, product, reason),
+            stage,
+        })
+    };
+    let items = match extracted {
+        Ok(items) => items,
+        Err((_, reason, SKIP)) => return vec![Yield::Skipped(reason)],
+        Err((product, reason, stage)) => return vec![failed(product.as_deref(), reason, stage)],
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (location, prepared) in items {
+        if !ctx.products_filter.is_empty() && !ctx.products_filter.contains(&prepared.product) {
+            out.push(Yield::Skipped("product not selected".into()));
+            continue;
+        }
+        let Some(defs) = ctx.definitions.get(&prepared.product) else {
+            // A sibling product the index does not hold (e.g. Landsat ST items beside SR ones).
+            let reason = format!("product {} is not in the index", prepared.product);
+            out.push(Yield::Skipped(reason));
+            continue;
+        };
+        out.push(
+            match stac_item::item(&prepared, &defs.definition, &location) {
+                Ok(item) => Yield::Dataset(NewDataset {
+                    stac: Some((prepared.product.clone(), prepared.id.to_string(), item)),
+                    update: matches!(work, Work::Raw(..)).then_some(ctx.raw_update),
+                    prepared,
+                    location: Some(location),
+                }),
+                Err(reason) => failed(Some(&prepared.product), reason, "build"),
+            },
+        );
+    }
+    out
+}
+
+/// Writes a prepared batch in one transaction and accounts for every object in it.
+fn write(
+    catalog: &mut Catalog,
+    acc: &mut Accounting,
+    batch: Prepared,
+    ctx: &Context<'_>,
+) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    let stages = &mut acc.report.stages;
+    stages.listed += batch.listed;
+    stages.recognised += batch.recognised;
+    stages.extracted += batch.datasets.len();
+    for (uri, reason) in &batch.skipped {
+        acc.skip(uri, reason)?;
+    }
+    let datasets = batch.datasets;
+    let mut rows = batch.rows;
+    let written = dataset::write_batch(catalog, ctx.products, &datasets, ctx.write)?;
+    let t1 = std::time::Instant::now();
+    acc.report.stages.written += datasets.len();
     // Datasets archived by --archive-less-mature get a report row of their own.
     for (i, old) in &written.archived {
-        let d = &batch[*i];
+        let d = &datasets[*i];
         rows.push(Row {
             outcome: ObjectOutcome {
                 uri: d.location.clone().unwrap_or_default(),
@@ -575,7 +601,7 @@ fn process(
             stage: "write",
         });
     }
-    for (d, o) in batch.iter().zip(written.outcomes) {
+    for (d, o) in datasets.iter().zip(written.outcomes) {
         let reason = match &o {
             Outcome::ExistsDifferent(r) | Outcome::Failed(r) | Outcome::Updated(r) => {
                 Some(r.clone())
@@ -594,7 +620,17 @@ fn process(
             stage: "write",
         });
     }
-    acc.record(catalog, rows)
+    acc.record(catalog, rows)?;
+    tracing::debug!(
+        listed = batch.listed,
+        datasets = datasets.len(),
+        fetch_wait_ms = batch.fetch_ms,
+        extract_ms = batch.extract_ms,
+        write_ms = (t1 - t0).as_millis() as u64,
+        record_ms = t1.elapsed().as_millis() as u64,
+        "batch written"
+    );
+    Ok(())
 }
 
 /// The URI an object is reported under: `s3://…` as listed, local paths as `file://` URIs (the same
@@ -680,179 +716,5 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Lists every source into the channel; stops at the first fatal listing error (sent as `Err`).
-fn list_all(sources: &[String], s3: Option<&S3>, tx: tokio::sync::mpsc::Sender<Result<ObjectRef>>) {
-    for source in sources {
-        let result = list_one(source, s3, &tx);
-        if let Err(e) = result {
-            let _ = tx.blocking_send(Err(e));
-            return;
-        }
-    }
-}
-
-fn list_one(
-    source: &str,
-    s3: Option<&S3>,
-    tx: &tokio::sync::mpsc::Sender<Result<ObjectRef>>,
-) -> Result<()> {
-    let bad = |m: &str| Error::Source {
-        source_arg: source.to_string(),
-        message: m.to_string(),
-    };
-    if let Some(list) = source.strip_prefix('@') {
-        let text = std::fs::read_to_string(list).map_err(|source| Error::Io {
-            path: list.into(),
-            source,
-        })?;
-        return send_lines(&text, tx);
-    }
-    if source == "-" {
-        let text = std::io::read_to_string(std::io::stdin()).map_err(|source| Error::Io {
-            path: "stdin".into(),
-            source,
-        })?;
-        return send_lines(&text, tx);
-    }
-    if source.starts_with("s3://") {
-        let (bucket, rest) = split_s3(source).ok_or_else(|| bad("expected s3://bucket/prefix"))?;
-        let (prefix, pattern) = split_glob(rest);
-        let matcher = match pattern {
-            Some(p) => Some(glob(&format!("{prefix}{p}")).map_err(|m| bad(&m))?),
-            None => None,
-        };
-        let keep: Arc<dyn Fn(&str) -> bool + Send + Sync> =
-            Arc::new(move |k: &str| matcher.as_ref().is_none_or(|m| m.is_match(k)));
-        let s3 = s3.ok_or_else(|| bad("no S3 client"))?;
-        return s3.list(bucket, &prefix, keep, tx.clone());
-    }
-    let path = source.strip_prefix("file://").unwrap_or(source);
-    let (root, pattern) = split_glob(path);
-    let root_path = if root.is_empty() {
-        PathBuf::from(".")
-    } else {
-        PathBuf::from(&root)
-    };
-    let matcher = match pattern {
-        Some(p) => Some(glob(&format!("{root}{p}")).map_err(|m| bad(&m))?),
-        None => None,
-    };
-    if root_path.is_file() && matcher.is_none() {
-        let abs = std::fs::canonicalize(&root_path).map_err(|source| Error::Io {
-            path: root_path.clone(),
-            source,
-        })?;
-        let _ = tx.blocking_send(Ok(local_ref(&abs)));
-        return Ok(());
-    }
-    if !root_path.is_dir() {
-        return Err(bad("no such file or directory"));
-    }
-    walk(&root_path, &mut |p: &Path| {
-        let text = p.to_string_lossy();
-        if matcher.as_ref().is_none_or(|m| m.is_match(text.as_ref())) {
-            let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-            return tx.blocking_send(Ok(local_ref(&abs))).is_ok();
-        }
-        true
-    })
-}
-
-fn local_ref(p: &Path) -> ObjectRef {
-    let size = std::fs::metadata(p).ok().map(|m| m.len());
-    ObjectRef {
-        uri: p.display().to_string(),
-        size,
-        etag: None,
-        body: None,
-    }
-}
-
-/// Depth-first walk in name order; `visit` returns false to stop.
-fn walk(dir: &Path, visit: &mut dyn FnMut(&Path) -> bool) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|source| Error::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, visit)?;
-        } else if !visit(&p) {
-            break;
-        }
-    }
-    Ok(())
-}
-
-fn send_lines(text: &str, tx: &tokio::sync::mpsc::Sender<Result<ObjectRef>>) -> Result<()> {
-    for line in text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
-        let uri = match line.strip_prefix("file://") {
-            Some(p) => p.to_string(),
-            None => line.to_string(),
-        };
-        if tx
-            .blocking_send(Ok(ObjectRef {
-                uri,
-                size: None,
-                etag: None,
-                body: None,
-            }))
-            .is_err()
-        {
-            break;
-        }
-    }
-    Ok(())
-}
-
-/// Splits `dir/sub/*.tif` into the literal directory prefix `dir/sub/` and the glob part `*.tif`.
-fn split_glob(s: &str) -> (String, Option<String>) {
-    match s.find(['*', '?', '[', '{']) {
-        None => (s.to_string(), None),
-        Some(i) => {
-            let cut = s[..i].rfind('/').map(|j| j + 1).unwrap_or(0);
-            (s[..cut].to_string(), Some(s[cut..].to_string()))
-        }
-    }
-}
-
-fn glob(pattern: &str) -> std::result::Result<globset::GlobMatcher, String> {
-    globset::GlobBuilder::new(pattern)
-        .literal_separator(true)
-        .build()
-        .map(|g| g.compile_matcher())
-        .map_err(|e| format!("bad glob: {e}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn globs_split_at_the_last_literal_directory() {
-        assert_eq!(
-            split_glob("lake/modis/**/*.hdf"),
-            ("lake/modis/".into(), Some("**/*.hdf".into()))
-        );
-        assert_eq!(split_glob("lake/chirps"), ("lake/chirps".into(), None));
-        assert_eq!(
-            split_glob("{a,b}/x.tif"),
-            ("".into(), Some("{a,b}/x.tif".into()))
-        );
-        let m = glob("lake/**/chirps-v2.0.*.{tif,tif.gz}").unwrap();
-        assert!(m.is_match("lake/p05/2023/chirps-v2.0.2023.01.01.tif.gz"));
-        assert!(!m.is_match("lake/p05/2023/chirps-v2.0.2023.01.01.nc"));
-        assert!(!glob("lake/*.tif").unwrap().is_match("lake/sub/x.tif"));
     }
 }

@@ -6,6 +6,7 @@ use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::types::RequestPayer;
 use aws_sdk_s3::Client;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// How to talk to S3.
@@ -40,6 +41,13 @@ pub struct S3 {
     runtime: Arc<tokio::runtime::Runtime>,
     client: Client,
     options: S3Options,
+    in_flight: Arc<tokio::sync::Semaphore>,
+}
+
+/// A whole-object read running in the background ([`S3::spawn_get`]); [`S3::wait`] collects it.
+pub struct Fetch {
+    uri: String,
+    task: tokio::task::JoinHandle<Result<Vec<u8>>>,
 }
 
 /// Splits `s3://bucket/key` into (bucket, key).
@@ -78,8 +86,14 @@ impl S3 {
                 loader = loader.endpoint_url(e);
             }
             let shared = loader.load().await;
-            let mut conf =
-                aws_sdk_s3::config::Builder::from(&shared).force_path_style(endpoint.is_some());
+            let mut conf = aws_sdk_s3::config::Builder::from(&shared)
+                .force_path_style(endpoint.is_some())
+                .response_checksum_validation(
+                    aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
+                )
+                .stalled_stream_protection(
+                    aws_sdk_s3::config::StalledStreamProtectionConfig::disabled(),
+                );
             if shared.region().is_none() {
                 conf = conf.region(aws_config::Region::new("us-east-1"));
             }
@@ -91,6 +105,7 @@ impl S3 {
             runtime: Arc::new(runtime),
             client,
             options,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(64)),
         })
     }
 
@@ -99,10 +114,12 @@ impl S3 {
         &self.options
     }
 
-    /// Lists every key under `prefix` accepted by `keep`, sending them to `out` as they arrive. The
-    /// first level of "directories" is listed with a delimiter and each is then listed concurrently
-    /// (16 at a time), so wide lakes list fast while memory stays flat. A missing bucket, denied access
-    /// or bad credentials end the listing with one error naming the bucket.
+    /// Lists every key under `prefix` accepted by `keep`, sending them to `out` as they arrive. A flat
+    /// listing starts at once while the first level of "directories" is probed with a delimiter; when
+    /// the probe finds several, the flat listing stops after its current page and the rest is listed
+    /// per directory (16 at a time, each resuming after the last key already sent), so narrow lakes
+    /// pay no extra round trip and wide lakes list fast, with flat memory. A missing bucket, denied
+    /// access or bad credentials end the listing with one error naming the bucket.
     pub fn list(
         &self,
         bucket: &str,
@@ -110,33 +127,60 @@ impl S3 {
         keep: Arc<dyn Fn(&str) -> bool + Send + Sync>,
         out: tokio::sync::mpsc::Sender<Result<ObjectRef>>,
     ) -> Result<()> {
-        let client = self.client.clone();
-        let payer = self.options.request_payer;
-        let (bucket, prefix) = (bucket.to_string(), prefix.to_string());
+        let lister = Lister {
+            client: self.client.clone(),
+            bucket: bucket.to_string(),
+            payer: self.options.request_payer,
+            keep,
+            out,
+        };
+        let prefix = prefix.to_string();
         self.runtime.block_on(async move {
-            let top = list_level(&client, &bucket, &prefix, Some("/"), payer, &keep, &out).await?;
+            let stop = Arc::new(AtomicBool::new(false));
+            let flat = {
+                let (lister, prefix, stop) = (lister.clone(), prefix.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let until = || stop.load(Ordering::Relaxed);
+                    lister.pages(&prefix, None, None, true, &until).await
+                })
+            };
+            let probe = lister
+                .pages(&prefix, Some("/"), None, false, &|| flat.is_finished())
+                .await?;
+            let wide = probe.stopped_after.is_none() && probe.subs.len() >= 2;
+            stop.store(wide, Ordering::Relaxed);
+            let joined = |r: std::result::Result<Result<Listing>, tokio::task::JoinError>| {
+                r.map_err(|e| Error::S3 {
+                    object: format!("s3://{}/{prefix}", lister.bucket),
+                    message: e.to_string(),
+                })?
+            };
+            let Some(last) = joined(flat.await)?.stopped_after else {
+                return Ok(()); // the flat listing got everything
+            };
+            // Everything up to `last` was sent: resume each directory (and the loose keys of the top
+            // level) after it.
             let limit = Arc::new(tokio::sync::Semaphore::new(16));
             let mut tasks = tokio::task::JoinSet::new();
-            for sub in top {
-                let (client, bucket, keep, out, limit) = (
-                    client.clone(),
-                    bucket.clone(),
-                    keep.clone(),
-                    out.clone(),
-                    limit.clone(),
-                );
+            let mut rest: Vec<(String, Option<&'static str>, Option<String>)> =
+                vec![(prefix.clone(), Some("/"), Some(last.clone()))];
+            for sub in probe.subs {
+                if last.starts_with(&sub) {
+                    rest.push((sub, None, Some(last.clone())));
+                } else if sub > last {
+                    rest.push((sub, None, None));
+                }
+            }
+            tracing::debug!("the listing fans out after {last}: {} parts", rest.len());
+            for (p, delimiter, after) in rest {
+                let (lister, limit) = (lister.clone(), limit.clone());
                 tasks.spawn(async move {
                     let _permit = limit.acquire().await;
-                    list_level(&client, &bucket, &sub, None, payer, &keep, &out)
-                        .await
-                        .map(|_| ())
+                    lister.pages(&p, delimiter, after, true, &|| false).await
                 });
             }
             while let Some(r) = tasks.join_next().await {
-                r.map_err(|e| Error::S3 {
-                    object: format!("s3://{bucket}/{prefix}"),
-                    message: e.to_string(),
-                })??;
+                joined(r)?;
             }
             Ok(())
         })
@@ -162,66 +206,53 @@ impl S3 {
         })
     }
 
-    /// Reads many objects concurrently (64 requests in flight), results in input order. Small metadata
-    /// documents are latency-bound: one GET at a time per worker would cap a crawl at a few hundred per second.
-    pub fn get_many(&self, uris: &[String]) -> Vec<Result<Vec<u8>>> {
-        let limit = Arc::new(tokio::sync::Semaphore::new(64));
+    /// Starts reading a whole object in the background and returns at once; at most 64 reads are in
+    /// flight per client (small metadata documents are latency-bound: one GET at a time per worker would
+    /// cap a crawl at a few hundred per second), later ones queue in the order they were started.
+    pub fn spawn_get(&self, uri: &str) -> Fetch {
+        let uri_for_fetch = uri.to_string();
+        let (client, uri, limit, payer) = (
+            self.client.clone(),
+            uri.to_string(),
+            self.in_flight.clone(),
+            self.options.request_payer,
+        );
+        let task = self.runtime.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let (bucket, key) = split_s3(&uri).ok_or_else(|| Error::S3 {
+                object: uri.clone(),
+                message: "not an s3:// URI".into(),
+            })?;
+            let mut req = client.get_object().bucket(bucket).key(key);
+            if payer {
+                req = req.request_payer(RequestPayer::Requester);
+            }
+            let resp = req.send().await.map_err(|e| s3_error(&uri, &e))?;
+            let body = resp.body.collect().await.map_err(|e| Error::S3 {
+                object: uri.clone(),
+                message: e.to_string(),
+            })?;
+            Ok(body.into_bytes().to_vec())
+        });
+        Fetch {
+            uri: uri_for_fetch,
+            task,
+        }
+    }
+
+    /// Waits for background reads, results in the same order.
+    pub fn wait(&self, fetches: Vec<Fetch>) -> Vec<Result<Vec<u8>>> {
         self.runtime.block_on(async {
-            let mut tasks = tokio::task::JoinSet::new();
-            for (i, uri) in uris.iter().enumerate() {
-                let (client, uri, limit, payer) = (
-                    self.client.clone(),
-                    uri.clone(),
-                    limit.clone(),
-                    self.options.request_payer,
-                );
-                tasks.spawn(async move {
-                    let _permit = limit.acquire().await;
-                    let Some((bucket, key)) = split_s3(&uri) else {
-                        return (
-                            i,
-                            Err(Error::S3 {
-                                object: uri.clone(),
-                                message: "not an s3:// URI".into(),
-                            }),
-                        );
-                    };
-                    let mut req = client.get_object().bucket(bucket).key(key);
-                    if payer {
-                        req = req.request_payer(RequestPayer::Requester);
-                    }
-                    let result = match req.send().await {
-                        Ok(resp) => resp
-                            .body
-                            .collect()
-                            .await
-                            .map(|b| b.into_bytes().to_vec())
-                            .map_err(|e| Error::S3 {
-                                object: uri.clone(),
-                                message: e.to_string(),
-                            }),
-                        Err(e) => Err(s3_error(&uri, &e)),
-                    };
-                    (i, result)
-                });
-            }
-            let mut out: Vec<Option<Result<Vec<u8>>>> = (0..uris.len()).map(|_| None).collect();
-            while let Some(joined) = tasks.join_next().await {
-                if let Ok((i, r)) = joined {
-                    out[i] = Some(r);
-                }
-            }
-            out.into_iter()
-                .zip(uris)
-                .map(|(r, u)| {
-                    r.unwrap_or_else(|| {
-                        Err(Error::S3 {
-                            object: u.clone(),
-                            message: "request task failed".into(),
-                        })
+            let mut out = Vec::with_capacity(fetches.len());
+            for f in fetches {
+                out.push(f.task.await.unwrap_or_else(|e| {
+                    Err(Error::S3 {
+                        object: f.uri,
+                        message: format!("the read stopped: {e}"),
                     })
-                })
-                .collect()
+                }));
+            }
+            out
         })
     }
 
@@ -270,53 +301,86 @@ pub fn configure_gdal(options: &S3Options) -> Result<()> {
     Ok(())
 }
 
-/// Lists one level (with a delimiter: returns the sub-prefixes) or everything below (without).
-async fn list_level(
-    client: &Client,
-    bucket: &str,
-    prefix: &str,
-    delimiter: Option<&str>,
+/// What one paginated listing saw.
+struct Listing {
+    /// The common prefixes (with a delimiter).
+    subs: Vec<String>,
+    /// The last key seen, when the listing stopped before its end.
+    stopped_after: Option<String>,
+}
+
+/// The parts of a listing shared by its concurrent requests.
+#[derive(Clone)]
+struct Lister {
+    client: Client,
+    bucket: String,
     payer: bool,
-    keep: &Arc<dyn Fn(&str) -> bool + Send + Sync>,
-    out: &tokio::sync::mpsc::Sender<Result<ObjectRef>>,
-) -> Result<Vec<String>> {
-    let mut req = client
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .max_keys(1000);
-    if let Some(d) = delimiter {
-        req = req.delimiter(d);
-    }
-    if payer {
-        req = req.request_payer(RequestPayer::Requester);
-    }
-    let mut pages = req.into_paginator().send();
-    let mut subs = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| s3_error(&format!("s3://{bucket}/{prefix}"), &e))?;
-        subs.extend(
-            page.common_prefixes()
-                .iter()
-                .filter_map(|p| p.prefix().map(str::to_string)),
-        );
-        for o in page.contents() {
-            let Some(key) = o.key() else { continue };
-            if !keep(key) {
-                continue;
+    keep: Arc<dyn Fn(&str) -> bool + Send + Sync>,
+    out: tokio::sync::mpsc::Sender<Result<ObjectRef>>,
+}
+
+impl Lister {
+    /// Lists `prefix` page by page (with a delimiter: one level, collecting the sub-prefixes), from
+    /// after `start_after`, sending the kept keys when `emit`; `until` is asked after each page and
+    /// stops the listing there.
+    async fn pages(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        start_after: Option<String>,
+        emit: bool,
+        until: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Listing> {
+        let bucket = &self.bucket;
+        let mut req = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .max_keys(1000)
+            .set_delimiter(delimiter.map(str::to_string))
+            .set_start_after(start_after);
+        if self.payer {
+            req = req.request_payer(RequestPayer::Requester);
+        }
+        let mut pages = req.into_paginator().send();
+        let mut listing = Listing {
+            subs: Vec::new(),
+            stopped_after: None,
+        };
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| s3_error(&format!("s3://{bucket}/{prefix}"), &e))?;
+            listing.subs.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_string)),
+            );
+            let mut last = None;
+            for o in page.contents() {
+                let Some(key) = o.key() else { continue };
+                last = Some(key);
+                if !emit || !(self.keep)(key) {
+                    continue;
+                }
+                let obj = ObjectRef {
+                    uri: format!("s3://{bucket}/{key}"),
+                    size: o.size().map(|s| s as u64),
+                    etag: o.e_tag().map(|e| e.trim_matches('"').to_string()),
+                    body: None,
+                };
+                if self.out.send(Ok(obj)).await.is_err() {
+                    return Ok(listing); // the consumer stopped
+                }
             }
-            let obj = ObjectRef {
-                uri: format!("s3://{bucket}/{key}"),
-                size: o.size().map(|s| s as u64),
-                etag: o.e_tag().map(|e| e.trim_matches('"').to_string()),
-                body: None,
-            };
-            if out.send(Ok(obj)).await.is_err() {
-                return Ok(vec![]); // the consumer stopped
+            if page.is_truncated() == Some(true) && until() {
+                // Resuming after the last key, or the last sub-prefix when a page held only those.
+                let last_sub = listing.subs.last().map(String::as_str);
+                listing.stopped_after = last.max(last_sub).map(str::to_string);
+                break;
             }
         }
+        Ok(listing)
     }
-    Ok(subs)
 }
 
 fn s3_error<E, R>(object: &str, e: &aws_sdk_s3::error::SdkError<E, R>) -> Error

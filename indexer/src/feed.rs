@@ -1,0 +1,100 @@
+//! The feeding half of `etlake index`: takes objects as they are listed, recognises them, starts reading
+//! remote metadata documents at once, and hands the writer batches in listing order while it works.
+use crate::recognition::{Recognised, Recogniser};
+use crate::s3::{Fetch, ObjectRef, S3};
+use crate::{Error, Result};
+
+/// One unit of work: a raw file a template recognised, or a metadata document (eo3 or STAC) with its
+/// read already under way when it lives in S3.
+pub(crate) enum Work {
+    Raw(ObjectRef, Recognised),
+    Document(ObjectRef, Option<Fetch>),
+}
+
+impl Work {
+    pub(crate) fn object(&self) -> &ObjectRef {
+        match self {
+            Work::Raw(o, _) | Work::Document(o, _) => o,
+        }
+    }
+}
+
+/// What the writer gets: the work of up to one batch and the account of every object listed meanwhile.
+#[derive(Default)]
+pub(crate) struct Batch {
+    pub(crate) works: Vec<Work>,
+    /// (object, reason) of objects no product claims.
+    pub(crate) skipped: Vec<(String, String)>,
+    /// (object, error) of objects whose recognition failed.
+    pub(crate) failed: Vec<(String, String)>,
+    /// Objects listed since the previous batch.
+    pub(crate) listed: usize,
+}
+
+/// A batch, or the listing error that ended the run.
+pub(crate) enum Feed {
+    Batch(Batch),
+    ListingFailed(Error),
+}
+
+/// Whether a key names a metadata document rather than a raster.
+fn is_document_key(uri: &str) -> bool {
+    let lower = uri.to_lowercase();
+    [".json", ".yaml", ".yml"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+}
+
+/// Reads listed objects until the listing ends (or the writer hangs up), sending a batch whenever
+/// `batch` objects are ready to extract, or, for lakes where little is recognised, every `4 × batch`
+/// objects listed so progress still shows. The first batches are smaller (64, doubling up to `batch`)
+/// so writing starts while the first reads are still coming in.
+pub(crate) fn feed(
+    mut listed: tokio::sync::mpsc::Receiver<Result<ObjectRef>>,
+    recogniser: &Recogniser,
+    s3: Option<&S3>,
+    batch: usize,
+    out: std::sync::mpsc::SyncSender<Feed>,
+) {
+    let mut current = Batch::default();
+    let mut target = batch.min(64);
+    while let Some(next) = listed.blocking_recv() {
+        let obj = match next {
+            Ok(obj) => obj,
+            Err(e) => {
+                if !current.works.is_empty() || current.listed > 0 {
+                    let _ = out.send(Feed::Batch(std::mem::take(&mut current)));
+                }
+                let _ = out.send(Feed::ListingFailed(e));
+                return;
+            }
+        };
+        current.listed += 1;
+        if obj.body.is_some() || is_document_key(&obj.uri) {
+            let fetch = match s3 {
+                Some(s3) if obj.body.is_none() && obj.uri.starts_with("s3://") => {
+                    Some(s3.spawn_get(&obj.uri))
+                }
+                _ => None,
+            };
+            current.works.push(Work::Document(obj, fetch));
+        } else {
+            match recogniser.recognise(&obj.uri) {
+                Ok(Some(r)) => current.works.push(Work::Raw(obj, r)),
+                Ok(None) => current
+                    .skipped
+                    .push((obj.uri, "no template matches".to_string())),
+                Err(e) => current.failed.push((obj.uri, e.to_string())),
+            }
+        }
+        if current.works.len() >= target || current.listed >= 4 * batch {
+            if out.send(Feed::Batch(std::mem::take(&mut current))).is_err() {
+                return;
+            }
+            target = (target * 2).min(batch);
+        }
+    }
+    if current.listed > 0 {
+        let _ = out.send(Feed::Batch(current));
+    }
+}
