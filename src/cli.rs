@@ -178,7 +178,7 @@ pub struct IndexArgs {
     #[arg(long = "product", value_name = "NAME")]
     pub products: Vec<String>,
     /// Datasets per transaction (listing, extraction and writing overlap batch by batch).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 250)]
     pub batch_size: usize,
     /// S3 endpoint (e.g. http://127.0.0.1:9000); also $AWS_ENDPOINT_URL.
     #[arg(long, value_name = "URL")]

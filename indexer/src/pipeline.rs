@@ -249,12 +249,12 @@ pub fn index(
         },
     };
     // Three stages run at once: the feeder lists, recognises and starts reads for batch k+2, a worker
-    // extracts batch k+1, and this thread writes batch k. One batch waits between stages, so memory
-    // stays bounded by a few batches.
+    // extracts batch k+1, and this thread writes batch k. Prepared documents are the heavy part, so the
+    // worker hands a batch over only when this thread takes it: memory stays bounded by a few batches.
     let mut listing_error = None;
     std::thread::scope(|scope| -> Result<()> {
         let (feed_tx, feed_rx) = std::sync::mpsc::sync_channel(1);
-        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(0);
         let (recogniser, s3, batch) = (&recogniser, s3.as_ref(), opts.batch_size.max(1));
         scope.spawn(move || feed::feed(rx, recogniser, s3, batch, feed_tx));
         let ctx = &ctx;

@@ -30,18 +30,14 @@ fn list_one(
         message: m.to_string(),
     };
     if let Some(list) = source.strip_prefix('@') {
-        let text = std::fs::read_to_string(list).map_err(|source| Error::Io {
+        let file = std::fs::File::open(list).map_err(|source| Error::Io {
             path: list.into(),
             source,
         })?;
-        return send_lines(&text, tx);
+        return send_lines(std::io::BufReader::new(file), list, tx);
     }
     if source == "-" {
-        let text = std::io::read_to_string(std::io::stdin()).map_err(|source| Error::Io {
-            path: "stdin".into(),
-            source,
-        })?;
-        return send_lines(&text, tx);
+        return send_lines(std::io::stdin().lock(), "stdin", tx);
     }
     if source.starts_with("s3://") {
         let (bucket, rest) = split_s3(source).ok_or_else(|| bad("expected s3://bucket/prefix"))?;
@@ -117,25 +113,30 @@ fn walk(dir: &Path, visit: &mut dyn FnMut(&Path) -> bool) -> Result<()> {
     Ok(())
 }
 
-fn send_lines(text: &str, tx: &tokio::sync::mpsc::Sender<Result<ObjectRef>>) -> Result<()> {
-    for line in text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
-        let uri = match line.strip_prefix("file://") {
-            Some(p) => p.to_string(),
-            None => line.to_string(),
+/// Sends one object per line of a key list (blank lines and `#` comments skipped), streaming: a list of
+/// millions of keys is never held in memory.
+fn send_lines(
+    lines: impl std::io::BufRead,
+    name: &str,
+    tx: &tokio::sync::mpsc::Sender<Result<ObjectRef>>,
+) -> Result<()> {
+    for line in lines.lines() {
+        let line = line.map_err(|source| Error::Io {
+            path: name.into(),
+            source,
+        })?;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let uri = line.strip_prefix("file://").unwrap_or(line).to_string();
+        let obj = ObjectRef {
+            uri,
+            size: None,
+            etag: None,
+            body: None,
         };
-        if tx
-            .blocking_send(Ok(ObjectRef {
-                uri,
-                size: None,
-                etag: None,
-                body: None,
-            }))
-            .is_err()
-        {
+        if tx.blocking_send(Ok(obj)).is_err() {
             break;
         }
     }
