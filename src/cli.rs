@@ -117,6 +117,10 @@ pub struct StackArgs {
     /// Also write a PNG quicklook (first measurement, first step) with a colour bar.
     #[arg(long, value_name = "FILE")]
     pub png: Option<PathBuf>,
+    /// Memory for the stack, in MiB: a larger stack is assembled and written band by band (whole rows
+    /// of the grid, as many as fit; at least one).
+    #[arg(long, value_name = "MIB", default_value_t = 4096.0)]
+    pub max_memory: f64,
 }
 
 #[derive(Debug, Args)]

@@ -109,9 +109,49 @@ pub fn stack(conn: &ConnArgs, a: &StackArgs) -> Result<Success> {
         group_by: a.group_by.parse::<GroupBy>()?,
     };
     let stager = stack::source::Stager::new()?;
-    let s = stack::load(&mut c, &req, &stager)?;
+    let plan = stack::plan(&mut c, &req)?;
+    let per_row = output::banded::bytes_per_row(&plan, req.geobox.width);
+    let rows = (a.max_memory * (1 << 20) as f64 / per_row.max(1) as f64) as usize;
+    if rows >= req.geobox.height {
+        let s = plan.assemble(&req, &req.geobox, &stager)?;
+        output::write_netcdf(&a.out, &s)?;
+        report_stack(&s, a);
+        write_extras(&s, a)?;
+    } else {
+        if a.cog_dir.is_some() {
+            return Err(Error::Request(format!(
+                "--cog-dir needs the whole stack in memory ({} MiB): raise --max-memory, or convert \
+                 the NetCDF's time steps afterwards (gdal_translate -b N NETCDF:file:var)",
+                (per_row * req.geobox.height) >> 20
+            )));
+        }
+        let bar = indicatif::ProgressBar::new(0);
+        let (header, bands) =
+            output::banded::write_netcdf_banded(&plan, &req, &stager, &a.out, rows, &|k, n| {
+                bar.set_length(n as u64);
+                bar.set_position(k as u64);
+            })?;
+        bar.finish_and_clear();
+        report_stack(&header, a);
+        println!(
+            "assembled in {bands} bands of {} rows (--max-memory {} MiB)",
+            rows.max(1),
+            a.max_memory
+        );
+        if let (Some(png), Some(l)) = (&a.png, header.layers.first()) {
+            if !header.times.is_empty() {
+                let size = (header.geobox.width, header.geobox.height);
+                let (v, w, h) = output::banded::read_step(&a.out, &l.name, 0, size, 2048)?;
+                quicklook(png, &header, l, &v, w, h)?;
+            }
+        }
+    }
+    println!("done in {:.2} s", started.elapsed().as_secs_f64());
+    Ok(true)
+}
+
+fn report_stack(s: &model::Stack, a: &StackArgs) {
     let datasets: usize = s.sources.iter().map(Vec::len).sum();
-    output::write_netcdf(&a.out, &s)?;
     println!(
         "{}: {} steps from {datasets} datasets, {} measurement(s) on a {}×{} grid in {} → {}",
         s.product,
@@ -122,6 +162,10 @@ pub fn stack(conn: &ConnArgs, a: &StackArgs) -> Result<Success> {
         s.geobox.crs,
         a.out.display()
     );
+}
+
+/// COGs and the quicklook of a stack held in memory.
+fn write_extras(s: &model::Stack, a: &StackArgs) -> Result<()> {
     if let Some(dir) = &a.cog_dir {
         std::fs::create_dir_all(dir).map_err(|e| Error::Write {
             path: dir.display().to_string(),
@@ -129,34 +173,44 @@ pub fn stack(conn: &ConnArgs, a: &StackArgs) -> Result<Success> {
         })?;
         let mut n = 0;
         for l in &s.layers {
-            n += output::write_cogs(dir, &s, &l.name)?.len();
+            n += output::write_cogs(dir, s, &l.name)?.len();
         }
         println!("{n} COGs in {}", dir.display());
     }
     if let (Some(png), Some(l)) = (&a.png, s.layers.first()) {
-        if s.times.is_empty() {
-            println!("no time step: no quicklook");
-        } else {
-            let title = format!("{} {} {}", s.product, l.name, s.times[0].format("%Y-%m-%d"));
-            let palette = if l.name.to_ascii_lowercase().contains("ndvi") {
-                output::Palette::Ndvi
-            } else {
-                output::Palette::Viridis
-            };
-            let (w, h) = output::write_png(
-                png,
-                l.step(0, s.pixels()),
-                s.geobox.width,
-                s.geobox.height,
-                l.nodata,
-                &title,
-                palette,
-            )?;
-            println!("quicklook {}×{} → {}", w, h, png.display());
-        }
+        quicklook(
+            png,
+            s,
+            l,
+            l.step(0, s.pixels()),
+            s.geobox.width,
+            s.geobox.height,
+        )?;
     }
-    println!("done in {:.2} s", started.elapsed().as_secs_f64());
-    Ok(true)
+    Ok(())
+}
+
+fn quicklook(
+    png: &std::path::Path,
+    s: &model::Stack,
+    l: &model::Layer,
+    values: &[f64],
+    width: usize,
+    height: usize,
+) -> Result<()> {
+    if s.times.is_empty() {
+        println!("no time step: no quicklook");
+        return Ok(());
+    }
+    let title = format!("{} {} {}", s.product, l.name, s.times[0].format("%Y-%m-%d"));
+    let palette = if l.name.to_ascii_lowercase().contains("ndvi") {
+        output::Palette::Ndvi
+    } else {
+        output::Palette::Viridis
+    };
+    let (w, h) = output::write_png(png, values, width, height, l.nodata, &title, palette)?;
+    println!("quicklook {}×{} → {}", w, h, png.display());
+    Ok(())
 }
 
 pub fn veget_run(

@@ -222,6 +222,21 @@ fn stack_matches_dc_load_and_gdalwarp() {
         }
         let printed = ok(etlake(&pg.url, &args));
         assert!(printed.contains(c.product), "{printed}");
+        // The same stack assembled and written one row at a time is the same file, byte for byte.
+        let banded = out.path().join(format!("{}-banded.nc", c.name));
+        let (whole, part) = (path.to_str().unwrap(), banded.to_str().unwrap());
+        let mut args: Vec<&str> = args
+            .iter()
+            .map(|&a| if a == whole { part } else { a })
+            .collect();
+        args.extend(["--max-memory", "0.000001"]);
+        let printed = ok(etlake(&pg.url, &args));
+        assert!(printed.contains("bands of 1 rows"), "{printed}");
+        assert!(
+            std::fs::read(&path).unwrap() == std::fs::read(&banded).unwrap(),
+            "{}: the banded NetCDF differs from the whole one",
+            c.name
+        );
         let time = c.time.map(|t| {
             let (a, b) = t.split_once('/').unwrap_or((t, t));
             json!([a, b])

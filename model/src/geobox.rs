@@ -90,6 +90,18 @@ impl GeoBox {
         [x0.min(x1), y0.min(y1), x0.max(x1), y0.max(y1)]
     }
 
+    /// Rows `first .. first + count` of this grid, as a grid of its own (same columns).
+    pub fn rows(&self, first: usize, count: usize) -> GeoBox {
+        let (c, f) = self.corner(0.0, first as f64);
+        let t = &self.transform;
+        GeoBox {
+            crs: self.crs.clone(),
+            width: self.width,
+            height: count.min(self.height.saturating_sub(first)),
+            transform: [t[0], t[1], c, t[3], t[4], f],
+        }
+    }
+
     /// GDAL's geotransform order `[c, a, b, f, d, e]`.
     pub fn gdal_transform(&self) -> [f64; 6] {
         let t = &self.transform;

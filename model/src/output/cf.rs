@@ -1,6 +1,6 @@
 //! A stack as a CF-1.8 NetCDF file that xarray, rioxarray and GDAL open with the right coordinates and
 //! CRS: `time`, y/x pixel-centre coordinates (named as `dc.load` names them), a `spatial_ref` grid mapping.
-use super::netcdf3::{self, Attr, Data, Var};
+use super::netcdf3::{self, Attr, Data, Kind, VarDef};
 use crate::{Error, Result, Stack};
 use gdal::spatial_ref::SpatialRef;
 use std::path::Path;
@@ -58,6 +58,67 @@ fn fill(kind: &str, v: f64) -> Attr {
 
 /// Writes `stack` to `path` as CF-1.8 NetCDF (64-bit offset NetCDF-3).
 pub fn write_netcdf(path: &Path, stack: &Stack) -> Result<()> {
+    let file = NetcdfStack::create(path, stack)?;
+    file.write_rows(stack, 0)?;
+    file.finish()
+}
+
+/// A CF NetCDF file filled band by band (whole rows of the grid), so a stack too large for memory is
+/// written as it is assembled.
+pub struct NetcdfStack {
+    layout: netcdf3::Layout,
+    path: String,
+    /// (variable index, stored kind) of each layer.
+    layers: Vec<(usize, &'static str)>,
+    width: usize,
+    height: usize,
+}
+
+impl NetcdfStack {
+    /// Creates the file for `stack`'s grid, time steps, sources and layers (their values are not read)
+    /// and writes the coordinates.
+    pub fn create(path: &Path, stack: &Stack) -> Result<NetcdfStack> {
+        create(path, stack)
+    }
+
+    /// Writes rows `row0 .. row0 + band height` of every layer from `band`: the same time steps and
+    /// layers as the file, on the rows of its grid that start at `row0`.
+    pub fn write_rows(&self, band: &Stack, row0: usize) -> Result<()> {
+        let (w, rows) = (band.geobox.width, band.geobox.height);
+        if w != self.width || row0 + rows > self.height || band.layers.len() != self.layers.len() {
+            return Err(Error::Write {
+                path: self.path.clone(),
+                message: format!(
+                    "a band of {rows}×{w} at row {row0} does not fit the {}×{} grid",
+                    self.height, self.width
+                ),
+            });
+        }
+        let pixels = w * rows;
+        for (layer, &(var, kind)) in band.layers.iter().zip(&self.layers) {
+            for t in 0..band.times.len() {
+                let at = (t * self.height + row0) * w;
+                self.layout
+                    .write_at(var, at, &data(kind, layer.step(t, pixels)))
+                    .map_err(|e| Error::Write {
+                        path: self.path.clone(),
+                        message: e.to_string(),
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes the file.
+    pub fn finish(self) -> Result<()> {
+        self.layout.finish().map_err(|e| Error::Write {
+            path: self.path,
+            message: e.to_string(),
+        })
+    }
+}
+
+fn create(path: &Path, stack: &Stack) -> Result<NetcdfStack> {
     let fail = |m: String| Error::Write {
         path: path.display().to_string(),
         message: m,
@@ -107,12 +168,15 @@ pub fn write_netcdf(path: &Path, stack: &Stack) -> Result<()> {
                 ("axis".into(), text(a)),
             ],
         };
-        Var {
-            name: dim.into(),
-            dims: vec![if axis == "Y" { 1 } else { 2 }],
-            attrs,
-            data: Data::Double(values),
-        }
+        (
+            VarDef {
+                name: dim.into(),
+                dims: vec![if axis == "Y" { 1 } else { 2 }],
+                attrs,
+                kind: Kind::Double,
+            },
+            Data::Double(values),
+        )
     };
     // Microseconds since midnight of the first step: readers multiply by 1000 in float64 to get
     // nanoseconds, which is exact (to the microsecond labels datacube uses) for spans up to 104 days
@@ -142,27 +206,37 @@ pub fn write_netcdf(path: &Path, stack: &Stack) -> Result<()> {
     if geographic {
         grid_mapping.push(("grid_mapping_name".into(), text("latitude_longitude")));
     }
-    let mut vars = vec![
-        Var {
-            name: "time".into(),
-            dims: vec![0],
-            attrs: vec![
-                ("standard_name".into(), text("time")),
-                ("units".into(), text(&time_units)),
-                ("calendar".into(), text("proleptic_gregorian")),
-                ("axis".into(), text("T")),
-            ],
-            data: Data::Double(micros),
-        },
+    let (coords, values): (Vec<VarDef>, Vec<Data>) = [
+        (
+            VarDef {
+                name: "time".into(),
+                dims: vec![0],
+                attrs: vec![
+                    ("standard_name".into(), text("time")),
+                    ("units".into(), text(&time_units)),
+                    ("calendar".into(), text("proleptic_gregorian")),
+                    ("axis".into(), text("T")),
+                ],
+                kind: Kind::Double,
+            },
+            Data::Double(micros),
+        ),
         coord(ydim, ys, "Y"),
         coord(xdim, xs, "X"),
-        Var {
-            name: "spatial_ref".into(),
-            dims: vec![],
-            attrs: grid_mapping,
-            data: Data::Int(vec![0]),
-        },
-    ];
+        (
+            VarDef {
+                name: "spatial_ref".into(),
+                dims: vec![],
+                attrs: grid_mapping,
+                kind: Kind::Int,
+            },
+            Data::Int(vec![0]),
+        ),
+    ]
+    .into_iter()
+    .unzip();
+    let mut vars = coords;
+    let mut layers = Vec::new();
     for l in &stack.layers {
         let (kind, unsigned) = storage(&l.dtype);
         let mut attrs = Vec::new();
@@ -182,11 +256,12 @@ pub fn write_netcdf(path: &Path, stack: &Stack) -> Result<()> {
         if let Some(o) = l.add_offset {
             attrs.push(("add_offset".into(), Attr::Double(o)));
         }
-        vars.push(Var {
+        layers.push((vars.len(), kind));
+        vars.push(VarDef {
             name: l.name.clone(),
             dims: vec![0, 1, 2],
             attrs,
-            data: data(kind, &l.data),
+            kind: kind_of(kind),
         });
     }
     let sources: Vec<String> = stack
@@ -204,7 +279,7 @@ pub fn write_netcdf(path: &Path, stack: &Stack) -> Result<()> {
         ("product".into(), text(&stack.product)),
         ("source_datasets".into(), text(&sources.join(","))),
     ];
-    netcdf3::write(
+    let layout = netcdf3::create(
         path,
         &[
             ("time", stack.times.len()),
@@ -214,7 +289,27 @@ pub fn write_netcdf(path: &Path, stack: &Stack) -> Result<()> {
         &globals,
         &vars,
     )
-    .map_err(|e| fail(e.to_string()))
+    .map_err(|e| fail(e.to_string()))?;
+    for (i, v) in values.iter().enumerate() {
+        layout.write_at(i, 0, v).map_err(|e| fail(e.to_string()))?;
+    }
+    Ok(NetcdfStack {
+        layout,
+        path: path.display().to_string(),
+        layers,
+        width: g.width,
+        height: g.height,
+    })
+}
+
+fn kind_of(stored: &str) -> Kind {
+    match stored {
+        "byte" => Kind::Byte,
+        "short" => Kind::Short,
+        "int" => Kind::Int,
+        "double" => Kind::Double,
+        _ => Kind::Float,
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! A small NetCDF-3 writer (64-bit offset format, CDF-2) for CF grids: fixed-size variables of
 //! bytes, shorts, ints, floats and doubles with attributes. Enough for stacks, model outputs and fixtures.
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 /// Attribute values.
@@ -49,56 +49,119 @@ pub struct Var {
 }
 
 impl Data {
-    fn kind(&self) -> u32 {
+    fn kind(&self) -> Kind {
         match self {
-            Data::Byte(_) => 1,
-            Data::Short(_) => 3,
-            Data::Int(_) => 4,
-            Data::Float(_) => 5,
-            Data::Double(_) => 6,
+            Data::Byte(_) => Kind::Byte,
+            Data::Short(_) => Kind::Short,
+            Data::Int(_) => Kind::Int,
+            Data::Float(_) => Kind::Float,
+            Data::Double(_) => Kind::Double,
         }
     }
 
-    fn len_bytes(&self) -> usize {
+    fn len(&self) -> usize {
         match self {
             Data::Byte(v) => v.len(),
-            Data::Short(v) => v.len() * 2,
-            Data::Int(v) => v.len() * 4,
-            Data::Float(v) => v.len() * 4,
-            Data::Double(v) => v.len() * 8,
+            Data::Short(v) => v.len(),
+            Data::Int(v) => v.len(),
+            Data::Float(v) => v.len(),
+            Data::Double(v) => v.len(),
         }
     }
 
-    fn write(&self, w: &mut impl Write) -> std::io::Result<()> {
+    /// The values big-endian, as stored.
+    fn to_be_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len() * self.kind().size());
         match self {
-            Data::Byte(v) => {
-                for x in v {
-                    w.write_all(&x.to_be_bytes())?;
-                }
-            }
-            Data::Short(v) => {
-                for x in v {
-                    w.write_all(&x.to_be_bytes())?;
-                }
-            }
-            Data::Int(v) => {
-                for x in v {
-                    w.write_all(&x.to_be_bytes())?;
-                }
-            }
-            Data::Float(v) => {
-                for x in v {
-                    w.write_all(&x.to_be_bytes())?;
-                }
-            }
-            Data::Double(v) => {
-                for x in v {
-                    w.write_all(&x.to_be_bytes())?;
-                }
-            }
+            Data::Byte(v) => out.extend(v.iter().flat_map(|x| x.to_be_bytes())),
+            Data::Short(v) => out.extend(v.iter().flat_map(|x| x.to_be_bytes())),
+            Data::Int(v) => out.extend(v.iter().flat_map(|x| x.to_be_bytes())),
+            Data::Float(v) => out.extend(v.iter().flat_map(|x| x.to_be_bytes())),
+            Data::Double(v) => out.extend(v.iter().flat_map(|x| x.to_be_bytes())),
         }
-        let pad = padding(self.len_bytes());
-        w.write_all(&[0u8; 4][..pad])
+        out
+    }
+}
+
+/// NetCDF-3 external types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// 8-bit integers.
+    Byte,
+    /// 16-bit integers.
+    Short,
+    /// 32-bit integers.
+    Int,
+    /// 32-bit floats.
+    Float,
+    /// 64-bit floats.
+    Double,
+}
+
+impl Kind {
+    fn code(self) -> u32 {
+        match self {
+            Kind::Byte => 1,
+            Kind::Short => 3,
+            Kind::Int => 4,
+            Kind::Float => 5,
+            Kind::Double => 6,
+        }
+    }
+
+    fn size(self) -> usize {
+        match self {
+            Kind::Byte => 1,
+            Kind::Short => 2,
+            Kind::Int | Kind::Float => 4,
+            Kind::Double => 8,
+        }
+    }
+}
+
+/// A variable declared before its data is written ([`create`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VarDef {
+    /// Name.
+    pub name: String,
+    /// Dimension ids.
+    pub dims: Vec<usize>,
+    /// Attributes.
+    pub attrs: Vec<(String, Attr)>,
+    /// Stored type.
+    pub kind: Kind,
+}
+
+/// A created file: its variables' places, so data can be written in any order, in pieces.
+pub struct Layout {
+    file: std::fs::File,
+    offsets: Vec<u64>,
+    kinds: Vec<Kind>,
+    lens: Vec<usize>,
+}
+
+impl Layout {
+    /// Writes `data` into variable `var` from element `at` on (row-major over its dimensions).
+    pub fn write_at(&self, var: usize, at: usize, data: &Data) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let bad = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
+        if data.kind() != self.kinds[var] {
+            return Err(bad(format!("variable {var} holds {:?}", self.kinds[var])));
+        }
+        if at + data.len() > self.lens[var] {
+            return Err(bad(format!(
+                "elements {at}..{} are outside variable {var} ({} elements)",
+                at + data.len(),
+                self.lens[var]
+            )));
+        }
+        let offset = self.offsets[var] + (at * self.kinds[var].size()) as u64;
+        self.file.write_all_at(&data.to_be_bytes(), offset)
+    }
+
+    /// Flushes the file to disk.
+    pub fn finish(self) -> std::io::Result<()> {
+        self.file.sync_all()
     }
 }
 
@@ -138,14 +201,22 @@ fn attrs(v: &mut Vec<u8>, list: &[(String, Attr)]) {
     }
 }
 
-/// Writes a NetCDF-3 (64-bit offset) file with the given dimensions (name, length), global attributes
-/// and variables.
-pub fn write(
+/// Creates a NetCDF-3 (64-bit offset) file with the given dimensions (name, length), global
+/// attributes and variables, sized for all their data (zeros until written through the [`Layout`]).
+pub fn create(
     path: &Path,
     dims: &[(&str, usize)],
     globals: &[(String, Attr)],
-    vars: &[Var],
-) -> std::io::Result<()> {
+    vars: &[VarDef],
+) -> std::io::Result<Layout> {
+    let lens: Vec<usize> = vars
+        .iter()
+        .map(|v| v.dims.iter().map(|&d| dims[d].1).product())
+        .collect();
+    let stored = |i: usize| {
+        let n = lens[i] * vars[i].kind.size();
+        (n + padding(n)) as u64
+    };
     let header = |offsets: &[u64]| -> Vec<u8> {
         let mut h = b"CDF\x02".to_vec();
         h.extend(0u32.to_be_bytes());
@@ -169,25 +240,50 @@ pub fn write(
                 h.extend((*d as u32).to_be_bytes());
             }
             attrs(&mut h, &var.attrs);
-            h.extend(var.data.kind().to_be_bytes());
-            let vsize = var.data.len_bytes() + padding(var.data.len_bytes());
+            h.extend(var.kind.code().to_be_bytes());
             // vsize is informational beyond 4 GiB (readers recompute it from the shape).
-            h.extend((vsize.min(u32::MAX as usize) as u32).to_be_bytes());
+            h.extend((stored(i).min(u32::MAX as u64) as u32).to_be_bytes());
             h.extend(offsets[i].to_be_bytes());
         }
         h
     };
-    let header_len = header(&vec![0; vars.len()]).len() as u64;
+    let mut at = header(&vec![0; vars.len()]).len() as u64;
     let mut offsets = Vec::with_capacity(vars.len());
-    let mut at = header_len;
-    for v in vars {
+    for i in 0..vars.len() {
         offsets.push(at);
-        at += (v.data.len_bytes() + padding(v.data.len_bytes())) as u64;
+        at += stored(i);
     }
-    let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    w.write_all(&header(&offsets))?;
-    for v in vars {
-        v.data.write(&mut w)?;
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(&header(&offsets))?;
+    file.set_len(at)?;
+    Ok(Layout {
+        file,
+        offsets,
+        kinds: vars.iter().map(|v| v.kind).collect(),
+        lens,
+    })
+}
+
+/// Writes a NetCDF-3 (64-bit offset) file with the given dimensions (name, length), global attributes
+/// and variables, all at once.
+pub fn write(
+    path: &Path,
+    dims: &[(&str, usize)],
+    globals: &[(String, Attr)],
+    vars: &[Var],
+) -> std::io::Result<()> {
+    let defs: Vec<VarDef> = vars
+        .iter()
+        .map(|v| VarDef {
+            name: v.name.clone(),
+            dims: v.dims.clone(),
+            attrs: v.attrs.clone(),
+            kind: v.data.kind(),
+        })
+        .collect();
+    let layout = create(path, dims, globals, &defs)?;
+    for (i, v) in vars.iter().enumerate() {
+        layout.write_at(i, 0, &v.data)?;
     }
-    w.flush()
+    layout.finish()
 }

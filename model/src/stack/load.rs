@@ -167,6 +167,19 @@ fn place(found: Found, group_by: GroupBy) -> Result<Placed> {
 
 /// Loads a stack from the index.
 pub fn load(catalog: &mut Catalog, req: &LoadRequest, stager: &Stager) -> Result<Stack> {
+    plan(catalog, req)?.assemble(req, &req.geobox, stager)
+}
+
+/// The datasets of a request grouped into time steps: searched once, then assembled on the whole grid
+/// or band by band ([`Plan::assemble`] on a [`GeoBox::rows`] band), so a large area never has to fit
+/// in memory at once.
+pub struct Plan {
+    ms: Vec<Measurement>,
+    groups: Vec<(DateTime<Utc>, Vec<Placed>)>,
+}
+
+/// Finds the request's datasets and groups them into time steps.
+pub fn plan(catalog: &mut Catalog, req: &LoadRequest) -> Result<Plan> {
     let product = catalog_schema::product::get(catalog, &req.product)?
         .ok_or_else(|| Error::Request(format!("no product {:?} in the index", req.product)))?;
     let ms = measurements(&req.product, &product.definition, &req.measurements)?;
@@ -193,16 +206,80 @@ pub fn load(catalog: &mut Catalog, req: &LoadRequest, stager: &Stager) -> Result
         g.sort_by_key(|p| p.order);
         groups.insert(g[0].order.0, g);
     }
-    assemble(req, &ms, groups, stager)
+    Ok(Plan {
+        ms,
+        groups: groups.into_iter().collect(),
+    })
+}
+
+impl Plan {
+    /// Time steps.
+    pub fn steps(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Measurements loaded.
+    pub fn measurements(&self) -> usize {
+        self.ms.len()
+    }
+
+    /// The stack on `geobox` (the request's grid or a band of it): every step of the plan, warped from
+    /// the datasets whose footprint can reach that part of the grid.
+    pub fn assemble(&self, req: &LoadRequest, geobox: &GeoBox, stager: &Stager) -> Result<Stack> {
+        let reach = reach(geobox);
+        let groups: Vec<(DateTime<Utc>, Vec<&Placed>)> = self
+            .groups
+            .iter()
+            .map(|(label, g)| {
+                let near = g.iter().filter(|p| may_overlap(&p.found, reach)).collect();
+                (*label, near)
+            })
+            .collect();
+        let mut stack = assemble(req, geobox, &self.ms, &groups, stager)?;
+        // Provenance and spans describe the whole step, whichever datasets reached this band.
+        for (i, (_, g)) in self.groups.iter().enumerate() {
+            stack.sources[i] = g.iter().map(|p| p.found.id).collect();
+            stack.spans[i] = g
+                .iter()
+                .filter_map(|p| source::time_span(&p.found.metadata))
+                .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+                .unwrap_or((stack.times[i], stack.times[i]));
+        }
+        Ok(stack)
+    }
+}
+
+/// The lon/lat box a part of the grid covers, widened by a margin (a pixel's reach for resampling and
+/// reprojection noise); None when it cannot be told (then every dataset is read).
+fn reach(geobox: &GeoBox) -> Option<[f64; 4]> {
+    let b = super::grid::transform_bbox(geobox.bounds(), &geobox.crs, "EPSG:4326").ok()?;
+    let margin = 0.05 * (b[2] - b[0]).max(b[3] - b[1]) + 0.05;
+    let out = [b[0] - margin, b[1] - margin, b[2] + margin, b[3] + margin];
+    (out[0] > -180.0 && out[2] < 180.0).then_some(out)
+}
+
+/// Whether a dataset's lon/lat extent can meet `reach` (true when either is unknown).
+fn may_overlap(found: &Found, reach: Option<[f64; 4]>) -> bool {
+    let Some(r) = reach else { return true };
+    let e = &found.metadata["extent"];
+    let range = |axis: &str| Some((e[axis]["begin"].as_f64()?, e[axis]["end"].as_f64()?));
+    let (Some(lat), Some(lon)) = (range("lat"), range("lon")) else {
+        return true;
+    };
+    let lon_known = lon.0 >= -180.0 && lon.1 <= 180.0 && lon.0 <= lon.1;
+    let lat_meets = lat.0.min(lat.1) <= r[3] && lat.0.max(lat.1) >= r[1];
+    let lon_meets = !lon_known || (lon.0 <= r[2] && lon.1 >= r[0]);
+    lat_meets && lon_meets
 }
 
 fn assemble(
     req: &LoadRequest,
+    geobox: &GeoBox,
     ms: &[Measurement],
-    groups: BTreeMap<DateTime<Utc>, Vec<Placed>>,
+    groups: &[(DateTime<Utc>, Vec<&Placed>)],
     stager: &Stager,
 ) -> Result<Stack> {
-    let pixels = req.geobox.width * req.geobox.height;
+    let pixels = geobox.width * geobox.height;
     let steps = groups.len();
     let mut layers: Vec<Layer> = ms
         .iter()
@@ -216,21 +293,17 @@ fn assemble(
             data: vec![m.nodata.unwrap_or(f64::NAN); steps * pixels],
         })
         .collect();
-    let mut times = Vec::with_capacity(steps);
-    let mut sources = Vec::with_capacity(steps);
-    let mut spans = Vec::with_capacity(steps);
     // Work in chunks of groups so memory holds at most a chunk of warped slices at once.
     let chunk = rayon::current_num_threads().max(1) * 4;
-    let groups: Vec<(DateTime<Utc>, Vec<Placed>)> = groups.into_iter().collect();
     for (c, part) in groups.chunks(chunk).enumerate() {
         let tasks: Vec<(usize, &Placed)> = part
             .iter()
             .enumerate()
-            .flat_map(|(i, (_, g))| g.iter().map(move |p| (c * chunk + i, p)))
+            .flat_map(|(i, (_, g))| g.iter().map(move |p| (c * chunk + i, *p)))
             .collect();
         let warped: Vec<Result<(usize, Vec<Vec<f64>>)>> = tasks
             .par_iter()
-            .map(|(step, p)| Ok((*step, read_dataset(req, ms, &p.found, stager)?)))
+            .map(|(step, p)| Ok((*step, read_dataset(req, geobox, ms, &p.found, stager)?)))
             .collect();
         for w in warped {
             let (step, per_m) = w?;
@@ -245,23 +318,14 @@ fn assemble(
                 }
             }
         }
-        for (label, g) in part {
-            times.push(*label);
-            sources.push(g.iter().map(|p| p.found.id).collect());
-            let span = g
-                .iter()
-                .filter_map(|p| source::time_span(&p.found.metadata))
-                .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
-                .unwrap_or((*label, *label));
-            spans.push(span);
-        }
     }
+    let times: Vec<DateTime<Utc>> = groups.iter().map(|(label, _)| *label).collect();
     Ok(Stack {
         product: req.product.clone(),
-        geobox: req.geobox.clone(),
+        geobox: geobox.clone(),
+        sources: vec![Vec::new(); steps],
+        spans: times.iter().map(|t| (*t, *t)).collect(),
         times,
-        sources,
-        spans,
         layers,
     })
 }
@@ -314,6 +378,7 @@ fn georeference(
 /// Warps every requested measurement of one dataset (one GDAL dataset per file, opened by this worker).
 fn read_dataset(
     req: &LoadRequest,
+    geobox: &GeoBox,
     ms: &[Measurement],
     found: &Found,
     stager: &Stager,
@@ -360,7 +425,7 @@ fn read_dataset(
             .get(&m.name)
             .copied()
             .unwrap_or(req.resampling);
-        let mut v = warp(&src, &req.geobox, resampling, m.nodata, &object)?;
+        let mut v = warp(&src, geobox, resampling, m.nodata, &object)?;
         for x in &mut v {
             *x = quantise(&m.dtype, *x);
         }

@@ -11,7 +11,7 @@ pub mod source;
 pub mod warp;
 
 pub use align::{to_daily, Alignment};
-pub use load::{load, GroupBy, LoadRequest};
+pub use load::{load, plan, GroupBy, LoadRequest, Plan};
 pub use warp::Resampling;
 
 /// One measurement of a stack: a (time, y, x) array on the stack's grid.
