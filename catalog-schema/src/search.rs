@@ -126,9 +126,13 @@ fn build(
         "SELECT agdc.dataset.id, agdc.dataset.metadata::text, \
          ARRAY(SELECT l.uri_scheme || ':' || l.uri_body FROM agdc.dataset_location l \
                WHERE l.dataset_ref = agdc.dataset.id AND l.archived IS NULL ORDER BY l.added DESC, l.id DESC) \
-         FROM agdc.dataset WHERE agdc.dataset.archived IS NULL AND agdc.dataset.dataset_type_ref = $1",
+         FROM agdc.dataset WHERE agdc.dataset.archived IS NULL AND agdc.dataset.dataset_type_ref = ",
     );
-    let mut params: Vec<Box<dyn postgres::types::ToSql + Sync>> = vec![Box::new(product_id)];
+    // The product id is written into the statement, not bound: only a literal lets the planner prove
+    // the predicate of the product's partial dix_* indexes, so the cached generic plan (chosen after a
+    // few executions, and skipping ~0.5 ms of planning per query) still uses them.
+    sql.push_str(&product_id.to_string());
+    let mut params: Vec<Box<dyn postgres::types::ToSql + Sync>> = Vec::new();
     if let Some((a, b)) = q.time {
         params.push(Box::new(a));
         params.push(Box::new(b));
@@ -198,20 +202,52 @@ pub fn search(catalog: &mut Catalog, q: &Query) -> Result<Vec<Found>> {
     Ok(out)
 }
 
-/// The query plan Postgres chooses for a search (`EXPLAIN`), to check that indexes serve it.
+/// The query plans of a search (`EXPLAIN`), to check that indexes serve it: the plan made for these
+/// values, then the generic plan Postgres caches for the statement after a few executions (bound
+/// values unknown), which repeated searches use.
 pub fn explain(catalog: &mut Catalog, q: &Query) -> Result<String> {
     let (sql, params) = build(catalog, q)?;
     let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
         params.iter().map(|p| p.as_ref()).collect();
-    let rows = catalog
+    let lines = |rows: Vec<postgres::Row>| {
+        rows.iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let custom = catalog
         .client()
         .query(&format!("EXPLAIN {sql}"), &refs)
         .ctx("explaining a search")?;
-    Ok(rows
-        .iter()
-        .map(|r| r.get::<_, String>(0))
-        .collect::<Vec<_>>()
-        .join("\n"))
+    // The same statement prepared by name, its values written as literals, planned generically.
+    let mut values: Vec<String> = Vec::new();
+    if let Some((a, b)) = q.time {
+        values.extend([a, b].map(|t| format!("'{}'::timestamptz", t.to_rfc3339())));
+    }
+    if let Some([w, s, e, n]) = q.bbox {
+        values.extend([s, n, w, e].map(|v| format!("{v:?}::float8")));
+    }
+    let args = if values.is_empty() {
+        String::new()
+    } else {
+        format!("({})", values.join(", "))
+    };
+    let mut tx = catalog.client().transaction().ctx("explaining a search")?;
+    tx.batch_execute(&format!(
+        "SET LOCAL plan_cache_mode = force_generic_plan; PREPARE etlake_explain AS {sql}"
+    ))
+    .ctx("explaining a search")?;
+    let generic = tx
+        .query(&format!("EXPLAIN EXECUTE etlake_explain{args}"), &[])
+        .ctx("explaining a search (generic plan)")?;
+    tx.batch_execute("DEALLOCATE etlake_explain")
+        .ctx("explaining a search")?;
+    tx.rollback().ctx("explaining a search")?;
+    Ok(format!(
+        "plan for these values:\n{}\ngeneric plan (repeated searches):\n{}",
+        lines(custom),
+        lines(generic)
+    ))
 }
 
 #[cfg(test)]
