@@ -431,13 +431,10 @@ pub fn write_batch(
         mdt_refs.push(info.metadata_type_ref);
         docs.push(&p.stored);
     }
-    // Binary COPY into a staging table, then one INSERT … ON CONFLICT: the documents travel once, in
-    // Postgres's binary format, whatever the batch size.
-    copy_rows(
-        &mut tx,
-        "CREATE TEMP TABLE IF NOT EXISTS etlake_stage_dataset (id uuid, product int2, mdt int2, doc jsonb) ON COMMIT DELETE ROWS",
-        "COPY etlake_stage_dataset (id, product, mdt, doc) FROM STDIN (FORMAT binary)",
-        &[Type::UUID, Type::INT2, Type::INT2, Type::JSONB],
+    // Binary COPY straight into agdc.dataset: none of these ids existed a moment ago. A concurrent
+    // writer that added one since makes the COPY fail; the batch then goes through a staging table
+    // and one INSERT … ON CONFLICT DO NOTHING. Either way the documents travel once, in binary.
+    let rows = || {
         (0..new_ids.len()).map(|k| {
             [
                 &new_ids[k] as &(dyn ToSql + Sync),
@@ -445,11 +442,28 @@ pub fn write_batch(
                 &mdt_refs[k],
                 docs[k],
             ]
-        }),
+        })
+    };
+    let types = [Type::UUID, Type::INT2, Type::INT2, Type::JSONB];
+    let direct = copy_direct(
+        &mut tx,
+        "COPY agdc.dataset (id, dataset_type_ref, metadata_type_ref, metadata) FROM STDIN (FORMAT binary)",
+        &types,
+        rows(),
     )
     .ctx("copying datasets")?;
-    let inserted: HashSet<Uuid> = tx
-        .query(
+    let inserted: HashSet<Uuid> = if direct {
+        new_ids.iter().copied().collect()
+    } else {
+        copy_rows(
+            &mut tx,
+            "CREATE TEMP TABLE IF NOT EXISTS etlake_stage_dataset (id uuid, product int2, mdt int2, doc jsonb) ON COMMIT DELETE ROWS",
+            "COPY etlake_stage_dataset (id, product, mdt, doc) FROM STDIN (FORMAT binary)",
+            &types,
+            rows(),
+        )
+        .ctx("copying datasets")?;
+        tx.query(
             "INSERT INTO agdc.dataset (id, dataset_type_ref, metadata_type_ref, metadata) \
              SELECT id, product, mdt, doc FROM etlake_stage_dataset ON CONFLICT (id) DO NOTHING RETURNING id",
             &[],
@@ -457,7 +471,8 @@ pub fn write_batch(
         .ctx("inserting datasets")?
         .iter()
         .map(|r| r.get(0))
-        .collect();
+        .collect()
+    };
 
     tx.execute(
         "UPDATE agdc.dataset SET archived = now() WHERE id = ANY($1) AND archived IS NULL",
@@ -542,11 +557,8 @@ pub fn write_batch(
          SELECT dataset_ref, classifier, source_dataset_ref FROM ready ON CONFLICT DO NOTHING",
     )
     .ctx("writing lineage edges whose sources are indexed")?;
-    copy_rows(
-        &mut tx,
-        "CREATE TEMP TABLE IF NOT EXISTS etlake_stage_stac (id uuid, collection text, item_id text, item jsonb) ON COMMIT DELETE ROWS",
-        "COPY etlake_stage_stac (id, collection, item_id, item) FROM STDIN (FORMAT binary)",
-        &[Type::UUID, Type::TEXT, Type::TEXT, Type::JSONB],
+    // STAC items the same way: straight in when they are all new, else through staging (updates).
+    let rows = || {
         (0..stac_ids.len()).map(|k| {
             [
                 &stac_ids[k] as &(dyn ToSql + Sync),
@@ -554,18 +566,61 @@ pub fn write_batch(
                 &stac_item_ids[k],
                 stac_items[k],
             ]
-        }),
-    )
-    .ctx("copying STAC items")?;
-    tx.execute(
-        "INSERT INTO etlake.stac_item (dataset_ref, collection, item_id, item) \
-         SELECT id, collection, item_id, item FROM etlake_stage_stac \
-         ON CONFLICT (dataset_ref) DO UPDATE SET item = EXCLUDED.item, updated = now()",
-        &[],
-    )
-    .ctx("inserting STAC items")?;
+        })
+    };
+    let types = [Type::UUID, Type::TEXT, Type::TEXT, Type::JSONB];
+    let direct = upd_ids.is_empty()
+        && copy_direct(
+            &mut tx,
+            "COPY etlake.stac_item (dataset_ref, collection, item_id, item) FROM STDIN (FORMAT binary)",
+            &types,
+            rows(),
+        )
+        .ctx("copying STAC items")?;
+    if !direct {
+        copy_rows(
+            &mut tx,
+            "CREATE TEMP TABLE IF NOT EXISTS etlake_stage_stac (id uuid, collection text, item_id text, item jsonb) ON COMMIT DELETE ROWS",
+            "COPY etlake_stage_stac (id, collection, item_id, item) FROM STDIN (FORMAT binary)",
+            &types,
+            rows(),
+        )
+        .ctx("copying STAC items")?;
+        tx.execute(
+            "INSERT INTO etlake.stac_item (dataset_ref, collection, item_id, item) \
+             SELECT id, collection, item_id, item FROM etlake_stage_stac \
+             ON CONFLICT (dataset_ref) DO UPDATE SET item = EXCLUDED.item, updated = now()",
+            &[],
+        )
+        .ctx("inserting STAC items")?;
+    }
     tx.commit().ctx("committing a dataset batch")?;
     Ok(finish(outcomes, to_archive))
+}
+
+/// Binary-COPYs `rows` straight into a table, inside a savepoint: `false`, with nothing written, when a
+/// row collides with one already there (a unique violation).
+fn copy_direct<'a, const N: usize>(
+    tx: &mut postgres::Transaction<'_>,
+    copy: &str,
+    types: &[Type],
+    rows: impl Iterator<Item = [&'a (dyn ToSql + Sync); N]>,
+) -> std::result::Result<bool, postgres::Error> {
+    let mut sp = tx.savepoint("etlake_direct_copy")?;
+    let copied = (|| {
+        let mut writer = BinaryCopyInWriter::new(sp.copy_in(copy)?, types);
+        for row in rows {
+            writer.write(&row)?;
+        }
+        writer.finish()
+    })();
+    match copied {
+        Ok(_) => sp.commit().map(|_| true),
+        Err(e) if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) => {
+            sp.rollback().map(|_| false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Creates the session's staging table if needed and binary-COPYs `rows` into it (emptied at commit).

@@ -33,7 +33,7 @@ pub enum Error {
         message: String,
     },
     /// A database statement failed.
-    #[error("database {context}: {source}")]
+    #[error("database {context}: {}", db_message(.source))]
     Db {
         /// What etlake was doing.
         context: String,
@@ -74,5 +74,16 @@ impl<T> DbContext<T> for std::result::Result<T, postgres::Error> {
             context: context.into(),
             source,
         })
+    }
+}
+
+/// The server's own words when Postgres refused a statement (the driver's text is only "db error").
+fn db_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => match d.detail() {
+            Some(detail) => format!("{} ({detail})", d.message()),
+            None => d.message().to_string(),
+        },
+        None => e.to_string(),
     }
 }

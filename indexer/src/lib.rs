@@ -6,6 +6,7 @@ pub mod crs;
 pub mod documents;
 mod error;
 pub mod extract;
+mod fast_get;
 mod feed;
 pub mod item_grid;
 pub mod pipeline;

@@ -42,6 +42,8 @@ pub struct S3 {
     client: Client,
     options: S3Options,
     in_flight: Arc<tokio::sync::Semaphore>,
+    /// Cheaper GETs for small documents, falling back on the SDK.
+    fast: Option<Arc<crate::fast_get::FastGet>>,
 }
 
 /// A whole-object read running in the background ([`S3::spawn_get`]); [`S3::wait`] collects it.
@@ -74,7 +76,7 @@ impl S3 {
             .clone()
             .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
             .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
-        let client = runtime.block_on(async {
+        let (client, fast) = runtime.block_on(async {
             let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
             if let Some(r) = &options.region {
                 loader = loader.region(aws_config::Region::new(r.clone()));
@@ -97,7 +99,18 @@ impl S3 {
             if shared.region().is_none() {
                 conf = conf.region(aws_config::Region::new("us-east-1"));
             }
-            Client::from_conf(conf.build())
+            let region = shared
+                .region()
+                .map_or("us-east-1", |r| r.as_ref())
+                .to_string();
+            let fast = crate::fast_get::FastGet::new(
+                &shared,
+                endpoint.as_deref(),
+                &region,
+                options.no_sign_request,
+                options.request_payer,
+            );
+            (Client::from_conf(conf.build()), fast.map(Arc::new))
         });
         let mut options = options.clone();
         options.endpoint_url = endpoint;
@@ -106,6 +119,7 @@ impl S3 {
             client,
             options,
             in_flight: Arc::new(tokio::sync::Semaphore::new(64)),
+            fast,
         })
     }
 
@@ -217,12 +231,19 @@ impl S3 {
             self.in_flight.clone(),
             self.options.request_payer,
         );
+        let fast = self.fast.clone();
         let task = self.runtime.spawn(async move {
             let _permit = limit.acquire_owned().await;
             let (bucket, key) = split_s3(&uri).ok_or_else(|| Error::S3 {
                 object: uri.clone(),
                 message: "not an s3:// URI".into(),
             })?;
+            if let Some(bytes) = match &fast {
+                Some(f) => f.get(bucket, key).await,
+                None => None,
+            } {
+                return Ok(bytes);
+            }
             let mut req = client.get_object().bucket(bucket).key(key);
             if payer {
                 req = req.request_payer(RequestPayer::Requester);
