@@ -1,5 +1,6 @@
 //! Listing a wide S3 prefix (moto on loopback): the flat listing that starts at once and the
-//! per-directory listings that take over after it together send every key exactly once.
+//! per-directory listings that take over after it together send every key exactly once; whole-object
+//! reads of keys that need encoding, and a missing key named in its error.
 mod common;
 use common::*;
 use std::sync::Arc;
@@ -71,4 +72,30 @@ fn flat_and_fanned_out_listings_send_every_key_once() {
         want.sort();
         assert_eq!(got, want, "{prefix}: listed keys differ");
     }
+
+    // Whole-object reads (the path metadata documents take), keys with characters that URL paths and
+    // request signatures must encode.
+    let odd = ["odd/a b+c=d.json", "odd/é/ü~x_y.json", "odd/100%.json"];
+    let code = format!(
+        "import boto3, sys\n\
+         s3 = boto3.client('s3', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n\
+         for k in sys.argv[1:]:\n    s3.put_object(Bucket='wide', Key=k, Body=('body of ' + k).encode())\n",
+        s3.endpoint
+    );
+    let status = std::process::Command::new(venv.join("bin/python"))
+        .args(["-c", &code])
+        .args(odd)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let fetches = odd
+        .iter()
+        .map(|k| client.spawn_get(&format!("s3://wide/{k}")))
+        .collect();
+    for (k, body) in odd.iter().zip(client.wait(fetches)) {
+        assert_eq!(body.unwrap(), format!("body of {k}").into_bytes(), "{k}");
+    }
+    let missing = client.wait(vec![client.spawn_get("s3://wide/odd/missing.json")]);
+    let e = missing[0].as_ref().unwrap_err().to_string();
+    assert!(e.contains("odd/missing.json") && e.contains("NoSuchKey"), "{e}");
 }
