@@ -3,19 +3,22 @@
 # 1.9.9 and by etlake into empty indexes (product already added), from a local S3-protocol server
 # (s3-to-dc --stac) and from a local folder (fs-to-dc --stac). Prints wall time, rate, peak RSS and the
 # ratio, measured side by side in one run. Usage: scripts/bench-stac.sh [N]
+# Above 20,000 items only etlake runs (dc-tools would take hours), and its S3 leg reads a key list
+# (as from S3 Inventory): s3s-fs walks its whole folder for every LIST page, so listing 100,000 keys
+# from it takes minutes, which would measure s3s-fs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-2000}"
 . scripts/bench-env.sh
 cargo build --release -p sample-lake --example landsat_items -q
 target/release/examples/landsat_items "$work/lake" "$n" >/dev/null
+mkdir -p "$work/s3root/usgs-landsat"
 # The S3 leg runs against s3s-fs (a Rust S3-protocol server over a folder): moto answers only ~460 GETs
 # per second whatever the client, which would measure moto. ETLAKE_BENCH_S3=moto uses moto instead.
 if [ "${ETLAKE_BENCH_S3:-s3s-fs}" = s3s-fs ]; then
   s3s="$PWD/target/tools/bin/s3s-fs"
   [ -x "$s3s" ] || cargo install -q s3s-fs --version 0.14.1 --features binary --locked --root "$PWD/target/tools"
   s3port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  mkdir -p "$work/s3root"
   "$s3s" --host 127.0.0.1 --port "$s3port" --access-key bench --secret-key bench "$work/s3root" >/dev/null 2>&1 &
   s3s_pid=$!
   trap 'kill $s3s_pid 2>/dev/null || true; cleanup' EXIT
@@ -25,23 +28,30 @@ if [ "${ETLAKE_BENCH_S3:-s3s-fs}" = s3s-fs ]; then
 else
   server="moto"
 fi
-.venv-moto/bin/python - "$endpoint" "$work/lake" <<'PY'
-import sys, os, json, boto3, concurrent.futures as cf
+# Objects are written into the server's folder (s3s-fs serves a folder; moto gets PUTs), with their
+# self links pointing at s3://.
+python3 - "$work/lake" "$work/s3root/usgs-landsat" "$work/keys.txt" <<'PY'
+import sys, os, json
+root, dst, keys = sys.argv[1:]
+with open(keys, "w") as out:
+    for d, _, fs in os.walk(root):
+        for f in fs:
+            p = os.path.join(d, f); key = os.path.relpath(p, root)
+            doc = json.load(open(p)); doc["links"][0]["href"] = f"s3://usgs-landsat/{key}"
+            q = os.path.join(dst, key); os.makedirs(os.path.dirname(q), exist_ok=True)
+            open(q, "w").write(json.dumps(doc)); out.write(f"s3://usgs-landsat/{key}\n")
+PY
+if [ "$server" = moto ]; then
+  .venv-moto/bin/python - "$endpoint" "$work/s3root/usgs-landsat" <<'PY'
+import sys, os, boto3, concurrent.futures as cf
 endpoint, root = sys.argv[1], sys.argv[2]
 s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-try:
-    s3.create_bucket(Bucket="usgs-landsat")
-except s3.exceptions.BucketAlreadyOwnedByYou:
-    pass
-def put(p):
-    key = os.path.relpath(p, root)
-    doc = json.load(open(p))
-    doc["links"][0]["href"] = f"s3://usgs-landsat/{key}"
-    s3.put_object(Bucket="usgs-landsat", Key=key, Body=json.dumps(doc).encode())
+s3.create_bucket(Bucket="usgs-landsat")
 paths = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs]
 with cf.ThreadPoolExecutor(16) as ex:
-    list(ex.map(put, paths))
+    list(ex.map(lambda p: s3.upload_file(p, "usgs-landsat", os.path.relpath(p, root)), paths))
 PY
+fi
 "$etlake" db start >/dev/null
 url=$("$etlake" db status | sed -n "s/.*Python:  ODC_DEFAULT_DB_URL='\(.*\)'/\1/p")
 fresh() {  # an empty index with the benchmark product in database $1
@@ -61,6 +71,16 @@ report() {  # label secs kb
   python3 -c "import sys; l,s,kb,n=sys.argv[1],float(sys.argv[2]),int(sys.argv[3]),int(sys.argv[4]); print(f'  {l:<28} {s:7.2f} s  {n/s:8.1f} datasets/s  peak RSS {kb/1024:6.1f} MiB')" "$@" "$n"
 }
 echo "STAC sidecars → ODC index, $n items, $(nproc) cores, S3 from $server (odc-apps-dc-tools 1.9.9 + datacube 1.9.20 vs etlake):"
+if [ "$n" -gt 20000 ]; then
+  u=$(fresh bench_et_s3); r=($(measure x "$etlake" --db "$u" index --from-file "$work/keys.txt" --endpoint-url "$endpoint"))
+  grep -q "$n indexed" "$work/out" || { cat "$work/out"; exit 1; }
+  report "etlake index (S3 key list)" "${r[1]}" "${r[2]}"
+  u=$(fresh bench_et_fs); e=($(measure x "$etlake" --db "$u" index "$work/lake"))
+  grep -q "$n indexed" "$work/out" || { cat "$work/out"; exit 1; }
+  report "etlake index DIR" "${e[1]}" "${e[2]}"
+  echo "  (dc-tools not run above 20,000 items)"
+  exit 0
+fi
 u=$(fresh bench_dc_s3); read -r _ dc_s secs_kb <<<"$(ODC_DEFAULT_DB_URL=$u AWS_ENDPOINT_URL=$endpoint measure x .venv/bin/s3-to-dc --stac 's3://usgs-landsat/collection02/**/*_SR_stac.json' ls8_c2l2_sr)"
 dc_s3=($(echo "$dc_s $secs_kb")); report "s3-to-dc --stac" "${dc_s3[0]}" "${dc_s3[1]}"
 u=$(fresh bench_et_s3); r=($(measure x "$etlake" --db "$u" index s3://usgs-landsat/collection02/ --endpoint-url "$endpoint"))

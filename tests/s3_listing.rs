@@ -97,5 +97,8 @@ fn flat_and_fanned_out_listings_send_every_key_once() {
     }
     let missing = client.wait(vec![client.spawn_get("s3://wide/odd/missing.json")]);
     let e = missing[0].as_ref().unwrap_err().to_string();
-    assert!(e.contains("odd/missing.json") && e.contains("NoSuchKey"), "{e}");
+    assert!(
+        e.contains("odd/missing.json") && e.contains("NoSuchKey"),
+        "{e}"
+    );
 }

@@ -118,7 +118,7 @@ impl S3 {
             runtime: Arc::new(runtime),
             client,
             options,
-            in_flight: Arc::new(tokio::sync::Semaphore::new(64)),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(128)),
             fast,
         })
     }
@@ -129,10 +129,11 @@ impl S3 {
     }
 
     /// Lists every key under `prefix` accepted by `keep`, sending them to `out` as they arrive. A flat
-    /// listing starts at once while the first level of "directories" is probed with a delimiter; when
-    /// the probe finds several, the flat listing stops after its current page and the rest is listed
-    /// per directory (16 at a time, each resuming after the last key already sent), so narrow lakes
-    /// pay no extra round trip and wide lakes list fast, with flat memory. A missing bucket, denied
+    /// listing starts at once; when it has more than one page, the first level of "directories" is
+    /// probed with a delimiter, and when the probe finds several, the flat listing stops after its
+    /// current page and the rest is listed per directory (16 at a time, each resuming after the last
+    /// key already sent), so small prefixes pay no extra request and wide lakes list fast, with flat
+    /// memory. A missing bucket, denied
     /// access or bad credentials end the listing with one error naming the bucket.
     pub fn list(
         &self,
@@ -151,24 +152,39 @@ impl S3 {
         let prefix = prefix.to_string();
         self.runtime.block_on(async move {
             let stop = Arc::new(AtomicBool::new(false));
-            let flat = {
-                let (lister, prefix, stop) = (lister.clone(), prefix.clone(), stop.clone());
+            let more = Arc::new(tokio::sync::Notify::new());
+            let mut flat = {
+                let (lister, prefix) = (lister.clone(), prefix.clone());
+                let (stop, more) = (stop.clone(), more.clone());
                 tokio::spawn(async move {
-                    let until = || stop.load(Ordering::Relaxed);
+                    // Asked after each page that has a next one.
+                    let until = || {
+                        more.notify_one();
+                        stop.load(Ordering::Relaxed)
+                    };
                     lister.pages(&prefix, None, None, true, &until).await
                 })
             };
-            let probe = lister
-                .pages(&prefix, Some("/"), None, false, &|| flat.is_finished())
-                .await?;
-            let wide = probe.stopped_after.is_none() && probe.subs.len() >= 2;
-            stop.store(wide, Ordering::Relaxed);
             let joined = |r: std::result::Result<Result<Listing>, tokio::task::JoinError>| {
                 r.map_err(|e| Error::S3 {
                     object: format!("s3://{}/{prefix}", lister.bucket),
                     message: e.to_string(),
                 })?
             };
+            // The probe waits for the flat listing's first page: a prefix that fits in one page needs
+            // none, and the first keys are not delayed by it.
+            tokio::select! {
+                _ = more.notified() => {}
+                done = &mut flat => {
+                    joined(done)?;
+                    return Ok(());
+                }
+            }
+            let probe = lister
+                .pages(&prefix, Some("/"), None, false, &|| flat.is_finished())
+                .await?;
+            let wide = probe.stopped_after.is_none() && probe.subs.len() >= 2;
+            stop.store(wide, Ordering::Relaxed);
             let Some(last) = joined(flat.await)?.stopped_after else {
                 return Ok(()); // the flat listing got everything
             };
@@ -220,7 +236,7 @@ impl S3 {
         })
     }
 
-    /// Starts reading a whole object in the background and returns at once; at most 64 reads are in
+    /// Starts reading a whole object in the background and returns at once; at most 128 reads are in
     /// flight per client (small metadata documents are latency-bound: one GET at a time per worker would
     /// cap a crawl at a few hundred per second), later ones queue in the order they were started.
     pub fn spawn_get(&self, uri: &str) -> Fetch {

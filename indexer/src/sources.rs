@@ -73,14 +73,29 @@ fn list_one(
     if !root_path.is_dir() {
         return Err(bad("no such file or directory"));
     }
+    // Absolute paths from the root resolved once, not one canonicalize (a stat per component) per file.
+    let root_abs = std::fs::canonicalize(&root_path).map_err(|source| Error::Io {
+        path: root_path.clone(),
+        source,
+    })?;
     walk(&root_path, &mut |p: &Path| {
         let text = p.to_string_lossy();
         if matcher.as_ref().is_none_or(|m| m.is_match(text.as_ref())) {
-            let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-            return tx.blocking_send(Ok(local_ref(&abs))).is_ok();
+            let abs = match p.strip_prefix(&root_path) {
+                Ok(rel) => root_abs.join(rel),
+                Err(_) => p.to_path_buf(),
+            };
+            let obj = ObjectRef {
+                uri: abs.display().to_string(),
+                size: None,
+                etag: None,
+                body: None,
+            };
+            return tx.blocking_send(Ok(obj)).is_ok();
         }
         true
     })
+    .map(|_| ())
 }
 
 fn local_ref(p: &Path) -> ObjectRef {
@@ -93,24 +108,30 @@ fn local_ref(p: &Path) -> ObjectRef {
     }
 }
 
-/// Depth-first walk in name order; `visit` returns false to stop.
-fn walk(dir: &Path, visit: &mut dyn FnMut(&Path) -> bool) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+/// Depth-first walk in name order, with file types from the directory listing (a stat only for
+/// symbolic links); `visit` returns false to stop the whole walk, and so does this.
+fn walk(dir: &Path, visit: &mut dyn FnMut(&Path) -> bool) -> Result<bool> {
+    let mut entries: Vec<(PathBuf, bool)> = std::fs::read_dir(dir)
         .map_err(|source| Error::Io {
             path: dir.to_path_buf(),
             source,
         })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let kind = e.file_type().ok()?;
+            let p = e.path();
+            let is_dir = kind.is_dir() || (kind.is_symlink() && p.is_dir());
+            Some((p, is_dir))
+        })
         .collect();
     entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, visit)?;
-        } else if !visit(&p) {
-            break;
+    for (p, is_dir) in entries {
+        let go_on = if is_dir { walk(&p, visit)? } else { visit(&p) };
+        if !go_on {
+            return Ok(false);
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Sends one object per line of a key list (blank lines and `#` comments skipped), streaming: a list of
