@@ -9,6 +9,7 @@ pub mod extract;
 mod fast_get;
 mod feed;
 pub mod item_grid;
+mod objects;
 pub mod pipeline;
 pub mod raster;
 pub mod recognition;

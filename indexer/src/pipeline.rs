@@ -1,15 +1,15 @@
 //! `etlake index`: list sources (S3 globs, local folders, key lists) as a stream, recognise each object,
 //! extract documents in parallel (one GDAL dataset per worker), write them in batches, and keep an
 //! honest per-object account in the run record. Memory is bounded by the batch, not the lake.
-use crate::crs::GdalCrs;
-use crate::extract::{self, Draft, MeasurementDef, ProductDef};
+use crate::extract::{MeasurementDef, ProductDef};
 use crate::feed::{self, Batch, Feed, Work};
+use crate::objects::{build, failed_row, object_uri, Context, Row, Yield};
 use crate::recognition::Recogniser;
 use crate::s3::{ObjectRef, S3Options, S3};
 use crate::{Error, Result};
 use catalog_schema::dataset::{self, NewDataset, Outcome, ProductCache};
 use catalog_schema::runs::{self, ObjectOutcome};
-use catalog_schema::{eo3, stac_eo3, stac_item, Catalog};
+use catalog_schema::Catalog;
 use rayon::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -92,10 +92,6 @@ impl Report {
     }
 }
 
-thread_local! {
-    static CRS: GdalCrs = GdalCrs::new();
-}
-
 /// Where every outcome goes: the counts and problems of the [`Report`], the run record in the index
 /// (unless dry run), and the `--report` JSON-lines file.
 struct Accounting {
@@ -103,12 +99,6 @@ struct Accounting {
     dry_run: bool,
     jsonl: Option<std::io::BufWriter<std::fs::File>>,
     jsonl_path: Option<PathBuf>,
-}
-
-/// One object's outcome at one stage (`recognise`, `extract`, `write`).
-struct Row {
-    outcome: ObjectOutcome,
-    stage: &'static str,
 }
 
 impl Accounting {
@@ -304,139 +294,6 @@ pub fn index(
     Ok(report)
 }
 
-/// What every batch needs besides the catalog.
-struct Context<'a> {
-    recogniser: &'a Recogniser,
-    definitions: &'a BTreeMap<String, ProductDef>,
-    products: &'a ProductCache,
-    s3: Option<&'a S3>,
-    stage: &'a Path,
-    products_filter: &'a [String],
-    href_rewrites: &'a [(String, String)],
-    rename_product: Option<&'a str>,
-    write: dataset::WriteOptions,
-    raw_update: dataset::UpdatePolicy,
-}
-
-/// The stage marker of objects that are skipped, not failed.
-const SKIP: &str = "skip";
-
-/// (location, prepared dataset) pairs of one object, or (product if known, reason, stage).
-type Extracted = std::result::Result<
-    Vec<(String, eo3::PreparedDataset)>,
-    (Option<String>, String, &'static str),
->;
-
-fn extract_raw(obj: &ObjectRef, rec: &crate::Recognised, ctx: &Context<'_>) -> Extracted {
-    let fail = |m: String, stage| (Some(rec.product.clone()), m, stage);
-    let spec = ctx
-        .recogniser
-        .spec(&rec.product)
-        .ok_or_else(|| fail("no spec".into(), "recognise"))?;
-    let defs = ctx.definitions.get(&rec.product).ok_or_else(|| {
-        fail(
-            format!(
-                "product {:?} is not in the index (add it with `etlake product add`)",
-                rec.product
-            ),
-            "extract",
-        )
-    })?;
-    let drafts = extract::extract(obj, rec, spec, defs, ctx.s3, ctx.stage)
-        .map_err(|e| fail(e.to_string(), "extract"))?;
-    drafts
-        .into_iter()
-        .map(|d: Draft| {
-            CRS.with(|crs| eo3::prepare(&d.eo3, crs))
-                .map(|p| (d.location, p))
-                .map_err(|m| fail(format!("{}: {m}", obj.uri), "build"))
-        })
-        .collect()
-}
-
-/// The item as it should be converted: `--rename-product`, `--href-rewrite`, and for items with no
-/// projection information the grid from the scene's `_MTL.json` or its first data asset's header.
-fn prepare_item(
-    mut item: Value,
-    obj: &ObjectRef,
-    ctx: &Context<'_>,
-) -> std::result::Result<Value, String> {
-    if let Some(name) = ctx.rename_product {
-        if let Some(p) = item.get_mut("properties").and_then(Value::as_object_mut) {
-            p.insert("odc:product".into(), Value::String(name.to_string()));
-        }
-    }
-    stac_eo3::rewrite_hrefs(&mut item, ctx.href_rewrites);
-    crate::item_grid::ensure_grid(&mut item, &obj.uri, ctx.s3)?;
-    Ok(item)
-}
-
-/// A metadata document: eo3 as it is, STAC converted the way datacube's converter does. The location
-/// is the document's own `location`/`self` link, else the object's URI.
-fn extract_document(
-    obj: &ObjectRef,
-    fetched: Option<&Result<Vec<u8>>>,
-    ctx: &Context<'_>,
-) -> Extracted {
-    let uri = object_uri(&obj.uri);
-    let fail = |m: String, stage| (None, m, stage);
-    let bytes = match (&obj.body, fetched) {
-        (Some(b), _) => b.to_vec(),
-        (None, Some(Ok(b))) => b.clone(),
-        (None, Some(Err(e))) => return Err(fail(e.to_string(), "read")),
-        (None, None) => {
-            std::fs::read(&obj.uri).map_err(|e| fail(format!("{}: {e}", obj.uri), "read"))?
-        }
-    };
-    let text =
-        String::from_utf8(bytes).map_err(|_| fail(format!("{uri}: not UTF-8 text"), "read"))?;
-    let docs = catalog_schema::document::parse_documents(&uri, &text)
-        .map_err(|e| fail(e.to_string(), "read"))?;
-    let mut out = Vec::new();
-    for d in docs {
-        let (eo3_doc, location) = if stac_eo3::is_stac_item(&d.value) {
-            let item = prepare_item(d.value.clone(), obj, ctx)
-                .map_err(|m| (None, format!("{}: {m}", d.object), "convert"))?;
-            let d = catalog_schema::document::SourceDoc {
-                object: d.object.clone(),
-                value: item,
-            };
-            let product = stac_eo3::product_name(&d.value).unwrap_or_default();
-            let defs = ctx.definitions.get(&product);
-            let canonical = |key: &str| defs.and_then(|p| p.canonical(key));
-            let converted = CRS
-                .with(|crs| stac_eo3::convert(&d.value, &canonical, crs))
-                .map_err(|m| {
-                    (
-                        Some(product.clone()),
-                        format!("{}: {m}", d.object),
-                        "convert",
-                    )
-                })?;
-            (
-                converted,
-                stac_eo3::self_href(&d.value).unwrap_or_else(|| uri.clone()),
-            )
-        } else if d.value.get("$schema").is_some() {
-            (d.value.clone(), uri.clone())
-        } else {
-            // Sidecars such as Landsat _MTL.json sit beside the items: not ours to index.
-            return Err(fail("not an eo3 document or STAC item".into(), SKIP));
-        };
-        let mut prepared = CRS
-            .with(|crs| eo3::prepare(&eo3_doc, crs))
-            .map_err(|m| (None, format!("{}: {m}", d.object), "build"))?;
-        let location = prepared.embedded_location.clone().unwrap_or(location);
-        if stac_eo3::is_stac_item(&d.value) {
-            // datacube's STAC path (dc-tools `--stac`) stores `lineage: {}`, not `{source_datasets: {}}`:
-            // keep the same bytes so a lake indexed by dc-tools compares `unchanged`.
-            prepared.stored["lineage"] = serde_json::json!({});
-        }
-        out.push((location, prepared));
-    }
-    Ok(out)
-}
-
 /// A batch ready to write: its datasets, and the account of everything else the feeder and the
 /// extraction saw.
 struct Prepared {
@@ -449,13 +306,6 @@ struct Prepared {
     recognised: usize,
     fetch_ms: u64,
     extract_ms: u64,
-}
-
-/// What one object gave.
-enum Yield {
-    Dataset(NewDataset),
-    Skipped(String),
-    Failed(Row),
 }
 
 /// Waits for the batch's remote reads (started by the feeder), then extracts and builds every object's
@@ -515,51 +365,6 @@ fn prepare(fed: Batch, ctx: &Context<'_>) -> Prepared {
                 Yield::Failed(row) => out.rows.push(row),
             }
         }
-    }
-    out
-}
-
-/// One object's datasets (with their STAC items), or why it gave none.
-fn build(work: &Work, read: Option<&Result<Vec<u8>>>, ctx: &Context<'_>) -> Vec<Yield> {
-    let obj = work.object();
-    let extracted = match work {
-        Work::Raw(obj, rec) => extract_raw(obj, rec, ctx),
-        Work::Document(obj, _) => extract_document(obj, read, ctx),
-    };
-    let failed = |product: Option<&str>, reason: String, stage| {
-        Yield::Failed(Row {
-            outcome: failed_row(&obj.uri, product, reason),
-            stage,
-        })
-    };
-    let items = match extracted {
-        Ok(items) => items,
-        Err((_, reason, SKIP)) => return vec![Yield::Skipped(reason)],
-        Err((product, reason, stage)) => return vec![failed(product.as_deref(), reason, stage)],
-    };
-    let mut out = Vec::with_capacity(items.len());
-    for (location, prepared) in items {
-        if !ctx.products_filter.is_empty() && !ctx.products_filter.contains(&prepared.product) {
-            out.push(Yield::Skipped("product not selected".into()));
-            continue;
-        }
-        let Some(defs) = ctx.definitions.get(&prepared.product) else {
-            // A sibling product the index does not hold (e.g. Landsat ST items beside SR ones).
-            let reason = format!("product {} is not in the index", prepared.product);
-            out.push(Yield::Skipped(reason));
-            continue;
-        };
-        out.push(
-            match stac_item::item(&prepared, &defs.definition, &location) {
-                Ok(item) => Yield::Dataset(NewDataset {
-                    stac: Some((prepared.product.clone(), prepared.id.to_string(), item)),
-                    update: matches!(work, Work::Raw(..)).then_some(ctx.raw_update),
-                    prepared,
-                    location: Some(location),
-                }),
-                Err(reason) => failed(Some(&prepared.product), reason, "build"),
-            },
-        );
     }
     out
 }
@@ -631,26 +436,6 @@ fn write(
         "batch written"
     );
     Ok(())
-}
-
-/// The URI an object is reported under: `s3://…` as listed, local paths as `file://` URIs (the same
-/// form the dataset locations use).
-fn object_uri(uri: &str) -> String {
-    if uri.contains("://") {
-        uri.to_string()
-    } else {
-        crate::documents::file_uri(Path::new(uri))
-    }
-}
-
-fn failed_row(uri: &str, product: Option<&str>, reason: String) -> ObjectOutcome {
-    ObjectOutcome {
-        uri: object_uri(uri),
-        outcome: "failed",
-        product: product.map(str::to_string),
-        dataset: None,
-        reason: Some(reason),
-    }
 }
 
 /// Each product's measurements (dtype, nodata) and load CRS, from the products the run already loaded.
