@@ -92,15 +92,22 @@ impl FastGet {
             let creds = self.credentials(provider).await?;
             self.sign(&mut req, creds)?;
         }
-        let resp = self.client.request(req).await.ok()?;
-        if resp.status() != http::StatusCode::OK {
-            tracing::debug!(
-                "s3://{bucket}/{key}: HTTP {}, asking the SDK",
-                resp.status()
-            );
-            return None;
-        }
-        Some(resp.into_body().collect().await.ok()?.to_bytes().to_vec())
+        // A document is small: a read that takes longer than this has stalled (the SDK then tries).
+        let read = async {
+            let resp = self.client.request(req).await.ok()?;
+            if resp.status() != http::StatusCode::OK {
+                tracing::debug!(
+                    "s3://{bucket}/{key}: HTTP {}, asking the SDK",
+                    resp.status()
+                );
+                return None;
+            }
+            Some(resp.into_body().collect().await.ok()?.to_bytes().to_vec())
+        };
+        tokio::time::timeout(Duration::from_secs(60), read)
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Cached credentials, refreshed five minutes before they expire.

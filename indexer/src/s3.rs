@@ -92,9 +92,6 @@ impl S3 {
                 .force_path_style(endpoint.is_some())
                 .response_checksum_validation(
                     aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
-                )
-                .stalled_stream_protection(
-                    aws_sdk_s3::config::StalledStreamProtectionConfig::disabled(),
                 );
             if shared.region().is_none() {
                 conf = conf.region(aws_config::Region::new("us-east-1"));
