@@ -139,11 +139,10 @@ pub fn stack(conn: &ConnArgs, a: &StackArgs) -> Result<Success> {
             a.max_memory
         );
         if let (Some(png), Some(l)) = (&a.png, header.layers.first()) {
-            if !header.times.is_empty() {
-                let size = (header.geobox.width, header.geobox.height);
-                let (v, w, h) = output::banded::read_step(&a.out, &l.name, 0, size, 2048)?;
-                quicklook(png, &header, l, &v, w, h)?;
-            }
+            let size = (header.geobox.width, header.geobox.height);
+            quicklook(png, &header, l, || {
+                output::banded::read_step(&a.out, &l.name, 0, size, 2048)
+            })?;
         }
     }
     println!("done in {:.2} s", started.elapsed().as_secs_f64());
@@ -178,37 +177,33 @@ fn write_extras(s: &model::Stack, a: &StackArgs) -> Result<()> {
         println!("{n} COGs in {}", dir.display());
     }
     if let (Some(png), Some(l)) = (&a.png, s.layers.first()) {
-        quicklook(
-            png,
-            s,
-            l,
-            l.step(0, s.pixels()),
-            s.geobox.width,
-            s.geobox.height,
-        )?;
+        quicklook(png, s, l, || {
+            let first = l.step(0, s.pixels()).to_vec();
+            Ok((first, s.geobox.width, s.geobox.height))
+        })?;
     }
     Ok(())
 }
 
+/// The PNG of layer `l`'s first step, whose values (and size) `first_step` reads.
 fn quicklook(
     png: &std::path::Path,
     s: &model::Stack,
     l: &model::Layer,
-    values: &[f64],
-    width: usize,
-    height: usize,
+    first_step: impl FnOnce() -> Result<(Vec<f64>, usize, usize)>,
 ) -> Result<()> {
     if s.times.is_empty() {
         println!("no time step: no quicklook");
         return Ok(());
     }
+    let (values, width, height) = first_step()?;
     let title = format!("{} {} {}", s.product, l.name, s.times[0].format("%Y-%m-%d"));
     let palette = if l.name.to_ascii_lowercase().contains("ndvi") {
         output::Palette::Ndvi
     } else {
         output::Palette::Viridis
     };
-    let (w, h) = output::write_png(png, values, width, height, l.nodata, &title, palette)?;
+    let (w, h) = output::write_png(png, &values, width, height, l.nodata, &title, palette)?;
     println!("quicklook {}×{} → {}", w, h, png.display());
     Ok(())
 }

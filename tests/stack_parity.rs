@@ -229,9 +229,13 @@ fn stack_matches_dc_load_and_gdalwarp() {
             .iter()
             .map(|&a| if a == whole { part } else { a })
             .collect();
-        args.extend(["--max-memory", "0.000001"]);
+        let png = out.path().join(format!("{}-banded.png", c.name));
+        args.extend(["--max-memory", "0.000001", "--png", png.to_str().unwrap()]);
         let printed = ok(etlake(&pg.url, &args));
         assert!(printed.contains("bands of 1 rows"), "{printed}");
+        // Its quicklook is read back from the written file.
+        assert!(printed.contains("quicklook"), "{printed}");
+        assert_eq!(&std::fs::read(&png).unwrap()[..4], b"\x89PNG", "{}", c.name);
         assert!(
             std::fs::read(&path).unwrap() == std::fs::read(&banded).unwrap(),
             "{}: the banded NetCDF differs from the whole one",

@@ -445,13 +445,15 @@ pub fn write_batch(
         })
     };
     let types = [Type::UUID, Type::INT2, Type::INT2, Type::JSONB];
-    let direct = copy_direct(
-        &mut tx,
-        "COPY agdc.dataset (id, dataset_type_ref, metadata_type_ref, metadata) FROM STDIN (FORMAT binary)",
-        &types,
-        rows(),
-    )
-    .ctx("copying datasets")?;
+    // (Nothing new, as in a re-run: no statement at all.)
+    let direct = new_ids.is_empty()
+        || copy_direct(
+            &mut tx,
+            "COPY agdc.dataset (id, dataset_type_ref, metadata_type_ref, metadata) FROM STDIN (FORMAT binary)",
+            &types,
+            rows(),
+        )
+        .ctx("copying datasets")?;
     let inserted: HashSet<Uuid> = if direct {
         new_ids.iter().copied().collect()
     } else {
@@ -569,14 +571,16 @@ pub fn write_batch(
         })
     };
     let types = [Type::UUID, Type::TEXT, Type::TEXT, Type::JSONB];
-    let direct = upd_ids.is_empty()
-        && copy_direct(
-            &mut tx,
-            "COPY etlake.stac_item (dataset_ref, collection, item_id, item) FROM STDIN (FORMAT binary)",
-            &types,
-            rows(),
-        )
-        .ctx("copying STAC items")?;
+    let all_new = upd_ids.is_empty();
+    let direct = stac_ids.is_empty()
+        || (all_new
+            && copy_direct(
+                &mut tx,
+                "COPY etlake.stac_item (dataset_ref, collection, item_id, item) FROM STDIN (FORMAT binary)",
+                &types,
+                rows(),
+            )
+            .ctx("copying STAC items")?);
     if !direct {
         copy_rows(
             &mut tx,

@@ -62,7 +62,7 @@ pub(crate) fn feed(
         let obj = match next {
             Ok(obj) => obj,
             Err(e) => {
-                if !current.works.is_empty() || current.listed > 0 {
+                if current.listed > 0 {
                     let _ = out.send(Feed::Batch(std::mem::take(&mut current)));
                 }
                 let _ = out.send(Feed::ListingFailed(e));

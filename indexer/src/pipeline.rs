@@ -5,7 +5,7 @@ use crate::extract::{MeasurementDef, ProductDef};
 use crate::feed::{self, Batch, Feed, Work};
 use crate::objects::{build, failed_row, object_uri, Context, Row, Yield};
 use crate::recognition::Recogniser;
-use crate::s3::{ObjectRef, S3Options, S3};
+use crate::s3::{Fetch, ObjectRef, S3Options, S3};
 use crate::{Error, Result};
 use catalog_schema::dataset::{self, NewDataset, Outcome, ProductCache};
 use catalog_schema::runs::{self, ObjectOutcome};
@@ -313,28 +313,24 @@ struct Prepared {
 fn prepare(fed: Batch, ctx: &Context<'_>) -> Prepared {
     let t0 = std::time::Instant::now();
     let mut works = fed.works;
-    let fetches: Vec<_> = works
+    // Each work's read, if the feeder started one, collected in place.
+    let pending: Vec<Option<Fetch>> = works
         .iter_mut()
-        .filter_map(|w| match w {
+        .map(|w| match w {
             Work::Document(_, f) => f.take(),
             Work::Raw(..) => None,
         })
         .collect();
-    let has_fetch: Vec<bool> = works
-        .iter()
-        .map(
-            |w| matches!(w, Work::Document(o, _) if o.body.is_none() && o.uri.starts_with("s3://")),
-        )
-        .collect();
+    let started: Vec<bool> = pending.iter().map(Option::is_some).collect();
     let mut fetched = match ctx.s3 {
-        Some(s3) => s3.wait(fetches),
+        Some(s3) => s3.wait(pending.into_iter().flatten().collect()),
         None => Vec::new(),
     }
     .into_iter();
     let inputs: Vec<(Work, Option<Result<Vec<u8>>>)> = works
         .into_iter()
-        .zip(has_fetch)
-        .map(|(w, remote)| (w, if remote { fetched.next() } else { None }))
+        .zip(started)
+        .map(|(w, read)| (w, if read { fetched.next() } else { None }))
         .collect();
     let t1 = std::time::Instant::now();
     let yields: Vec<Vec<Yield>> = inputs

@@ -130,8 +130,8 @@ impl S3 {
     /// probed with a delimiter, and when the probe finds several, the flat listing stops after its
     /// current page and the rest is listed per directory (16 at a time, each resuming after the last
     /// key already sent), so small prefixes pay no extra request and wide lakes list fast, with flat
-    /// memory. A missing bucket, denied
-    /// access or bad credentials end the listing with one error naming the bucket.
+    /// memory. A missing bucket, denied access or bad credentials end the listing with one error
+    /// naming the bucket.
     pub fn list(
         &self,
         bucket: &str,
@@ -215,30 +215,15 @@ impl S3 {
 
     /// Reads a whole object.
     pub fn get(&self, uri: &str) -> Result<Vec<u8>> {
-        let (bucket, key) = split_s3(uri).ok_or_else(|| Error::S3 {
-            object: uri.into(),
-            message: "not an s3:// URI".into(),
-        })?;
-        let mut req = self.client.get_object().bucket(bucket).key(key);
-        if self.options.request_payer {
-            req = req.request_payer(RequestPayer::Requester);
-        }
-        self.runtime.block_on(async {
-            let resp = req.send().await.map_err(|e| s3_error(uri, &e))?;
-            let body = resp.body.collect().await.map_err(|e| Error::S3 {
-                object: uri.into(),
-                message: e.to_string(),
-            })?;
-            Ok(body.into_bytes().to_vec())
-        })
+        self.runtime
+            .block_on(sdk_get(&self.client, self.options.request_payer, uri))
     }
 
     /// Starts reading a whole object in the background and returns at once; at most 128 reads are in
     /// flight per client (small metadata documents are latency-bound: one GET at a time per worker would
     /// cap a crawl at a few hundred per second), later ones queue in the order they were started.
     pub fn spawn_get(&self, uri: &str) -> Fetch {
-        let uri_for_fetch = uri.to_string();
-        let (client, uri, limit, payer) = (
+        let (client, object, limit, payer) = (
             self.client.clone(),
             uri.to_string(),
             self.in_flight.clone(),
@@ -246,30 +231,16 @@ impl S3 {
         );
         let fast = self.fast.clone();
         let task = self.runtime.spawn(async move {
-            let _permit = limit.acquire_owned().await;
-            let (bucket, key) = split_s3(&uri).ok_or_else(|| Error::S3 {
-                object: uri.clone(),
-                message: "not an s3:// URI".into(),
-            })?;
-            if let Some(bytes) = match &fast {
-                Some(f) => f.get(bucket, key).await,
-                None => None,
-            } {
-                return Ok(bytes);
+            let (uri, _permit) = (object, limit.acquire_owned().await);
+            if let (Some(f), Some((bucket, key))) = (&fast, split_s3(&uri)) {
+                if let Some(bytes) = f.get(bucket, key).await {
+                    return Ok(bytes);
+                }
             }
-            let mut req = client.get_object().bucket(bucket).key(key);
-            if payer {
-                req = req.request_payer(RequestPayer::Requester);
-            }
-            let resp = req.send().await.map_err(|e| s3_error(&uri, &e))?;
-            let body = resp.body.collect().await.map_err(|e| Error::S3 {
-                object: uri.clone(),
-                message: e.to_string(),
-            })?;
-            Ok(body.into_bytes().to_vec())
+            sdk_get(&client, payer, &uri).await
         });
         Fetch {
-            uri: uri_for_fetch,
+            uri: uri.to_string(),
             task,
         }
     }
@@ -333,6 +304,24 @@ pub fn configure_gdal(options: &S3Options) -> Result<()> {
         set("AWS_REGION", r)?;
     }
     Ok(())
+}
+
+/// Reads a whole object through the SDK (its retries, its error codes turned into clear messages).
+async fn sdk_get(client: &Client, payer: bool, uri: &str) -> Result<Vec<u8>> {
+    let (bucket, key) = split_s3(uri).ok_or_else(|| Error::S3 {
+        object: uri.into(),
+        message: "not an s3:// URI".into(),
+    })?;
+    let mut req = client.get_object().bucket(bucket).key(key);
+    if payer {
+        req = req.request_payer(RequestPayer::Requester);
+    }
+    let resp = req.send().await.map_err(|e| s3_error(uri, &e))?;
+    let body = resp.body.collect().await.map_err(|e| Error::S3 {
+        object: uri.into(),
+        message: e.to_string(),
+    })?;
+    Ok(body.into_bytes().to_vec())
 }
 
 /// What one paginated listing saw.

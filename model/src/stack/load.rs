@@ -227,25 +227,33 @@ impl Plan {
     /// the datasets whose footprint can reach that part of the grid.
     pub fn assemble(&self, req: &LoadRequest, geobox: &GeoBox, stager: &Stager) -> Result<Stack> {
         let reach = reach(geobox);
-        let groups: Vec<(DateTime<Utc>, Vec<&Placed>)> = self
+        let near: Vec<Vec<&Placed>> = self
             .groups
             .iter()
-            .map(|(label, g)| {
-                let near = g.iter().filter(|p| may_overlap(&p.found, reach)).collect();
-                (*label, near)
-            })
+            .map(|(_, g)| g.iter().filter(|p| may_overlap(&p.found, reach)).collect())
             .collect();
-        let mut stack = assemble(req, geobox, &self.ms, &groups, stager)?;
-        // Provenance and spans describe the whole step, whichever datasets reached this band.
-        for (i, (_, g)) in self.groups.iter().enumerate() {
-            stack.sources[i] = g.iter().map(|p| p.found.id).collect();
-            stack.spans[i] = g
+        // Labels, provenance and spans describe the whole step, whichever datasets reach this part.
+        Ok(Stack {
+            product: req.product.clone(),
+            geobox: geobox.clone(),
+            times: self.groups.iter().map(|(label, _)| *label).collect(),
+            sources: self
+                .groups
                 .iter()
-                .filter_map(|p| source::time_span(&p.found.metadata))
-                .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
-                .unwrap_or((stack.times[i], stack.times[i]));
-        }
-        Ok(stack)
+                .map(|(_, g)| g.iter().map(|p| p.found.id).collect())
+                .collect(),
+            spans: self
+                .groups
+                .iter()
+                .map(|(label, g)| {
+                    g.iter()
+                        .filter_map(|p| source::time_span(&p.found.metadata))
+                        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+                        .unwrap_or((*label, *label))
+                })
+                .collect(),
+            layers: warp_layers(req, geobox, &self.ms, &near, stager)?,
+        })
     }
 }
 
@@ -272,13 +280,15 @@ fn may_overlap(found: &Found, reach: Option<[f64; 4]>) -> bool {
     lat_meets && lon_meets
 }
 
-fn assemble(
+/// Every measurement on `geobox`, one step per group: each group's datasets warped in parallel and
+/// fused first-valid in order.
+fn warp_layers(
     req: &LoadRequest,
     geobox: &GeoBox,
     ms: &[Measurement],
-    groups: &[(DateTime<Utc>, Vec<&Placed>)],
+    groups: &[Vec<&Placed>],
     stager: &Stager,
-) -> Result<Stack> {
+) -> Result<Vec<Layer>> {
     let pixels = geobox.width * geobox.height;
     let steps = groups.len();
     let mut layers: Vec<Layer> = ms
@@ -299,7 +309,7 @@ fn assemble(
         let tasks: Vec<(usize, &Placed)> = part
             .iter()
             .enumerate()
-            .flat_map(|(i, (_, g))| g.iter().map(move |p| (c * chunk + i, *p)))
+            .flat_map(|(i, g)| g.iter().map(move |p| (c * chunk + i, *p)))
             .collect();
         let warped: Vec<Result<(usize, Vec<Vec<f64>>)>> = tasks
             .par_iter()
@@ -319,15 +329,7 @@ fn assemble(
             }
         }
     }
-    let times: Vec<DateTime<Utc>> = groups.iter().map(|(label, _)| *label).collect();
-    Ok(Stack {
-        product: req.product.clone(),
-        geobox: geobox.clone(),
-        sources: vec![Vec::new(); steps],
-        spans: times.iter().map(|t| (*t, *t)).collect(),
-        times,
-        layers,
-    })
+    Ok(layers)
 }
 
 /// An opened file and, when the document had to georeference it, the VRT over it (dropped first:
