@@ -552,7 +552,7 @@ pub fn search(conn: &ConnArgs, a: &SearchArgs) -> Result<Success> {
     }
     let found = search::search(&mut c, &query)?;
     let prop = |f: &search::Found, k: &str| {
-        f.metadata["properties"]
+        f.metadata()["properties"]
             .get(k)
             .and_then(|v| v.as_str())
             .unwrap_or("")
@@ -563,7 +563,7 @@ pub fn search(conn: &ConnArgs, a: &SearchArgs) -> Result<Success> {
             let rows: Vec<serde_json::Value> = found
                 .iter()
                 .map(|f| serde_json::json!({"id": f.id, "product": a.product, "datetime": prop(f, "datetime"),
-                    "region_code": f.metadata["properties"].get("odc:region_code"), "extent": f.metadata["extent"], "uris": f.uris}))
+                    "region_code": f.metadata()["properties"].get("odc:region_code"), "extent": f.metadata()["extent"], "uris": f.uris}))
                 .collect();
             println!(
                 "{}",

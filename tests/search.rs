@@ -35,6 +35,18 @@ fn search_equals_find_datasets() {
     );
     assert!(ok(etlake(&pg.url, &["dataset", "archive", &archived[0]])).contains("Archived 1 of 1"));
 
+    // Another dataset gets a newer location and an archived one: locations come newest first, archived
+    // ones left out, as datacube lists them.
+    let mut c = connect(&pg.url);
+    c.batch_execute(
+        "WITH d AS (SELECT id FROM agdc.dataset WHERE metadata->>'label' = 'chirps_v2_daily_p05_20230102' \
+                    AND metadata#>>'{extent,lon,begin}' = '-105.0') \
+         INSERT INTO agdc.dataset_location (dataset_ref, uri_scheme, uri_body, added, archived) \
+         SELECT id, 's3', '//mirror/newer.tif', now() + interval '1 hour', NULL FROM d UNION ALL \
+         SELECT id, 's3', '//mirror/archived.tif', now() + interval '2 hours', now() FROM d",
+    )
+    .unwrap();
+
     let queries: [Q; 8] = [
         (None, None),
         (Some(("2023-01-02", "2023-01-02")), None),
@@ -64,8 +76,12 @@ fn search_equals_find_datasets() {
             "print('Q{i}', ','.join(sorted(str(d.id) for d in dc.find_datasets({args}))))\n"
         ));
     }
+    py.push_str(
+        "for d in dc.find_datasets(product='chirps_v2_daily_p05'):\n    print('U', d.id, '|'.join(d.uris))\n",
+    );
     let python_out = ok(python(&pg.url, &py));
     let mut nonempty = 0;
+    let mut mirrored = 0;
     for (i, (time, bbox)) in queries.iter().enumerate() {
         let mut args = vec![
             "search".to_string(),
@@ -98,9 +114,28 @@ fn search_equals_find_datasets() {
             })
             .unwrap_or_else(|| panic!("no Python answer for Q{i}:\n{python_out}"));
         assert_eq!(ids.join(","), expected, "query {i} {time:?} {bbox:?}");
+        for f in &found {
+            let uris: Vec<&str> = f["uris"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u.as_str().unwrap())
+                .collect();
+            let line = format!("U {} {}", f["id"].as_str().unwrap(), uris.join("|"));
+            assert!(
+                python_out.lines().any(|l| l == line),
+                "{line} not in:\n{python_out}"
+            );
+            assert_eq!(uris.len(), 1 + usize::from(uris[0].ends_with("newer.tif")));
+            mirrored += usize::from(uris.len() == 2);
+        }
         nonempty += usize::from(!ids.is_empty());
     }
     assert!(nonempty >= 5, "the queries should exercise real matches");
+    assert!(
+        mirrored > 0,
+        "the dataset with two locations should be found"
+    );
     // Restored, it is found again; an unknown id is an error.
     assert!(ok(etlake(&pg.url, &["dataset", "restore", &archived[0]])).contains("Restored 1 of 1"));
     let again = ok(etlake(

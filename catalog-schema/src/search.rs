@@ -4,7 +4,10 @@ use crate::error::DbContext;
 use crate::fields;
 use crate::{Catalog, Error, Result};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
 use serde_json::Value;
+use std::sync::OnceLock;
 use uuid::Uuid;
 
 /// What to look for.
@@ -23,10 +26,90 @@ pub struct Query {
 pub struct Found {
     /// Dataset id.
     pub id: Uuid,
-    /// The stored document.
-    pub metadata: Value,
     /// Active locations, newest first (as datacube orders them).
     pub uris: Vec<String>,
+    /// The stored document as JSON text (checked to be JSON by the search's post-filter).
+    document: Box<str>,
+    /// The document parsed, on first use.
+    parsed: OnceLock<Value>,
+}
+
+impl Found {
+    /// The stored document, parsed on first use (a search that only needs ids and locations does not
+    /// pay for building every document's tree).
+    pub fn metadata(&self) -> &Value {
+        self.parsed.get_or_init(|| {
+            serde_json::from_str(&self.document).expect("checked to be JSON when found")
+        })
+    }
+
+    /// The stored document as JSON text, as Postgres returned it.
+    pub fn document(&self) -> &str {
+        &self.document
+    }
+}
+
+/// What datacube's post-filter reads of a document: whether it has a `grid_spatial.projection`, and
+/// its lon/lat extent. Deserializing only this walks the rest of the document without building it.
+#[derive(Deserialize)]
+struct Placement {
+    #[serde(default)]
+    grid_spatial: HasProjection,
+    #[serde(default)]
+    extent: Option<Value>,
+}
+
+/// Whether a value is an object with a `projection` member (any value, as a JSON-pointer test sees it).
+#[derive(Default)]
+struct HasProjection(bool);
+
+impl<'de> Deserialize<'de> for HasProjection {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = HasProjection;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut found = false;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    found |= key == "projection";
+                    map.next_value::<IgnoredAny>()?;
+                }
+                Ok(HasProjection(found))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(HasProjection(false))
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+                Ok(HasProjection(false))
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+                Ok(HasProjection(false))
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
+                Ok(HasProjection(false))
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
+                Ok(HasProjection(false))
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+                Ok(HasProjection(false))
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
+                Ok(HasProjection(false))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Parses a time bound the way datacube users write it: a date (`2020-01-02`, the whole day when it
@@ -123,9 +206,7 @@ fn build(
         })
     };
     let mut sql = String::from(
-        "SELECT agdc.dataset.id, agdc.dataset.metadata::text, \
-         ARRAY(SELECT l.uri_scheme || ':' || l.uri_body FROM agdc.dataset_location l \
-               WHERE l.dataset_ref = agdc.dataset.id AND l.archived IS NULL ORDER BY l.added DESC, l.id DESC) \
+        "SELECT agdc.dataset.id, agdc.dataset.metadata::text \
          FROM agdc.dataset WHERE agdc.dataset.archived IS NULL AND agdc.dataset.dataset_type_ref = ",
     );
     // The product id is written into the statement, not bound: only a literal lets the planner prove
@@ -158,34 +239,46 @@ fn build(
     Ok((sql, params))
 }
 
+/// The active locations of a set of datasets, newest first per dataset (datacube's order). One query
+/// for all datasets found: a correlated subquery per dataset costs Postgres ~8 µs each (index scan
+/// plus a sort set up per row).
+const LOCATIONS: &str =
+    "SELECT dataset_ref, uri_scheme || ':' || uri_body FROM agdc.dataset_location \
+     WHERE dataset_ref = ANY($1) AND archived IS NULL ORDER BY added DESC, id DESC";
+
 /// Runs a search: archived datasets excluded; SQL filters on time and extent with datacube's range
 /// expressions; then datacube's post-filter keeps datasets whose footprint strictly overlaps the box
-/// (touching is not intersecting) and that have a `grid_spatial`.
+/// (touching is not intersecting) and that have a `grid_spatial`. The datasets and their locations
+/// are read in one read-only snapshot.
 pub fn search(catalog: &mut Catalog, q: &Query) -> Result<Vec<Found>> {
     let (sql, params) = build(catalog, q)?;
     let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
         params.iter().map(|p| p.as_ref()).collect();
-    let statement = catalog
-        .prepared(&sql)
-        .ctx(format!("searching {}", q.product))?;
-    let rows = catalog
+    let what = || format!("searching {}", q.product);
+    let statement = catalog.prepared(&sql).ctx(what())?;
+    let locations = catalog.prepared(LOCATIONS).ctx(what())?;
+    let mut tx = catalog
         .client()
-        .query(&statement, &refs)
-        .ctx(format!("searching {}", q.product))?;
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .ctx(what())?;
+    let rows = tx.query(&statement, &refs).ctx(what())?;
     let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let metadata: Value =
-            serde_json::from_str(r.get::<_, &str>(1)).expect("jsonb text is JSON");
-        if metadata.pointer("/grid_spatial/projection").is_none() {
+    for r in &rows {
+        let document: &str = r.get(1);
+        let place: Placement = serde_json::from_str(document).expect("jsonb text is JSON");
+        if !place.grid_spatial.0 {
             continue; // datacube cannot place it, and drops it
         }
         if let Some([w, s, e, n]) = q.bbox {
-            let ext = |p: &str| metadata.pointer(p).and_then(Value::as_f64);
+            let ext = |p: &str| place.extent.as_ref()?.pointer(p)?.as_f64();
             let (Some(x0), Some(x1), Some(y0), Some(y1)) = (
-                ext("/extent/lon/begin"),
-                ext("/extent/lon/end"),
-                ext("/extent/lat/begin"),
-                ext("/extent/lat/end"),
+                ext("/lon/begin"),
+                ext("/lon/end"),
+                ext("/lat/begin"),
+                ext("/lat/end"),
             ) else {
                 continue;
             };
@@ -195,10 +288,22 @@ pub fn search(catalog: &mut Catalog, q: &Query) -> Result<Vec<Found>> {
         }
         out.push(Found {
             id: r.get(0),
-            metadata,
-            uris: r.get(2),
+            uris: Vec::new(),
+            document: document.into(),
+            parsed: OnceLock::new(),
         });
     }
+    if !out.is_empty() {
+        let ids: Vec<Uuid> = out.iter().map(|f| f.id).collect();
+        let slot: std::collections::HashMap<Uuid, usize> =
+            ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        for r in tx.query(&locations, &[&ids]).ctx(what())? {
+            if let Some(&i) = slot.get(&r.get::<_, Uuid>(0)) {
+                out[i].uris.push(r.get(1));
+            }
+        }
+    }
+    tx.commit().ctx(what())?;
     Ok(out)
 }
 

@@ -149,7 +149,7 @@ pub fn like_product(
             "like {product}: no dataset of {product} in the area {lonlat:?}"
         ))
     })?;
-    like_dataset(&first.metadata, "default", lonlat)
+    like_dataset(first.metadata(), "default", lonlat)
 }
 
 #[cfg(test)]

@@ -139,14 +139,14 @@ struct Placed {
 }
 
 fn place(found: Found, group_by: GroupBy) -> Result<Placed> {
-    let t = source::center_time(&found.metadata).ok_or_else(|| Error::Read {
+    let t = source::center_time(found.metadata()).ok_or_else(|| Error::Read {
         object: format!("dataset {}", found.id),
         message: "has no time".into(),
     })?;
     let key = match group_by {
         GroupBy::Time => t,
         GroupBy::SolarDay => {
-            let lon = source::mid_longitude(&found.metadata).ok_or_else(|| Error::Read {
+            let lon = source::mid_longitude(found.metadata()).ok_or_else(|| Error::Read {
                 object: format!("dataset {}", found.id),
                 message: "has no extent, so no solar day".into(),
             })?;
@@ -247,7 +247,7 @@ impl Plan {
                 .iter()
                 .map(|(label, g)| {
                     g.iter()
-                        .filter_map(|p| source::time_span(&p.found.metadata))
+                        .filter_map(|p| source::time_span(p.found.metadata()))
                         .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
                         .unwrap_or((*label, *label))
                 })
@@ -269,7 +269,7 @@ fn reach(geobox: &GeoBox) -> Option<[f64; 4]> {
 /// Whether a dataset's lon/lat extent can meet `reach` (true when either is unknown).
 fn may_overlap(found: &Found, reach: Option<[f64; 4]>) -> bool {
     let Some(r) = reach else { return true };
-    let e = &found.metadata["extent"];
+    let e = &found.metadata()["extent"];
     let range = |axis: &str| Some((e[axis]["begin"].as_f64()?, e[axis]["end"].as_f64()?));
     let (Some(lat), Some(lon)) = (range("lat"), range("lon")) else {
         return true;
@@ -389,11 +389,11 @@ fn read_dataset(
         object: format!("dataset {}", found.id),
         message: "has no active location".into(),
     })?;
-    let crs = found.metadata["crs"].as_str();
+    let crs = found.metadata()["crs"].as_str();
     let mut opened: HashMap<String, Opened> = HashMap::new();
     let mut out = Vec::with_capacity(ms.len());
     for m in ms {
-        let b = source::band_ref(&found.metadata, location, &m.name)?;
+        let b = source::band_ref(found.metadata(), location, &m.name)?;
         let path = stager.gdal_path(&b)?;
         let object = format!("dataset {} measurement {} ({path})", found.id, m.name);
         if !opened.contains_key(&path) {
@@ -402,7 +402,7 @@ fn read_dataset(
                 message: e.to_string(),
             })?;
             let vrt =
-                georeference(&ds, &found.metadata, &m.name).map_err(|message| Error::Read {
+                georeference(&ds, found.metadata(), &m.name).map_err(|message| Error::Read {
                     object: object.clone(),
                     message,
                 })?;
@@ -427,7 +427,7 @@ fn read_dataset(
             .get(&m.name)
             .copied()
             .unwrap_or(req.resampling);
-        let mut v = warp(&src, geobox, resampling, m.nodata, &object)?;
+        let mut v = warp(&src, geobox, &req.geobox, resampling, m.nodata, &object)?;
         for x in &mut v {
             *x = quantise(&m.dtype, *x);
         }

@@ -7,8 +7,10 @@ use uuid::Uuid;
 mod align;
 pub mod grid;
 mod load;
+mod shrink;
 pub mod source;
 pub mod warp;
+mod window;
 
 pub use align::{to_daily, Alignment};
 pub use load::{load, plan, GroupBy, LoadRequest, Plan};

@@ -1,6 +1,9 @@
-//! GDAL warping of one source band onto a GeoBox — the only `unsafe` of the model crate. It sets up
-//! the warp as rasterio's `reproject` does for `dc.load` (approximate transformer with 0.125 pixel
-//! error, `XSCALE=YSCALE=1`, destination initialised to nodata), so nearest-neighbour pixels agree.
+//! GDAL warping of one source band onto a GeoBox (with `window`, the model crate's only `unsafe`).
+//! Set up as dc.load reads: decimated first when shrinking 2× or more, then warped as rasterio's
+//! `reproject` (approximate transformer with 0.125 pixel error, `XSCALE=YSCALE=1`, destination
+//! initialised to nodata), so nearest-neighbour pixels agree.
+use super::shrink::{Read, Window};
+use super::window::plan_read;
 use crate::{Error, GeoBox, Result};
 use gdal::{Dataset, DriverManager};
 use gdal_sys::{CPLErr, GDALDataType, GDALResampleAlg};
@@ -106,10 +109,14 @@ pub struct SourceBand<'a> {
     pub crs: Option<&'a str>,
 }
 
-/// Warps `src` onto `geobox`; pixels no source pixel reaches are `dst_nodata` (NaN when None).
+/// Warps `src` onto `geobox`, which is `whole` (the request's grid) or a band of its rows; pixels no
+/// source pixel reaches are `dst_nodata` (NaN when None). A source shrunk by 2× or more is read
+/// decimated first, as dc.load reads it (`super::shrink`), decided on `whole` so that a stack
+/// assembled band by band has the same pixels.
 pub fn warp(
     src: &SourceBand<'_>,
     geobox: &GeoBox,
+    whole: &GeoBox,
     resampling: Resampling,
     dst_nodata: Option<f64>,
     object: &str,
@@ -118,41 +125,274 @@ pub fn warp(
         object: object.to_string(),
         message,
     };
+    let gdal_err = |e: gdal::errors::GdalError| fail(e.to_string());
     let fill = dst_nodata.unwrap_or(f64::NAN);
-    let mem = DriverManager::get_driver_by_name("MEM").map_err(|e| fail(e.to_string()))?;
-    let mut dst = mem
-        .create_with_band_type::<f64, _>("", geobox.width, geobox.height, 1)
-        .map_err(|e| fail(e.to_string()))?;
-    dst.set_geo_transform(&geobox.gdal_transform())
-        .map_err(|e| fail(e.to_string()))?;
+    let (gw, gh) = (geobox.width, geobox.height);
+    let dst_srs = super::grid::srs(&geobox.crs)?;
+    let mem = DriverManager::get_driver_by_name("MEM").map_err(gdal_err)?;
     // x = easting/longitude whatever the authority's axis order (EPSG:4326 is lat, lon).
-    let srs = super::grid::srs(&geobox.crs)?;
-    dst.set_spatial_ref(&srs).map_err(|e| fail(e.to_string()))?;
-    {
-        let mut b = dst.rasterband(1).map_err(|e| fail(e.to_string()))?;
-        b.fill(fill, None).map_err(|e| fail(e.to_string()))?;
-    }
+    let grid = |g: &GeoBox, bands: usize| -> Result<Dataset> {
+        let mut d = mem
+            .create_with_band_type::<f64, _>("", g.width, g.height, bands)
+            .map_err(gdal_err)?;
+        d.set_geo_transform(&g.gdal_transform()).map_err(gdal_err)?;
+        d.set_spatial_ref(&dst_srs).map_err(gdal_err)?;
+        Ok(d)
+    };
+    let dst = grid(geobox, 1)?;
+    dst.rasterband(1)
+        .map_err(gdal_err)?
+        .fill(fill, None)
+        .map_err(gdal_err)?;
     // A source without a CRS (some NetCDF/HDF5) takes the dataset document's, through the
     // transformer's SRC_SRS option; a file's own CRS always wins otherwise.
-    let mut transformer_options: Vec<(String, String)> = Vec::new();
-    if src.dataset.spatial_ref().is_err() {
-        let crs = src
-            .crs
-            .ok_or_else(|| fail("the file has no CRS and the dataset document none".into()))?;
-        let wkt = super::grid::srs(crs)?
-            .to_wkt()
-            .map_err(|e| fail(format!("dataset CRS {crs}: {e}")))?;
-        transformer_options.push(("SRC_SRS".into(), wkt));
-    }
+    let mut topts: Vec<(String, String)> = Vec::new();
+    let src_srs = match src.dataset.spatial_ref() {
+        Ok(srs) => srs,
+        Err(_) => {
+            let crs = src
+                .crs
+                .ok_or_else(|| fail("the file has no CRS and the dataset document none".into()))?;
+            let srs = super::grid::srs(crs)?;
+            let wkt = srs
+                .to_wkt()
+                .map_err(|e| fail(format!("dataset CRS {crs}: {e}")))?;
+            topts.push(("SRC_SRS".into(), wkt));
+            srs
+        }
+    };
     // GDAL 3.6 derives an inverted area of interest from a rotated geotransform (a stated grid with
     // swapped axes), on which PROJ recurses without end: state the whole world instead.
-    if src
-        .dataset
-        .geo_transform()
-        .is_ok_and(|gt| gt[2] != 0.0 || gt[4] != 0.0)
-    {
-        transformer_options.push(("AREA_OF_INTEREST".into(), "-180,-90,180,90".into()));
+    let src_gt = src.dataset.geo_transform().ok();
+    if src_gt.is_some_and(|gt| gt[2] != 0.0 || gt[4] != 0.0) {
+        topts.push(("AREA_OF_INTEREST".into(), "-180,-90,180,90".into()));
     }
+    let same_crs = src_srs == dst_srs;
+    let plan = |d: &Dataset, g: &GeoBox| -> Result<Option<(Window, Window, Read)>> {
+        // SAFETY: the transformer is made from live datasets and destroyed before returning.
+        unsafe {
+            let list = string_list(&topts);
+            let gen = gdal_sys::GDALCreateGenImgProjTransformer2(
+                src.dataset.c_dataset(),
+                d.c_dataset(),
+                list,
+            );
+            gdal_sys::CSLDestroy(list);
+            if gen.is_null() {
+                return Err(fail(format!("no transformation to {}", g.crs)));
+            }
+            let r = plan_read(
+                gen,
+                src_gt,
+                same_crs,
+                src.dataset.raster_size(),
+                g,
+                resampling,
+            );
+            gdal_sys::GDALDestroyGenImgProjTransformer(gen);
+            Ok(r)
+        }
+    };
+    let banded = geobox != whole;
+    let here = plan(&dst, geobox)?;
+    let overall = if banded {
+        plan(&grid(whole, 0)?, whole)?
+    } else {
+        here
+    };
+    let (Some((band_src, band_dst, _)), Some((_, _, read))) = (here, overall) else {
+        return Ok(vec![fill; gw * gh]);
+    };
+    // This band's rows of the whole grid.
+    let row0 = if banded {
+        ((geobox.transform[5] - whole.transform[5]) / whole.transform[4]).round() as usize
+    } else {
+        0
+    };
+    let rows = |w: &Window| (w.y0.max(row0), w.y1.min(row0 + gh));
+    let band = src.dataset.rasterband(src.band).map_err(gdal_err)?;
+    match read {
+        Read::Full => warp_window(
+            src.dataset,
+            src.band,
+            src.nodata,
+            &dst,
+            &topts,
+            band_dst,
+            resampling,
+            fill,
+        ),
+        Read::Paste {
+            scale,
+            src: sw,
+            dst: dw,
+        } => {
+            let (k0, k1) = rows(&dw);
+            let mut out = vec![fill; gw * gh];
+            if k0 >= k1 {
+                return Ok(out);
+            }
+            let y0 = sw.y0 + (k0 - dw.y0) * scale;
+            let y1 = sw.y0 + (k1 - dw.y0) * scale;
+            let pix = decimated(
+                &band,
+                sw,
+                (y0 as f64, (y1 - y0) as f64),
+                (dw.width(), k1 - k0),
+            )
+            .map_err(fail)?;
+            for (r, k) in (k0..k1).enumerate() {
+                for c in 0..dw.width() {
+                    let v = pix[r * dw.width() + c];
+                    let valid = match src.nodata {
+                        None => true,
+                        Some(n) if n.is_nan() => !v.is_nan(),
+                        Some(n) => v != n,
+                    };
+                    if valid {
+                        out[(k - row0) * gw + dw.x0 + c] = v;
+                    }
+                }
+            }
+            return Ok(out);
+        }
+        Read::Shrunk {
+            scale,
+            src: sw,
+            dst: dw,
+        } => {
+            let (k0, k1) = rows(&dw);
+            if k0 >= k1 {
+                return Ok(vec![fill; gw * gh]);
+            }
+            // The decimated image of the whole grid's source window has (bw, bh) pixels; a band
+            // reads only its rows that reach this band (with a margin), sampled at the same rows.
+            let (bw, bh) = (sw.width().div_ceil(scale), sw.height().div_ceil(scale));
+            let (j0, j1) = if banded {
+                let z = |y: usize| (y as f64 - sw.y0 as f64) / scale as f64;
+                (
+                    (z(band_src.y0).floor() - 2.0).clamp(0.0, bh as f64) as usize,
+                    (z(band_src.y1).ceil() + 2.0).clamp(0.0, bh as f64) as usize,
+                )
+            } else {
+                (0, bh)
+            };
+            if j0 >= j1 {
+                return Ok(vec![fill; gw * gh]);
+            }
+            let h = sw.height() as f64;
+            let y_off = sw.y0 as f64 + j0 as f64 * h / bh as f64;
+            let y_size = (j1 - j0) as f64 * h / bh as f64;
+            let pix = decimated(&band, sw, (y_off, y_size), (bw, j1 - j0)).map_err(fail)?;
+            let gt = src_gt.ok_or_else(|| fail("the file has no geotransform".into()))?;
+            let (x0, y0, k) = (
+                sw.x0 as f64,
+                sw.y0 as f64 + (j0 * scale) as f64,
+                scale as f64,
+            );
+            let shrunk_gt = [
+                gt[0] + x0 * gt[1] + y0 * gt[2],
+                gt[1] * k,
+                gt[2] * k,
+                gt[3] + x0 * gt[4] + y0 * gt[5],
+                gt[4] * k,
+                gt[5] * k,
+            ];
+            let mut shrunk = mem
+                .create_with_band_type::<f64, _>("", bw, j1 - j0, 1)
+                .map_err(gdal_err)?;
+            shrunk.set_geo_transform(&shrunk_gt).map_err(gdal_err)?;
+            shrunk.set_spatial_ref(&src_srs).map_err(gdal_err)?;
+            shrunk
+                .rasterband(1)
+                .map_err(gdal_err)?
+                .write(
+                    (0, 0),
+                    (bw, j1 - j0),
+                    &mut gdal::raster::Buffer::new((bw, j1 - j0), pix),
+                )
+                .map_err(gdal_err)?;
+            let win = Window {
+                x0: dw.x0,
+                x1: dw.x1,
+                y0: k0 - row0,
+                y1: k1 - row0,
+            };
+            warp_window(&shrunk, 1, src.nodata, &dst, &topts, win, resampling, fill)
+        }
+    }
+    .map_err(fail)?;
+    let buf = dst
+        .rasterband(1)
+        .map_err(gdal_err)?
+        .read_as::<f64>((0, 0), (gw, gh), (gw, gh), None)
+        .map_err(gdal_err)?;
+    Ok(buf.into_shape_and_vec().1)
+}
+
+/// Columns `w.x0..w.x1` and the (fractional) rows `y = (offset, size)` of a band, read decimated to
+/// `size` pixels by GDAL's nearest `RasterIO` (which samples at the same rows for any part of a
+/// larger read with the same step, and uses overviews when present).
+fn decimated(
+    band: &gdal::raster::RasterBand<'_>,
+    w: Window,
+    (y_off, y_size): (f64, f64),
+    (bw, bh): (usize, usize),
+) -> std::result::Result<Vec<f64>, String> {
+    let (_, rows) = band.size();
+    let iy0 = y_off.floor().max(0.0) as usize;
+    let iy1 = ((y_off + y_size).ceil() as usize).min(rows).max(iy0 + 1);
+    let mut out = vec![0.0f64; bw * bh];
+    let mut extra = gdal_sys::GDALRasterIOExtraArg {
+        nVersion: 1,
+        eResampleAlg: gdal_sys::GDALRIOResampleAlg::GRIORA_NearestNeighbour,
+        pfnProgress: None,
+        pProgressData: null_mut(),
+        bFloatingPointWindowValidity: 1,
+        dfXOff: w.x0 as f64,
+        dfYOff: y_off,
+        dfXSize: w.width() as f64,
+        dfYSize: y_size,
+    };
+    // SAFETY: the buffer holds bw × bh f64 values, as the call is told; the band is live.
+    let err = unsafe {
+        gdal_sys::GDALRasterIOEx(
+            band.c_rasterband(),
+            gdal_sys::GDALRWFlag::GF_Read,
+            w.x0 as c_int,
+            iy0 as c_int,
+            w.width() as c_int,
+            (iy1 - iy0) as c_int,
+            out.as_mut_ptr() as *mut c_void,
+            bw as c_int,
+            bh as c_int,
+            GDALDataType::GDT_Float64,
+            0,
+            0,
+            &mut extra,
+        )
+    };
+    if err != CPLErr::CE_None {
+        return Err(format!(
+            "decimated read failed: {}",
+            last_gdal_error().unwrap_or_else(|| "no message".into())
+        ));
+    }
+    Ok(out)
+}
+
+/// Warps one band of `src` into the window `win` of `dst`, set up as rasterio's `reproject`.
+#[allow(clippy::too_many_arguments)]
+fn warp_window(
+    src: &Dataset,
+    band: usize,
+    src_nodata: Option<f64>,
+    dst: &Dataset,
+    transformer_options: &[(String, String)],
+    win: Window,
+    resampling: Resampling,
+    fill: f64,
+) -> std::result::Result<(), String> {
     let warp_options = [
         ("INIT_DEST", "NO_DATA".to_string()),
         ("XSCALE", "1".to_string()),
@@ -162,25 +402,13 @@ pub fn warp(
     // or from live datasets that outlive the call; the options, transformer and operation are
     // destroyed on every path before returning.
     let err = unsafe {
-        let topts = string_list(&transformer_options);
-        let gen = gdal_sys::GDALCreateGenImgProjTransformer2(
-            src.dataset.c_dataset(),
-            dst.c_dataset(),
-            topts,
-        );
+        let topts = string_list(transformer_options);
+        let gen =
+            gdal_sys::GDALCreateGenImgProjTransformer2(src.c_dataset(), dst.c_dataset(), topts);
         gdal_sys::CSLDestroy(topts);
         if gen.is_null() {
-            return Err(fail(format!("no transformation to {}", geobox.crs)));
+            return Err("no transformation between the source and the grid".into());
         }
-        // The destination window datacube warps: odc-geo's ROI (dst boundary → src pixels, padded by
-        // one and clipped; that ROI's boundary → dst pixels). The approximate transformer
-        // interpolates along the window's rows, so the window decides which pixel nearest picks.
-        let (sw, sh) = src.dataset.raster_size();
-        let roi = reproject_roi(gen, (sw, sh), (geobox.width, geobox.height));
-        let Some((x0, y0, ww, wh)) = roi else {
-            gdal_sys::GDALDestroyGenImgProjTransformer(gen);
-            return Ok(vec![fill; geobox.width * geobox.height]);
-        };
         let approx = gdal_sys::GDALCreateApproxTransformer(
             Some(gdal_sys::GDALGenImgProjTransform),
             gen,
@@ -188,14 +416,14 @@ pub fn warp(
         );
         gdal_sys::GDALApproxTransformerOwnsSubtransformer(approx, 1);
         let o = gdal_sys::GDALCreateWarpOptions();
-        (*o).hSrcDS = src.dataset.c_dataset();
+        (*o).hSrcDS = src.c_dataset();
         (*o).hDstDS = dst.c_dataset();
         (*o).eResampleAlg = resampling.gdal();
         (*o).eWorkingDataType = GDALDataType::GDT_Float64;
         (*o).nBandCount = 1;
-        (*o).panSrcBands = alloc::<c_int>(src.band as c_int);
+        (*o).panSrcBands = alloc::<c_int>(band as c_int);
         (*o).panDstBands = alloc::<c_int>(1);
-        if let Some(n) = src.nodata {
+        if let Some(n) = src_nodata {
             (*o).padfSrcNoDataReal = alloc::<f64>(n);
         }
         (*o).padfDstNoDataReal = alloc::<f64>(fill);
@@ -212,10 +440,10 @@ pub fn warp(
         } else {
             let e = gdal_sys::GDALChunkAndWarpImage(
                 op,
-                x0 as c_int,
-                y0 as c_int,
-                ww as c_int,
-                wh as c_int,
+                win.x0 as c_int,
+                win.y0 as c_int,
+                win.width() as c_int,
+                win.height() as c_int,
             );
             gdal_sys::GDALDestroyWarpOperation(op);
             e
@@ -226,95 +454,12 @@ pub fn warp(
         err
     };
     if err != CPLErr::CE_None {
-        return Err(fail(format!(
+        return Err(format!(
             "GDAL warp failed: {}",
             last_gdal_error().unwrap_or_else(|| "no message".into())
-        )));
+        ));
     }
-    let band = dst.rasterband(1).map_err(|e| fail(e.to_string()))?;
-    let buf = band
-        .read_as::<f64>(
-            (0, 0),
-            (geobox.width, geobox.height),
-            (geobox.width, geobox.height),
-            None,
-        )
-        .map_err(|e| fail(e.to_string()))?;
-    Ok(buf.into_shape_and_vec().1)
-}
-
-/// Points (pixel, line) through a GenImgProj transformer, dst → src or back; failed points dropped.
-unsafe fn transform_points(
-    gen: *mut c_void,
-    dst_to_src: bool,
-    pts: &[(f64, f64)],
-) -> Vec<(f64, f64)> {
-    let mut x: Vec<f64> = pts.iter().map(|p| p.0).collect();
-    let mut y: Vec<f64> = pts.iter().map(|p| p.1).collect();
-    let mut z = vec![0.0; pts.len()];
-    let mut ok = vec![0 as c_int; pts.len()];
-    gdal_sys::GDALGenImgProjTransform(
-        gen,
-        dst_to_src as c_int,
-        pts.len() as c_int,
-        x.as_mut_ptr(),
-        y.as_mut_ptr(),
-        z.as_mut_ptr(),
-        ok.as_mut_ptr(),
-    );
-    (0..pts.len())
-        .filter(|&i| ok[i] != 0 && x[i].is_finite() && y[i].is_finite())
-        .map(|i| (x[i], y[i]))
-        .collect()
-}
-
-/// `n` points per side along the edges of the box (x0, y0)–(x1, y1), as odc-geo's `roi_boundary`.
-fn boundary(x0: f64, y0: f64, x1: f64, y1: f64, n: usize) -> Vec<(f64, f64)> {
-    let lin = |a: f64, b: f64, k: usize| a + (b - a) * k as f64 / (n - 1) as f64;
-    (0..n)
-        .flat_map(|k| {
-            let (x, y) = (lin(x0, x1, k), lin(y0, y1, k));
-            [(x, y0), (x, y1), (x0, y), (x1, y)]
-        })
-        .collect()
-}
-
-/// The envelope of points as a (col0, row0, cols, rows) window padded and clipped to `shape`.
-fn envelope(
-    pts: &[(f64, f64)],
-    pad: f64,
-    shape: (usize, usize),
-) -> Option<(usize, usize, usize, usize)> {
-    if pts.is_empty() {
-        return None;
-    }
-    let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
-    for &(x, y) in pts {
-        lo = [lo[0].min(x), lo[1].min(y)];
-        hi = [hi[0].max(x), hi[1].max(y)];
-    }
-    let clip = |v: f64, n: usize| v.clamp(0.0, n as f64) as usize;
-    let (x0, x1) = (
-        clip(lo[0].floor() - pad, shape.0),
-        clip(hi[0].ceil() + pad, shape.0),
-    );
-    let (y0, y1) = (
-        clip(lo[1].floor() - pad, shape.1),
-        clip(hi[1].ceil() + pad, shape.1),
-    );
-    (x1 > x0 && y1 > y0).then_some((x0, y0, x1 - x0, y1 - y0))
-}
-
-/// odc-geo's reprojection ROI (5 points per side): the destination window a source covers.
-unsafe fn reproject_roi(
-    gen: *mut c_void,
-    src: (usize, usize),
-    dst: (usize, usize),
-) -> Option<(usize, usize, usize, usize)> {
-    let dst_edge = boundary(0.0, 0.0, dst.0 as f64, dst.1 as f64, 5);
-    let (sx, sy, sw, sh) = envelope(&transform_points(gen, true, &dst_edge), 1.0, src)?;
-    let src_edge = boundary(sx as f64, sy as f64, (sx + sw) as f64, (sy + sh) as f64, 5);
-    envelope(&transform_points(gen, false, &src_edge), 0.0, dst)
+    Ok(())
 }
 
 /// A value in GDAL-allocated memory (freed by `GDALDestroyWarpOptions`).
@@ -418,7 +563,7 @@ mod tests {
             nodata: Some(-9.0),
             crs: None,
         };
-        let out = warp(&band, &g, Resampling::Nearest, Some(-1.0), "test").unwrap();
+        let out = warp(&band, &g, &g, Resampling::Nearest, Some(-1.0), "test").unwrap();
         assert_eq!((g.width, g.height), (6, 4));
         assert_eq!(&out[0..6], &[1.0, 1.0, 2.0, 2.0, -1.0, -1.0]);
         // Source nodata stays nodata (the destination's value).
