@@ -108,7 +108,7 @@ pub struct StackArgs {
     /// Grouping of datasets into time steps: time or solar_day.
     #[arg(long, default_value = "time")]
     pub group_by: String,
-    /// Output NetCDF file (CF-1.8).
+    /// Output: a CF-1.8 NetCDF file, or a Zarr store (format 2) when the path ends in `.zarr`.
     #[arg(long)]
     pub out: PathBuf,
     /// Also write one COG per time step of each measurement into this folder.

@@ -114,7 +114,7 @@ pub fn stack(conn: &ConnArgs, a: &StackArgs) -> Result<Success> {
     let rows = (a.max_memory * (1 << 20) as f64 / per_row.max(1) as f64) as usize;
     if rows >= req.geobox.height {
         let s = plan.assemble(&req, &req.geobox, &stager)?;
-        output::write_netcdf(&a.out, &s)?;
+        output::banded::write_stack(&a.out, &s)?;
         report_stack(&s, a);
         write_extras(&s, a)?;
     } else {
@@ -127,7 +127,7 @@ pub fn stack(conn: &ConnArgs, a: &StackArgs) -> Result<Success> {
         }
         let bar = indicatif::ProgressBar::new(0);
         let (header, bands) =
-            output::banded::write_netcdf_banded(&plan, &req, &stager, &a.out, rows, &|k, n| {
+            output::banded::write_banded(&plan, &req, &stager, &a.out, rows, &|k, n| {
                 bar.set_length(n as u64);
                 bar.set_position(k as u64);
             })?;

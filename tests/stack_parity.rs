@@ -287,6 +287,41 @@ fn stack_matches_dc_load_and_gdalwarp() {
             "{}: the banded NetCDF differs from the whole one",
             c.name
         );
+        // The same stack as a Zarr store, whole and band by band.
+        let zarr = out.path().join(format!("{}.zarr", c.name));
+        let zarr_banded = out.path().join(format!("{}-banded.zarr", c.name));
+        let zarr_png = out.path().join(format!("{}-zarr.png", c.name));
+        for (target, banded) in [(&zarr, false), (&zarr_banded, true)] {
+            let mut args: Vec<&str> = args
+                .iter()
+                .map(|&a| {
+                    if a == part {
+                        target.to_str().unwrap()
+                    } else {
+                        a
+                    }
+                })
+                .map(|a| {
+                    if a == png.to_str().unwrap() {
+                        zarr_png.to_str().unwrap()
+                    } else {
+                        a
+                    }
+                })
+                .collect();
+            if !banded {
+                let at = args.iter().position(|&a| a == "--max-memory").unwrap();
+                args.drain(at..at + 4);
+            }
+            ok(etlake(&pg.url, &args));
+        }
+        // The banded store's quicklook is read back from the store.
+        assert_eq!(
+            &std::fs::read(&zarr_png).unwrap()[..4],
+            b"\x89PNG",
+            "{}",
+            c.name
+        );
         let time = c.time.map(|t| {
             let (a, b) = t.split_once('/').unwrap_or((t, t));
             json!([a, b])
@@ -295,6 +330,7 @@ fn stack_matches_dc_load_and_gdalwarp() {
             "name": c.name, "product": c.product, "path": path, "bbox": c.bbox, "crs": c.crs,
             "res": c.res, "resampling": c.resampling, "group_by": c.group_by, "time": time,
             "measurements": c.measurements.split(',').collect::<Vec<_>>(),
+            "zarr": zarr, "zarr_banded": zarr_banded,
         }));
     }
     let script = format!(
@@ -331,6 +367,15 @@ for c in json.loads({cases:?}):
                      "nan_mismatch": int((np.isnan(a) != np.isnan(b)).sum()),
                      "max_abs_diff": float(np.nanmax(diff)) if np.isfinite(diff).any() else 0.0}}
         r["crs_etlake"] = e.spatial_ref.attrs.get("crs_wkt", "")[:40]
+    # The Zarr stores hold what the NetCDF holds: dims, coordinates, time labels, CRS and values.
+    for key in ("zarr", "zarr_banded"):
+        z = xr.open_zarr(c[key])
+        same = (list(z[m0].dims) == list(edims)
+                and all(np.array_equal(z[k].values, e[k].values) for k in edims)
+                and z.spatial_ref.attrs.get("crs_wkt") == e.spatial_ref.attrs.get("crs_wkt")
+                and all(np.array_equal(z[v].values, e[v].values, equal_nan=True)
+                        and z[v].dtype == e[v].dtype for v in c["measurements"]))
+        r[key] = "same" if same else f"differs: {{z}}"
     out[c["name"]] = r
 print(json.dumps(out))
 "#,
@@ -349,6 +394,12 @@ print(json.dumps(out))
         assert_eq!(
             r["times_dc"], r["times_etlake"],
             "{}: time labels: {r}",
+            c.name
+        );
+        assert_eq!(r["zarr"], "same", "{}: Zarr store: {r}", c.name);
+        assert_eq!(
+            r["zarr_banded"], "same",
+            "{}: banded Zarr store: {r}",
             c.name
         );
         let wkt = r["crs_etlake"].as_str().unwrap();

@@ -1,6 +1,7 @@
 //! Stacks larger than memory: assembled band by band (whole rows of the grid) from one search plan and
-//! written into the CF NetCDF as they come, with the quicklook read back from the file.
+//! written into the CF NetCDF or Zarr store as they come, with the quicklook read back from the file.
 use super::cf::NetcdfStack;
+use super::zarr::{self, is_zarr, ZarrStack};
 use crate::stack::source::Stager;
 use crate::stack::{LoadRequest, Plan};
 use crate::{Error, Layer, Result, Stack};
@@ -13,9 +14,52 @@ pub fn bytes_per_row(plan: &Plan, width: usize) -> usize {
     8 * width * plan.measurements() * (plan.steps() + in_flight)
 }
 
-/// Assembles the request's stack `rows` rows at a time and writes it to `path`; returns the stack's
-/// description on the whole grid (without values) and the number of bands.
-pub fn write_netcdf_banded(
+/// A stack file being written: NetCDF, or Zarr when the path ends in `.zarr`.
+pub enum StackFile {
+    /// CF NetCDF-3.
+    Netcdf(NetcdfStack),
+    /// Zarr format 2.
+    Zarr(ZarrStack),
+}
+
+impl StackFile {
+    /// Creates the file for `stack`'s grid, steps and layers (values not read).
+    pub fn create(path: &Path, stack: &Stack) -> Result<StackFile> {
+        Ok(if is_zarr(path) {
+            StackFile::Zarr(ZarrStack::create(path, stack)?)
+        } else {
+            StackFile::Netcdf(NetcdfStack::create(path, stack)?)
+        })
+    }
+
+    /// Writes the rows of `band` from grid row `row0` on.
+    pub fn write_rows(&self, band: &Stack, row0: usize) -> Result<()> {
+        match self {
+            StackFile::Netcdf(f) => f.write_rows(band, row0),
+            StackFile::Zarr(f) => f.write_rows(band, row0),
+        }
+    }
+
+    /// Flushes what needs flushing.
+    pub fn finish(self) -> Result<()> {
+        match self {
+            StackFile::Netcdf(f) => f.finish(),
+            StackFile::Zarr(_) => Ok(()),
+        }
+    }
+}
+
+/// Writes a whole stack to `path` (NetCDF, or Zarr for `.zarr`).
+pub fn write_stack(path: &Path, stack: &Stack) -> Result<()> {
+    let f = StackFile::create(path, stack)?;
+    f.write_rows(stack, 0)?;
+    f.finish()
+}
+
+/// Assembles the request's stack `rows` rows at a time and writes it to `path` (NetCDF, or Zarr for
+/// `.zarr`); returns the stack's description on the whole grid (without values) and the number of
+/// bands.
+pub fn write_banded(
     plan: &Plan,
     req: &LoadRequest,
     stager: &Stager,
@@ -25,14 +69,14 @@ pub fn write_netcdf_banded(
 ) -> Result<(Stack, usize)> {
     let rows = rows.max(1);
     let bands = req.geobox.height.div_ceil(rows).max(1);
-    let mut file: Option<(NetcdfStack, Stack)> = None;
+    let mut file: Option<(StackFile, Stack)> = None;
     for k in 0..bands {
         let band = plan.assemble(req, &req.geobox.rows(k * rows, rows), stager)?;
         let (f, _) = match &file {
             Some(open) => open,
             None => {
                 let header = whole_grid_header(&band, req);
-                file.insert((NetcdfStack::create(path, &header)?, header))
+                file.insert((StackFile::create(path, &header)?, header))
             }
         };
         f.write_rows(&band, k * rows)?;
@@ -67,8 +111,8 @@ fn whole_grid_header(band: &Stack, req: &LoadRequest) -> Stack {
     }
 }
 
-/// One time step of a layer read back from a CF NetCDF written by etlake, decimated (nearest) to at
-/// most `max` pixels on a side: (values, width, height).
+/// One time step of a layer read back from a CF NetCDF or Zarr store written by etlake, decimated
+/// (nearest) to at most `max` pixels on a side: (values, width, height).
 pub fn read_step(
     nc: &Path,
     layer: &str,
@@ -76,6 +120,9 @@ pub fn read_step(
     size: (usize, usize),
     max: usize,
 ) -> Result<(Vec<f64>, usize, usize)> {
+    if is_zarr(nc) {
+        return zarr::read_step(nc, layer, step, max);
+    }
     let fail = |e: gdal::errors::GdalError| Error::Read {
         object: format!("{} variable {layer}", nc.display()),
         message: e.to_string(),

@@ -118,15 +118,21 @@ impl NetcdfStack {
     }
 }
 
-fn create(path: &Path, stack: &Stack) -> Result<NetcdfStack> {
-    let fail = |m: String| Error::Write {
-        path: path.display().to_string(),
-        message: m,
-    };
+/// A stack described in CF terms, whatever the container: dimensions (time, y, x), global
+/// attributes, coordinate variables with their values, and one variable per layer.
+pub(super) struct Cf {
+    pub dims: [(String, usize); 3],
+    pub globals: Vec<(String, Attr)>,
+    pub coords: Vec<(VarDef, Data)>,
+    /// Each layer's variable (its attributes include `_FillValue`/`_Unsigned` as NetCDF-3 needs
+    /// them) and the layer's dtype.
+    pub layers: Vec<(VarDef, String)>,
+}
+
+pub(super) fn describe(stack: &Stack) -> std::result::Result<Cf, String> {
     let g = &stack.geobox;
-    let srs =
-        SpatialRef::from_definition(&g.crs).map_err(|e| fail(format!("CRS {}: {e}", g.crs)))?;
-    let wkt = srs.to_wkt().map_err(|e| fail(e.to_string()))?;
+    let srs = SpatialRef::from_definition(&g.crs).map_err(|e| format!("CRS {}: {e}", g.crs))?;
+    let wkt = srs.to_wkt().map_err(|e| e.to_string())?;
     let geographic = srs.is_geographic();
     let text = |s: &str| Attr::Text(s.to_string());
     let t = &g.transform;
@@ -206,7 +212,7 @@ fn create(path: &Path, stack: &Stack) -> Result<NetcdfStack> {
     if geographic {
         grid_mapping.push(("grid_mapping_name".into(), text("latitude_longitude")));
     }
-    let (coords, values): (Vec<VarDef>, Vec<Data>) = [
+    let coords: Vec<(VarDef, Data)> = vec![
         (
             VarDef {
                 name: "time".into(),
@@ -232,10 +238,7 @@ fn create(path: &Path, stack: &Stack) -> Result<NetcdfStack> {
             },
             Data::Int(vec![0]),
         ),
-    ]
-    .into_iter()
-    .unzip();
-    let mut vars = coords;
+    ];
     let mut layers = Vec::new();
     for l in &stack.layers {
         let (kind, unsigned) = storage(&l.dtype);
@@ -256,13 +259,15 @@ fn create(path: &Path, stack: &Stack) -> Result<NetcdfStack> {
         if let Some(o) = l.add_offset {
             attrs.push(("add_offset".into(), Attr::Double(o)));
         }
-        layers.push((vars.len(), kind));
-        vars.push(VarDef {
-            name: l.name.clone(),
-            dims: vec![0, 1, 2],
-            attrs,
-            kind: kind_of(kind),
-        });
+        layers.push((
+            VarDef {
+                name: l.name.clone(),
+                dims: vec![0, 1, 2],
+                attrs,
+                kind: kind_of(kind),
+            },
+            l.dtype.clone(),
+        ));
     }
     let sources: Vec<String> = stack
         .sources
@@ -279,26 +284,42 @@ fn create(path: &Path, stack: &Stack) -> Result<NetcdfStack> {
         ("product".into(), text(&stack.product)),
         ("source_datasets".into(), text(&sources.join(","))),
     ];
-    let layout = netcdf3::create(
-        path,
-        &[
-            ("time", stack.times.len()),
-            (ydim, g.height),
-            (xdim, g.width),
+    Ok(Cf {
+        dims: [
+            ("time".into(), stack.times.len()),
+            (ydim.into(), g.height),
+            (xdim.into(), g.width),
         ],
-        &globals,
-        &vars,
-    )
-    .map_err(|e| fail(e.to_string()))?;
-    for (i, v) in values.iter().enumerate() {
+        globals,
+        coords,
+        layers,
+    })
+}
+
+fn create(path: &Path, stack: &Stack) -> Result<NetcdfStack> {
+    let fail = |m: String| Error::Write {
+        path: path.display().to_string(),
+        message: m,
+    };
+    let cf = describe(stack).map_err(fail)?;
+    let mut vars: Vec<VarDef> = cf.coords.iter().map(|(v, _)| v.clone()).collect();
+    let mut layers = Vec::new();
+    for (v, dtype) in &cf.layers {
+        layers.push((vars.len(), storage(dtype).0));
+        vars.push(v.clone());
+    }
+    let dims: Vec<(&str, usize)> = cf.dims.iter().map(|(n, l)| (n.as_str(), *l)).collect();
+    let layout =
+        netcdf3::create(path, &dims, &cf.globals, &vars).map_err(|e| fail(e.to_string()))?;
+    for (i, (_, v)) in cf.coords.iter().enumerate() {
         layout.write_at(i, 0, v).map_err(|e| fail(e.to_string()))?;
     }
     Ok(NetcdfStack {
         layout,
         path: path.display().to_string(),
         layers,
-        width: g.width,
-        height: g.height,
+        width: stack.geobox.width,
+        height: stack.geobox.height,
     })
 }
 

@@ -1,4 +1,4 @@
-//! Writing stacks and model results out: CF NetCDF (what xarray and GDAL open with coordinates and
+//! Writing stacks and model results out: CF NetCDF or Zarr (what xarray opens with coordinates and
 //! CRS), one COG per time step, and PNG quicklooks with a colour bar.
 pub mod banded;
 mod cf;
@@ -6,7 +6,9 @@ mod cog;
 mod font;
 pub mod netcdf3;
 mod quicklook;
+mod zarr;
 
 pub use cf::{write_netcdf, NetcdfStack};
 pub use cog::write_cogs;
 pub use quicklook::{write_png, Palette};
+pub use zarr::{is_zarr, write_zarr, ZarrStack};
