@@ -80,6 +80,12 @@ pub fn db(conn: &ConnArgs, cmd: &DbCommand) -> Result<Success> {
             let r = check::check(&mut c)?;
             println!("{:<15}{}", "User:", r.user);
             println!("{:<15}{}", "Server:", r.server_version);
+            let tls = catalog_schema::tls::Settings::of(c.url())?;
+            let encryption = match &r.tls {
+                Some(t) => format!("{t} (sslmode={})", tls.mode.name()),
+                None => "none".into(),
+            };
+            println!("{:<15}{encryption}", "Encryption:");
             println!("\nValid connection:\tYES");
             if !r.roles.is_empty() {
                 println!("You have {} privileges.", r.roles.join(", ").to_uppercase());

@@ -21,6 +21,8 @@ pub struct CheckReport {
     pub server_version: String,
     /// The role connected as.
     pub user: String,
+    /// The connection's TLS version and cipher (None when not encrypted).
+    pub tls: Option<String>,
     /// The `agdc_*` roles the user belongs to (or `superuser`).
     pub roles: Vec<String>,
     /// Whether schema `agdc` exists.
@@ -52,12 +54,15 @@ pub fn check(catalog: &mut Catalog) -> Result<CheckReport> {
     let row = c
         .query_one(
             "SELECT current_setting('server_version'), current_user::text, \
-                    (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)",
+                    (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), \
+                    (SELECT version || ' ' || cipher FROM pg_stat_ssl \
+                      WHERE pid = pg_backend_pid() AND ssl)",
             &[],
         )
         .ctx("reading server version")?;
     r.server_version = row.get(0);
     r.user = row.get(1);
+    r.tls = row.get(3);
     if row.get::<_, bool>(2) {
         r.roles.push("superuser".into());
     }

@@ -31,10 +31,26 @@ impl Catalog {
 
     /// Connects to a URL.
     pub fn connect(url: &DbUrl) -> Result<Catalog> {
-        let cfg = url.to_pg_config(&format!("etlake {}", crate::VERSION));
-        let client = cfg
-            .connect(postgres::NoTls)
-            .map_err(|e| Error::Config(format!("cannot connect to {}: {e}", url.redacted())))?;
+        let mut cfg = url.to_pg_config(&format!("etlake {}", crate::VERSION));
+        let tls = crate::tls::Settings::of(url)?;
+        cfg.ssl_mode(tls.pg_mode());
+        // Postgres never encrypts Unix-socket connections (libpq does not ask either).
+        let unix = cfg
+            .get_hosts()
+            .iter()
+            .all(|h| matches!(h, postgres::config::Host::Unix(_)));
+        let connected = if tls.mode == crate::tls::Mode::Disable || unix {
+            cfg.connect(postgres::NoTls)
+        } else {
+            cfg.connect(tls.connector()?)
+        };
+        let client = connected.map_err(|e| {
+            Error::Config(format!(
+                "cannot connect to {}: {}",
+                url.redacted(),
+                connect_error(&e)
+            ))
+        })?;
         Ok(Catalog {
             client,
             url: url.clone(),
@@ -95,4 +111,25 @@ impl Catalog {
             })
         }
     }
+}
+
+/// A connection error with its causes (the TLS handshake's reason sits in the source chain).
+fn connect_error(e: &postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    if text.contains("invalid peer certificate") {
+        text.push_str(
+            " (sslrootcert must hold the CA that signed the server's certificate, and verify-full \
+             needs the host name the certificate names; sslmode=require encrypts without checking)",
+        );
+    }
+    text
 }

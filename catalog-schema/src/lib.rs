@@ -31,6 +31,7 @@ pub mod runs;
 pub mod search;
 pub mod stac_eo3;
 pub mod stac_item;
+pub mod tls;
 
 pub use db::Catalog;
 pub use dburl::DbUrl;
