@@ -26,6 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         report_file: None,
         stac_api: None,
         lineage: Default::default(),
+        recheck: false,
     };
     let report = index(&mut catalog, &opts, &|_| {})?;
     println!(

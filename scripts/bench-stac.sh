@@ -81,12 +81,19 @@ if [ "$n" -gt 20000 ]; then
   echo "  (dc-tools not run above 20,000 items)"
   exit 0
 fi
-u=$(fresh bench_dc_s3); read -r _ dc_s secs_kb <<<"$(ODC_DEFAULT_DB_URL=$u AWS_ENDPOINT_URL=$endpoint measure x .venv/bin/s3-to-dc --stac 's3://usgs-landsat/collection02/**/*_SR_stac.json' ls8_c2l2_sr)"
+u_dc=$(fresh bench_dc_s3); u=$u_dc; read -r _ dc_s secs_kb <<<"$(ODC_DEFAULT_DB_URL=$u AWS_ENDPOINT_URL=$endpoint measure x .venv/bin/s3-to-dc --stac 's3://usgs-landsat/collection02/**/*_SR_stac.json' ls8_c2l2_sr)"
 dc_s3=($(echo "$dc_s $secs_kb")); report "s3-to-dc --stac" "${dc_s3[0]}" "${dc_s3[1]}"
 u=$(fresh bench_et_s3); r=($(measure x "$etlake" --db "$u" index s3://usgs-landsat/collection02/ --endpoint-url "$endpoint"))
 grep -q "$n indexed" "$work/out" || { cat "$work/out"; exit 1; }
 report "etlake index s3://" "${r[1]}" "${r[2]}"
 python3 -c "import sys; print(f'  ratio (S3): etlake is {float(sys.argv[1])/float(sys.argv[2]):.1f}x faster')" "${dc_s3[0]}" "${r[1]}"
+# The same delivery again, nothing changed: dc-tools reads every item again; etlake compares ETags.
+read -r _ dcr_s dcr_kb <<<"$(ODC_DEFAULT_DB_URL=$u_dc AWS_ENDPOINT_URL=$endpoint measure x .venv/bin/s3-to-dc --stac 's3://usgs-landsat/collection02/**/*_SR_stac.json' ls8_c2l2_sr)"
+report "s3-to-dc re-run (no change)" "$dcr_s" "$dcr_kb"
+rr=($(measure x "$etlake" --db "$u" index s3://usgs-landsat/collection02/ --endpoint-url "$endpoint"))
+grep -q "not read again $n" "$work/out" || { cat "$work/out"; exit 1; }
+report "etlake re-run (no change)" "${rr[1]}" "${rr[2]}"
+python3 -c "import sys; print(f'  ratio (re-run): etlake is {float(sys.argv[1])/float(sys.argv[2]):.1f}x faster')" "$dcr_s" "${rr[1]}"
 u=$(fresh bench_dc_fs); f=($(ODC_DEFAULT_DB_URL=$u measure x .venv/bin/fs-to-dc --stac --glob '**/*_SR_stac.json' "$work/lake"))
 report "fs-to-dc --stac" "${f[1]}" "${f[2]}"
 u=$(fresh bench_et_fs); e=($(measure x "$etlake" --db "$u" index "$work/lake"))

@@ -202,6 +202,10 @@ pub struct IndexArgs {
     /// Go through every step and report what would happen, writing nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Read every object again, including those whose version (S3 ETag, or a file's mtime and size)
+    /// is the one last indexed (skipped by default; also read again with --update-if-exists).
+    #[arg(long)]
+    pub recheck: bool,
     /// Update datasets whose metadata document changed, when the change is safe (only additions).
     /// (Raw files that changed are always updated under the safe rules.)
     #[arg(long)]

@@ -420,6 +420,7 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
         },
         defs_dir: defs_dir(&a.defs),
         dry_run: a.dry_run,
+        recheck: a.recheck,
         report_file: a.report.clone(),
         stac_api,
         lineage: match (a.skip_lineage, a.fail_on_missing_lineage) {
@@ -514,6 +515,12 @@ pub fn print_report(report: &indexer::pipeline::Report, head: String) {
         "{head}: {what} in {secs:.1} s ({:.0} objects/s)",
         total as f64 / secs
     );
+    if report.stages.not_reread > 0 {
+        println!(
+            "  not read again {}: same version as last read (--recheck reads them)",
+            report.stages.not_reread
+        );
+    }
     for (reason, n) in &report.skipped {
         println!("  skipped {n}: {reason}");
     }

@@ -297,6 +297,7 @@ pub fn veget_run(
             report_file: None,
             stac_api: None,
             lineage: Default::default(),
+            recheck: false,
         };
         let ir = indexer::pipeline::index(&mut c, &opts, &|_| {})?;
         print_report(&ir, "outputs indexed".into());

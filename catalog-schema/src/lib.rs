@@ -14,6 +14,7 @@
 
 pub mod changes;
 pub mod check;
+pub mod checkpoint;
 pub mod config;
 pub mod dataset;
 pub mod db;

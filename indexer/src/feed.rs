@@ -3,6 +3,8 @@
 use crate::recognition::{Recognised, Recogniser};
 use crate::s3::{Fetch, ObjectRef, S3};
 use crate::{Error, Result};
+use catalog_schema::checkpoint::Seen;
+use std::collections::HashMap;
 
 /// One unit of work: a raw file a template recognised, or a metadata document (eo3 or STAC) with its
 /// read already under way when it lives in S3.
@@ -29,6 +31,8 @@ pub(crate) struct Batch {
     pub(crate) failed: Vec<(String, String)>,
     /// Objects listed since the previous batch.
     pub(crate) listed: usize,
+    /// (object, its datasets) of objects the crawl checkpoint says are unchanged: not read again.
+    pub(crate) unchanged: Vec<(String, Vec<(uuid::Uuid, String)>)>,
 }
 
 /// A batch, or the listing error that ended the run.
@@ -53,6 +57,7 @@ pub(crate) fn feed(
     mut listed: tokio::sync::mpsc::Receiver<Result<ObjectRef>>,
     recogniser: &Recogniser,
     s3: Option<&S3>,
+    checkpoints: &HashMap<String, Seen>,
     batch: usize,
     out: std::sync::mpsc::SyncSender<Feed>,
 ) {
@@ -70,6 +75,18 @@ pub(crate) fn feed(
             }
         };
         current.listed += 1;
+        let seen = checkpoints.get(&obj.uri);
+        if let (Some(seen), Some(etag)) = (seen, &obj.etag) {
+            if seen.etag == *etag {
+                current.unchanged.push((obj.uri, seen.datasets.clone()));
+                if current.listed >= 4 * batch
+                    && out.send(Feed::Batch(std::mem::take(&mut current))).is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+        }
         if obj.body.is_some() || is_document_key(&obj.uri) {
             let fetch = match s3 {
                 Some(s3) if obj.body.is_none() && obj.uri.starts_with("s3://") => {

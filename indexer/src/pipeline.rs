@@ -7,6 +7,7 @@ use crate::objects::{build, failed_row, object_uri, Context, Row, Yield};
 use crate::recognition::Recogniser;
 use crate::s3::{Fetch, ObjectRef, S3Options, S3};
 use crate::{Error, Result};
+use catalog_schema::checkpoint::{self, Version};
 use catalog_schema::dataset::{self, NewDataset, Outcome, ProductCache};
 use catalog_schema::runs::{self, ObjectOutcome};
 use catalog_schema::Catalog;
@@ -49,6 +50,8 @@ pub struct IndexOptions {
     pub stac_api: Option<crate::stac_api::StacSearch>,
     /// Record, skip, or require lineage.
     pub lineage: dataset::LineagePolicy,
+    /// Read every object again, even those the crawl checkpoint says are unchanged.
+    pub recheck: bool,
 }
 
 /// The account of a run.
@@ -80,6 +83,8 @@ pub struct Stages {
     pub extracted: usize,
     /// Datasets through the batch writer.
     pub written: usize,
+    /// Objects not read again: the same version (ETag, or mtime and size) as when last indexed.
+    pub not_reread: usize,
 }
 
 impl Report {
@@ -204,7 +209,14 @@ pub fn index(
         jsonl_path: opts.report_file.clone(),
     };
     let stage = tempdir_for_staging()?;
-    tracing::debug!("ready to list");
+    // Objects whose version is the one last indexed are not read again, unless asked (or unless the
+    // run means to update documents, which may have to be derived again).
+    let checkpoints = if opts.recheck || opts.update != dataset::UpdatePolicy::Never {
+        Default::default()
+    } else {
+        checkpoint::load(catalog, &listing_prefixes(&sources))?
+    };
+    tracing::debug!(checkpoints = checkpoints.len(), "ready to list");
 
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<ObjectRef>>(10_000);
     let lister = {
@@ -246,7 +258,8 @@ pub fn index(
         let (feed_tx, feed_rx) = std::sync::mpsc::sync_channel(1);
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(0);
         let (recogniser, s3, batch) = (&recogniser, s3.as_ref(), opts.batch_size.max(1));
-        scope.spawn(move || feed::feed(rx, recogniser, s3, batch, feed_tx));
+        let checkpoints = &checkpoints;
+        scope.spawn(move || feed::feed(rx, recogniser, s3, checkpoints, batch, feed_tx));
         let ctx = &ctx;
         scope.spawn(move || {
             for msg in feed_rx {
@@ -304,6 +317,11 @@ struct Prepared {
     skipped: Vec<(String, String)>,
     listed: usize,
     recognised: usize,
+    /// Objects the checkpoint says are unchanged, with their datasets (id, product).
+    unchanged: Vec<(String, Vec<(uuid::Uuid, String)>)>,
+    /// Versioned objects of the batch and the datasets (indexes into `datasets`) they gave, when
+    /// nothing of theirs failed: their checkpoint is recorded once the datasets are written.
+    versions: Vec<(ObjectRef, Vec<usize>)>,
     fetch_ms: u64,
     extract_ms: u64,
 }
@@ -350,16 +368,30 @@ fn prepare(fed: Batch, ctx: &Context<'_>) -> Prepared {
         skipped: fed.skipped,
         listed: fed.listed,
         recognised: inputs.len(),
+        unchanged: fed.unchanged,
+        versions: Vec::new(),
         fetch_ms: (t1 - t0).as_millis() as u64,
         extract_ms: t1.elapsed().as_millis() as u64,
     };
     for ((work, _), ys) in inputs.iter().zip(yields) {
+        let first = out.datasets.len();
+        let mut clean = !ys.is_empty();
         for y in ys {
             match y {
                 Yield::Dataset(d) => out.datasets.push(d),
-                Yield::Skipped(reason) => out.skipped.push((work.object().uri.clone(), reason)),
-                Yield::Failed(row) => out.rows.push(row),
+                Yield::Skipped(reason) => {
+                    clean = false;
+                    out.skipped.push((work.object().uri.clone(), reason))
+                }
+                Yield::Failed(row) => {
+                    clean = false;
+                    out.rows.push(row)
+                }
             }
+        }
+        if clean && work.object().etag.is_some() {
+            out.versions
+                .push((work.object().clone(), (first..out.datasets.len()).collect()));
         }
     }
     out
@@ -377,11 +409,26 @@ fn write(
     stages.listed += batch.listed;
     stages.recognised += batch.recognised;
     stages.extracted += batch.datasets.len();
+    stages.not_reread += batch.unchanged.len();
     for (uri, reason) in &batch.skipped {
         acc.skip(uri, reason)?;
     }
     let datasets = batch.datasets;
     let mut rows = batch.rows;
+    for (uri, ds) in batch.unchanged {
+        for (id, product) in ds {
+            rows.push(Row {
+                outcome: ObjectOutcome {
+                    uri: object_uri(&uri),
+                    outcome: "unchanged",
+                    product: Some(product),
+                    dataset: Some(id),
+                    reason: Some("not read again: same version as last read".into()),
+                },
+                stage: "checkpoint",
+            });
+        }
+    }
     let written = dataset::write_batch(catalog, ctx.products, &datasets, ctx.write)?;
     let t1 = std::time::Instant::now();
     acc.report.stages.written += datasets.len();
@@ -402,8 +449,8 @@ fn write(
             stage: "write",
         });
     }
-    for (d, o) in datasets.iter().zip(written.outcomes) {
-        let reason = match &o {
+    for (d, o) in datasets.iter().zip(&written.outcomes) {
+        let reason = match o {
             Outcome::ExistsDifferent(r) | Outcome::Failed(r) | Outcome::Updated(r) => {
                 Some(r.clone())
             }
@@ -421,6 +468,28 @@ fn write(
             stage: "write",
         });
     }
+    // The objects whose every dataset is now in the index, at the version read.
+    let versions: Vec<Version> = batch
+        .versions
+        .into_iter()
+        .filter(|(_, ix)| {
+            ix.iter().all(|&i| {
+                matches!(
+                    written.outcomes.get(i),
+                    Some(Outcome::Indexed | Outcome::Unchanged | Outcome::Updated(_))
+                )
+            })
+        })
+        .map(|(o, ix)| Version {
+            uri: o.uri,
+            etag: o.etag.unwrap_or_default(),
+            size: o.size,
+            datasets: ix.iter().map(|&i| datasets[i].prepared.id).collect(),
+        })
+        .collect();
+    if !ctx.write.dry_run {
+        checkpoint::save(catalog, acc.report.run, &versions)?;
+    }
     acc.record(catalog, rows)?;
     tracing::debug!(
         listed = batch.listed,
@@ -432,6 +501,42 @@ fn write(
         "batch written"
     );
     Ok(())
+}
+
+/// The literal beginnings of the run's sources (an S3 prefix before any glob character, a local
+/// folder's absolute path), to load only their checkpoints; empty (all) when a source has none (key
+/// lists, stdin).
+fn listing_prefixes(sources: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for src in sources {
+        let literal: String = src
+            .chars()
+            .take_while(|c| !matches!(c, '*' | '?' | '[' | '{'))
+            .collect();
+        if src.starts_with('@') || src == "-" {
+            return Vec::new();
+        } else if literal.starts_with("s3://") {
+            out.push(literal);
+        } else {
+            let local = literal.strip_prefix("file://").unwrap_or(&literal);
+            // A glob's literal part may end inside a file name: keep its folder.
+            let path = Path::new(local);
+            let dir = if src.len() > literal.len() && !literal.ends_with('/') {
+                path.parent().unwrap_or(path)
+            } else {
+                path
+            };
+            match std::fs::canonicalize(if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            }) {
+                Ok(p) => out.push(p.display().to_string()),
+                Err(_) => return Vec::new(),
+            }
+        }
+    }
+    out
 }
 
 /// Each product's measurements (dtype, nodata) and load CRS, from the products the run already loaded.

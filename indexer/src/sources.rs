@@ -85,25 +85,34 @@ fn list_one(
                 Ok(rel) => root_abs.join(rel),
                 Err(_) => p.to_path_buf(),
             };
-            let obj = ObjectRef {
-                uri: abs.display().to_string(),
-                size: None,
-                etag: None,
-                body: None,
-            };
-            return tx.blocking_send(Ok(obj)).is_ok();
+            return tx.blocking_send(Ok(local_ref(&abs))).is_ok();
         }
         true
     })
     .map(|_| ())
 }
 
+/// A local file with its size and a version tag from its modification time and size (what the crawl
+/// checkpoint compares, as an S3 ETag).
 fn local_ref(p: &Path) -> ObjectRef {
-    let size = std::fs::metadata(p).ok().map(|m| m.len());
+    let meta = std::fs::metadata(p).ok();
+    let etag = meta.as_ref().and_then(|m| {
+        let t = m
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Some(format!(
+            "mtime:{}.{:09}:{}",
+            t.as_secs(),
+            t.subsec_nanos(),
+            m.len()
+        ))
+    });
     ObjectRef {
         uri: p.display().to_string(),
-        size,
-        etag: None,
+        size: meta.map(|m| m.len()),
+        etag,
         body: None,
     }
 }
