@@ -209,116 +209,30 @@ pub fn warp(
     } else {
         0
     };
-    let rows = |w: &Window| (w.y0.max(row0), w.y1.min(row0 + gh));
-    let band = src.dataset.rasterband(src.band).map_err(gdal_err)?;
+    let target = Target {
+        dst: &dst,
+        width: gw,
+        height: gh,
+        row0,
+        fill,
+        transformer_options: &topts,
+        resampling,
+    };
     match read {
-        Read::Full => warp_window(
-            src.dataset,
-            src.band,
-            src.nodata,
-            &dst,
-            &topts,
-            band_dst,
-            resampling,
-            fill,
-        ),
+        Read::Full => warp_window(src.dataset, src.band, src.nodata, &target, band_dst),
         Read::Paste {
             scale,
             src: sw,
             dst: dw,
-        } => {
-            let (k0, k1) = rows(&dw);
-            let mut out = vec![fill; gw * gh];
-            if k0 >= k1 {
-                return Ok(out);
-            }
-            let y0 = sw.y0 + (k0 - dw.y0) * scale;
-            let y1 = sw.y0 + (k1 - dw.y0) * scale;
-            let pix = decimated(
-                &band,
-                sw,
-                (y0 as f64, (y1 - y0) as f64),
-                (dw.width(), k1 - k0),
-            )
-            .map_err(fail)?;
-            for (r, k) in (k0..k1).enumerate() {
-                for c in 0..dw.width() {
-                    let v = pix[r * dw.width() + c];
-                    let valid = match src.nodata {
-                        None => true,
-                        Some(n) if n.is_nan() => !v.is_nan(),
-                        Some(n) => v != n,
-                    };
-                    if valid {
-                        out[(k - row0) * gw + dw.x0 + c] = v;
-                    }
-                }
-            }
-            return Ok(out);
-        }
+        } => return paste(src, &target, scale, sw, dw).map_err(fail),
         Read::Shrunk {
             scale,
             src: sw,
             dst: dw,
         } => {
-            let (k0, k1) = rows(&dw);
-            if k0 >= k1 {
-                return Ok(vec![fill; gw * gh]);
-            }
-            // The decimated image of the whole grid's source window has (bw, bh) pixels; a band
-            // reads only its rows that reach this band (with a margin), sampled at the same rows.
-            let (bw, bh) = (sw.width().div_ceil(scale), sw.height().div_ceil(scale));
-            let (j0, j1) = if banded {
-                let z = |y: usize| (y as f64 - sw.y0 as f64) / scale as f64;
-                (
-                    (z(band_src.y0).floor() - 2.0).clamp(0.0, bh as f64) as usize,
-                    (z(band_src.y1).ceil() + 2.0).clamp(0.0, bh as f64) as usize,
-                )
-            } else {
-                (0, bh)
-            };
-            if j0 >= j1 {
-                return Ok(vec![fill; gw * gh]);
-            }
-            let h = sw.height() as f64;
-            let y_off = sw.y0 as f64 + j0 as f64 * h / bh as f64;
-            let y_size = (j1 - j0) as f64 * h / bh as f64;
-            let pix = decimated(&band, sw, (y_off, y_size), (bw, j1 - j0)).map_err(fail)?;
             let gt = src_gt.ok_or_else(|| fail("the file has no geotransform".into()))?;
-            let (x0, y0, k) = (
-                sw.x0 as f64,
-                sw.y0 as f64 + (j0 * scale) as f64,
-                scale as f64,
-            );
-            let shrunk_gt = [
-                gt[0] + x0 * gt[1] + y0 * gt[2],
-                gt[1] * k,
-                gt[2] * k,
-                gt[3] + x0 * gt[4] + y0 * gt[5],
-                gt[4] * k,
-                gt[5] * k,
-            ];
-            let mut shrunk = mem
-                .create_with_band_type::<f64, _>("", bw, j1 - j0, 1)
-                .map_err(gdal_err)?;
-            shrunk.set_geo_transform(&shrunk_gt).map_err(gdal_err)?;
-            shrunk.set_spatial_ref(&src_srs).map_err(gdal_err)?;
-            shrunk
-                .rasterband(1)
-                .map_err(gdal_err)?
-                .write(
-                    (0, 0),
-                    (bw, j1 - j0),
-                    &mut gdal::raster::Buffer::new((bw, j1 - j0), pix),
-                )
-                .map_err(gdal_err)?;
-            let win = Window {
-                x0: dw.x0,
-                x1: dw.x1,
-                y0: k0 - row0,
-                y1: k1 - row0,
-            };
-            warp_window(&shrunk, 1, src.nodata, &dst, &topts, win, resampling, fill)
+            let only = banded.then_some(band_src);
+            warp_shrunk(src, (gt, &src_srs), &target, scale, (sw, dw), only)
         }
     }
     .map_err(fail)?;
@@ -328,6 +242,143 @@ pub fn warp(
         .read_as::<f64>((0, 0), (gw, gh), (gw, gh), None)
         .map_err(gdal_err)?;
     Ok(buf.into_shape_and_vec().1)
+}
+
+/// Where one warp writes: rows `row0 ..` of the whole grid, held in `dst` (`width` × `height`).
+struct Target<'a> {
+    dst: &'a Dataset,
+    width: usize,
+    height: usize,
+    row0: usize,
+    fill: f64,
+    transformer_options: &'a [(String, String)],
+    resampling: Resampling,
+}
+
+impl Target<'_> {
+    /// The rows of a whole-grid window that fall in this target (whole-grid numbering).
+    fn rows(&self, w: &Window) -> (usize, usize) {
+        (w.y0.max(self.row0), w.y1.min(self.row0 + self.height))
+    }
+}
+
+/// dc.load's aligned shrink: the source window read decimated straight into the destination window,
+/// valid pixels only (`scale` source pixels per destination pixel).
+fn paste(
+    src: &SourceBand<'_>,
+    t: &Target<'_>,
+    scale: usize,
+    sw: Window,
+    dw: Window,
+) -> std::result::Result<Vec<f64>, String> {
+    let mut out = vec![t.fill; t.width * t.height];
+    let (k0, k1) = t.rows(&dw);
+    if k0 >= k1 {
+        return Ok(out);
+    }
+    let band = src
+        .dataset
+        .rasterband(src.band)
+        .map_err(|e| e.to_string())?;
+    let y0 = sw.y0 + (k0 - dw.y0) * scale;
+    let y1 = sw.y0 + (k1 - dw.y0) * scale;
+    let pix = decimated(
+        &band,
+        sw,
+        (y0 as f64, (y1 - y0) as f64),
+        (dw.width(), k1 - k0),
+    )?;
+    for (r, k) in (k0..k1).enumerate() {
+        for c in 0..dw.width() {
+            let v = pix[r * dw.width() + c];
+            let valid = match src.nodata {
+                None => true,
+                Some(n) if n.is_nan() => !v.is_nan(),
+                Some(n) => v != n,
+            };
+            if valid {
+                out[(k - t.row0) * t.width + dw.x0 + c] = v;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// dc.load's general shrink: the whole grid's source window `sw` read decimated by `scale` (only the
+/// rows this band needs, `band_src` being the band's own source window), then warped into the
+/// destination window `dw`.
+fn warp_shrunk(
+    src: &SourceBand<'_>,
+    (gt, srs): ([f64; 6], &gdal::spatial_ref::SpatialRef),
+    t: &Target<'_>,
+    scale: usize,
+    (sw, dw): (Window, Window),
+    band_src: Option<Window>,
+) -> std::result::Result<(), String> {
+    let (k0, k1) = t.rows(&dw);
+    if k0 >= k1 {
+        return Ok(());
+    }
+    // The decimated image of the whole grid's source window has (bw, bh) pixels; a band reads only
+    // its rows that reach this band (with a margin), sampled at the same source rows.
+    let (bw, bh) = (sw.width().div_ceil(scale), sw.height().div_ceil(scale));
+    let (j0, j1) = match band_src {
+        Some(b) => {
+            let z = |y: usize| (y as f64 - sw.y0 as f64) / scale as f64;
+            (
+                (z(b.y0).floor() - 2.0).clamp(0.0, bh as f64) as usize,
+                (z(b.y1).ceil() + 2.0).clamp(0.0, bh as f64) as usize,
+            )
+        }
+        None => (0, bh),
+    };
+    if j0 >= j1 {
+        return Ok(());
+    }
+    let band = src
+        .dataset
+        .rasterband(src.band)
+        .map_err(|e| e.to_string())?;
+    let h = sw.height() as f64;
+    let y_off = sw.y0 as f64 + j0 as f64 * h / bh as f64;
+    let y_size = (j1 - j0) as f64 * h / bh as f64;
+    let pix = decimated(&band, sw, (y_off, y_size), (bw, j1 - j0))?;
+    let (x0, y0, k) = (
+        sw.x0 as f64,
+        sw.y0 as f64 + (j0 * scale) as f64,
+        scale as f64,
+    );
+    let shrunk_gt = [
+        gt[0] + x0 * gt[1] + y0 * gt[2],
+        gt[1] * k,
+        gt[2] * k,
+        gt[3] + x0 * gt[4] + y0 * gt[5],
+        gt[4] * k,
+        gt[5] * k,
+    ];
+    let gdal_err = |e: gdal::errors::GdalError| e.to_string();
+    let mut shrunk = DriverManager::get_driver_by_name("MEM")
+        .map_err(gdal_err)?
+        .create_with_band_type::<f64, _>("", bw, j1 - j0, 1)
+        .map_err(gdal_err)?;
+    shrunk.set_geo_transform(&shrunk_gt).map_err(gdal_err)?;
+    shrunk.set_spatial_ref(srs).map_err(gdal_err)?;
+    shrunk
+        .rasterband(1)
+        .map_err(gdal_err)?
+        .write(
+            (0, 0),
+            (bw, j1 - j0),
+            &mut gdal::raster::Buffer::new((bw, j1 - j0), pix),
+        )
+        .map_err(gdal_err)?;
+    let win = Window {
+        x0: dw.x0,
+        x1: dw.x1,
+        y0: k0 - t.row0,
+        y1: k1 - t.row0,
+    };
+    warp_window(&shrunk, 1, src.nodata, t, win)
 }
 
 /// Columns `w.x0..w.x1` and the (fractional) rows `y = (offset, size)` of a band, read decimated to
@@ -381,18 +432,15 @@ fn decimated(
     Ok(out)
 }
 
-/// Warps one band of `src` into the window `win` of `dst`, set up as rasterio's `reproject`.
-#[allow(clippy::too_many_arguments)]
+/// Warps one band of `src` into the window `win` of the target, set up as rasterio's `reproject`.
 fn warp_window(
     src: &Dataset,
     band: usize,
     src_nodata: Option<f64>,
-    dst: &Dataset,
-    transformer_options: &[(String, String)],
+    t: &Target<'_>,
     win: Window,
-    resampling: Resampling,
-    fill: f64,
 ) -> std::result::Result<(), String> {
+    let (dst, fill, resampling) = (t.dst, t.fill, t.resampling);
     let warp_options = [
         ("INIT_DEST", "NO_DATA".to_string()),
         ("XSCALE", "1".to_string()),
@@ -402,7 +450,7 @@ fn warp_window(
     // or from live datasets that outlive the call; the options, transformer and operation are
     // destroyed on every path before returning.
     let err = unsafe {
-        let topts = string_list(transformer_options);
+        let topts = string_list(t.transformer_options);
         let gen =
             gdal_sys::GDALCreateGenImgProjTransformer2(src.c_dataset(), dst.c_dataset(), topts);
         gdal_sys::CSLDestroy(topts);
