@@ -385,10 +385,25 @@ impl Lister {
                 if !emit || !(self.keep)(key) {
                     continue;
                 }
+                // The version the crawl checkpoint compares: the ETag, or (servers that list none)
+                // the modification time and size.
+                let etag = o
+                    .e_tag()
+                    .map(|e| e.trim_matches('"').to_string())
+                    .filter(|e| !e.is_empty())
+                    .or_else(|| {
+                        let t = o.last_modified()?;
+                        Some(format!(
+                            "modified:{}.{:09}:{}",
+                            t.secs(),
+                            t.subsec_nanos(),
+                            o.size()?
+                        ))
+                    });
                 let obj = ObjectRef {
                     uri: format!("s3://{bucket}/{key}"),
                     size: o.size().map(|s| s as u64),
-                    etag: o.e_tag().map(|e| e.trim_matches('"').to_string()),
+                    etag,
                     body: None,
                 };
                 if self.out.send(Ok(obj)).await.is_err() {

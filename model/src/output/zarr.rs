@@ -102,7 +102,13 @@ impl ZarrStack {
         };
         let io = |e: std::io::Error| fail(e.to_string());
         let cf = describe(stack).map_err(fail)?;
+        // An earlier store is replaced, as a NetCDF file would be; anything else is left alone.
         if path.exists() {
+            if !path.join(".zgroup").is_file() {
+                return Err(fail(
+                    "exists and is not a Zarr store: choose another path or remove it".into(),
+                ));
+            }
             std::fs::remove_dir_all(path).map_err(io)?;
         }
         std::fs::create_dir_all(path).map_err(io)?;
@@ -335,4 +341,62 @@ pub fn read_step(
 pub fn is_zarr(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("zarr"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{GeoBox, Layer};
+    use chrono::{TimeZone, Utc};
+
+    fn stack() -> Stack {
+        let g = GeoBox::from_bbox("EPSG:4326", [-105.0, 40.0, -104.8, 40.1], 0.05, -0.05, None)
+            .unwrap();
+        let n = g.width * g.height;
+        let t = |d| Utc.with_ymd_and_hms(2020, 1, d, 0, 0, 0).unwrap();
+        Stack {
+            product: "p".into(),
+            geobox: g,
+            times: vec![t(1), t(2)],
+            sources: vec![vec![]; 2],
+            spans: vec![(t(1), t(1)), (t(2), t(2))],
+            layers: vec![Layer {
+                name: "qa".into(),
+                dtype: "uint16".into(),
+                nodata: Some(65535.0),
+                units: None,
+                scale_factor: None,
+                add_offset: None,
+                data: (0..2 * n).map(|i| (i * 1000 % 65536) as f64).collect(),
+            }],
+        }
+    }
+
+    #[test]
+    fn stores_read_back_and_only_stores_are_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = stack();
+        let path = dir.path().join("s.zarr");
+        write_zarr(&path, &s).unwrap();
+        write_zarr(&path, &s).unwrap(); // an earlier store is replaced
+        let (w, h) = (s.geobox.width, s.geobox.height);
+        let (v, qw, qh) = read_step(&path, "qa", 1, 4096).unwrap();
+        assert_eq!((qw, qh), (w, h));
+        assert_eq!(v, s.layers[0].step(1, w * h));
+        let meta: Value =
+            serde_json::from_slice(&std::fs::read(path.join(".zmetadata")).unwrap()).unwrap();
+        assert_eq!(meta["metadata"]["qa/.zarray"]["dtype"], "<u2");
+        assert_eq!(meta["metadata"]["qa/.zarray"]["fill_value"], 65535);
+        assert_eq!(
+            meta["metadata"]["qa/.zattrs"]["_ARRAY_DIMENSIONS"],
+            json!(["time", "latitude", "longitude"])
+        );
+        // A folder that is not a Zarr store is never removed.
+        let other = dir.path().join("data.zarr");
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(other.join("keep.txt"), "x").unwrap();
+        let err = write_zarr(&other, &s).unwrap_err().to_string();
+        assert!(err.contains("not a Zarr store"), "{err}");
+        assert!(other.join("keep.txt").is_file());
+    }
 }
