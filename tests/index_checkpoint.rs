@@ -43,6 +43,22 @@ fn reruns_skip_unchanged_objects_and_read_changed_ones() {
     assert!(changed.contains("3 unchanged"), "{changed}");
     assert!(changed.contains("not read again 2"), "{changed}");
 
+    // Other conversion options (or product definitions, recognition specs, etlake's version) change
+    // what documents derive from: every object is read again, then remembered with them.
+    let rewrite = [
+        "index",
+        src,
+        "--href-rewrite",
+        "https://example.com/=s3://example/",
+    ];
+    let other = ok(etlake(&pg.url, &rewrite));
+    assert!(
+        other.contains("3 unchanged") && !other.contains("not read again"),
+        "{other}"
+    );
+    assert!(ok(etlake(&pg.url, &rewrite)).contains("not read again 3"));
+    assert!(!ok(etlake(&pg.url, &["index", src])).contains("not read again"));
+
     // A dataset purged from the index (as `datacube dataset purge` does) brings its object back.
     let purged = rows(
         &pg.url,

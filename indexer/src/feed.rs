@@ -57,7 +57,7 @@ pub(crate) fn feed(
     mut listed: tokio::sync::mpsc::Receiver<Result<ObjectRef>>,
     recogniser: &Recogniser,
     s3: Option<&S3>,
-    checkpoints: &HashMap<String, Seen>,
+    (checkpoints, derivation): (&HashMap<String, Seen>, &str),
     batch: usize,
     out: std::sync::mpsc::SyncSender<Feed>,
 ) {
@@ -77,7 +77,8 @@ pub(crate) fn feed(
         current.listed += 1;
         let seen = checkpoints.get(&obj.uri);
         if let (Some(seen), Some(etag)) = (seen, &obj.etag) {
-            if seen.etag == *etag {
+            // The same bytes, converted by the same definitions and options.
+            if seen.etag == format!("{etag}#{derivation}") {
                 current.unchanged.push((obj.uri, seen.datasets.clone()));
                 if current.listed >= 4 * batch
                     && out.send(Feed::Batch(std::mem::take(&mut current))).is_err()

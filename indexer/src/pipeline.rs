@@ -155,6 +155,8 @@ pub fn index(
     let started = std::time::Instant::now();
     crate::raster::configure_for_indexing();
     let mut recogniser = Recogniser::load_dir(&opts.defs_dir.join("recognition"))?;
+    let mut specs: Vec<String> = recogniser.specs().map(|s| format!("{s:?}")).collect();
+    specs.sort();
     if !opts.products.is_empty() {
         let known: Vec<String> = recogniser.specs().map(|s| s.product.clone()).collect();
         for p in &opts.products {
@@ -168,6 +170,7 @@ pub fn index(
         recogniser.retain(|s| opts.products.contains(&s.product));
     }
     let products = ProductCache::load(catalog)?;
+    let derivation = derivation(&specs, &products, opts);
     let definitions = measurement_definitions(&products);
     let needs_s3 = opts.sources.iter().any(|s| s.starts_with("s3://"))
         || opts.from_file.is_some()
@@ -214,7 +217,12 @@ pub fn index(
     let checkpoints = if opts.recheck || opts.update != dataset::UpdatePolicy::Never {
         Default::default()
     } else {
-        checkpoint::load(catalog, &listing_prefixes(&sources))?
+        let mut seen = checkpoint::load(catalog, &listing_prefixes(&sources))?;
+        // With --product, an object of other products goes through recognition (and is skipped).
+        if !opts.products.is_empty() {
+            seen.retain(|_, s| s.datasets.iter().all(|(_, p)| opts.products.contains(p)));
+        }
+        seen
     };
     tracing::debug!(checkpoints = checkpoints.len(), "ready to list");
 
@@ -259,7 +267,8 @@ pub fn index(
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(0);
         let (recogniser, s3, batch) = (&recogniser, s3.as_ref(), opts.batch_size.max(1));
         let checkpoints = &checkpoints;
-        scope.spawn(move || feed::feed(rx, recogniser, s3, checkpoints, batch, feed_tx));
+        let seen = (checkpoints, derivation.as_str());
+        scope.spawn(move || feed::feed(rx, recogniser, s3, seen, batch, feed_tx));
         let ctx = &ctx;
         scope.spawn(move || {
             for msg in feed_rx {
@@ -275,7 +284,7 @@ pub fn index(
         for ready in ready_rx {
             match ready {
                 Ok(b) => {
-                    write(catalog, &mut acc, b, ctx)?;
+                    write(catalog, &mut acc, b, ctx, &derivation)?;
                     acc.report.elapsed = started.elapsed();
                     progress(&acc.report);
                 }
@@ -403,6 +412,7 @@ fn write(
     acc: &mut Accounting,
     batch: Prepared,
     ctx: &Context<'_>,
+    derivation: &str,
 ) -> Result<()> {
     let t0 = std::time::Instant::now();
     let stages = &mut acc.report.stages;
@@ -482,7 +492,7 @@ fn write(
         })
         .map(|(o, ix)| Version {
             uri: o.uri,
-            etag: o.etag.unwrap_or_default(),
+            etag: format!("{}#{derivation}", o.etag.unwrap_or_default()),
             size: o.size,
             datasets: ix.iter().map(|&i| datasets[i].prepared.id).collect(),
         })
@@ -501,6 +511,29 @@ fn write(
         "batch written"
     );
     Ok(())
+}
+
+/// What an object's documents derive from besides its bytes — etlake's version, the products'
+/// definitions, the recognition specs, the run's conversion options — as a short stable tag. The
+/// checkpoint keeps it beside the object's version, so changing any of them makes objects read again.
+fn derivation(specs: &[String], products: &ProductCache, opts: &IndexOptions) -> String {
+    let mut defs: Vec<String> = products
+        .definitions()
+        .map(|(n, d)| format!("{n}={d}"))
+        .collect();
+    defs.sort();
+    let text = format!(
+        "{}\n{}\n{}\n{:?} {:?}",
+        catalog_schema::VERSION,
+        defs.join("\n"),
+        specs.join("\n"),
+        opts.href_rewrites,
+        opts.rename_product
+    );
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, text.as_bytes())
+        .simple()
+        .to_string()[..12]
+        .to_string()
 }
 
 /// The literal beginnings of the run's sources (an S3 prefix before any glob character, a local
