@@ -118,10 +118,10 @@ pub fn stack(conn: &ConnArgs, a: &StackArgs) -> Result<Success> {
         report_stack(&s, a);
         write_extras(&s, a)?;
     } else {
-        if a.cog_dir.is_some() {
+        if a.cog_dir.is_some() && output::is_zarr(&a.out) {
             return Err(Error::Request(format!(
-                "--cog-dir needs the whole stack in memory ({} MiB): raise --max-memory, or convert \
-                 the NetCDF's time steps afterwards (gdal_translate -b N NETCDF:file:var)",
+                "--cog-dir with a Zarr store needs the whole stack in memory ({} MiB): raise \
+                 --max-memory, or write a NetCDF file (its steps are converted to COGs afterwards)",
                 (per_row * req.geobox.height) >> 20
             )));
         }
@@ -138,6 +138,17 @@ pub fn stack(conn: &ConnArgs, a: &StackArgs) -> Result<Success> {
             rows.max(1),
             a.max_memory
         );
+        if let Some(dir) = &a.cog_dir {
+            let mut n = 0;
+            for l in &header.layers {
+                n += output::cogs_from_netcdf(dir, &a.out, &header, &l.name)?.len();
+            }
+            println!(
+                "{n} COGs in {} (converted from {})",
+                dir.display(),
+                a.out.display()
+            );
+        }
         if let (Some(png), Some(l)) = (&a.png, header.layers.first()) {
             let size = (header.geobox.width, header.geobox.height);
             quicklook(png, &header, l, || {

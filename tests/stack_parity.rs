@@ -266,6 +266,7 @@ fn stack_matches_dc_load_and_gdalwarp() {
         if let Some(t) = c.time {
             args.extend(["--time", t]);
         }
+        let whole_args = args.clone();
         let printed = ok(etlake(&pg.url, &args));
         assert!(printed.contains(c.product), "{printed}");
         // The same stack assembled and written one row at a time is the same file, byte for byte.
@@ -287,6 +288,26 @@ fn stack_matches_dc_load_and_gdalwarp() {
             "{}: the banded NetCDF differs from the whole one",
             c.name
         );
+        // COGs per step: converted from the banded NetCDF, the same as written from memory.
+        let (cogs, cogs_banded) = (
+            out.path().join(format!("{}-cogs", c.name)),
+            out.path().join(format!("{}-cogs-banded", c.name)),
+        );
+        let mut a = whole_args.clone();
+        a.extend(["--cog-dir", cogs.to_str().unwrap()]);
+        ok(etlake(&pg.url, &a));
+        let mut a: Vec<&str> = whole_args
+            .iter()
+            .map(|&a| if a == whole { part } else { a })
+            .collect();
+        a.extend([
+            "--max-memory",
+            "0.000001",
+            "--cog-dir",
+            cogs_banded.to_str().unwrap(),
+        ]);
+        assert!(ok(etlake(&pg.url, &a)).contains("converted from"));
+        same_cogs(&cogs, &cogs_banded, c.name);
         // The same stack as a Zarr store, whole and band by band.
         let zarr = out.path().join(format!("{}.zarr", c.name));
         let zarr_banded = out.path().join(format!("{}-banded.zarr", c.name));
@@ -512,4 +533,54 @@ print(json.dumps(out))
         "etlake and gdalwarp differ on {differ} of {} pixels",
         w * h
     );
+}
+
+/// Two folders of COGs hold the same files with the same grid, type, nodata and values.
+fn same_cogs(a: &std::path::Path, b: &std::path::Path, case: &str) {
+    let names = |d: &std::path::Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let (na, nb) = (names(a), names(b));
+    assert!(
+        !na.is_empty() && na == nb,
+        "{case}: COG files {na:?} vs {nb:?}"
+    );
+    for n in na {
+        let (x, y) = (
+            gdal::Dataset::open(a.join(&n)).unwrap(),
+            gdal::Dataset::open(b.join(&n)).unwrap(),
+        );
+        assert_eq!(x.raster_size(), y.raster_size(), "{case} {n}");
+        assert_eq!(
+            x.geo_transform().unwrap(),
+            y.geo_transform().unwrap(),
+            "{case} {n}"
+        );
+        let (bx, by) = (x.rasterband(1).unwrap(), y.rasterband(1).unwrap());
+        assert_eq!(bx.band_type(), by.band_type(), "{case} {n}");
+        assert_eq!(
+            format!("{:?}", bx.no_data_value()),
+            format!("{:?}", by.no_data_value()),
+            "{case} {n}"
+        );
+        let size = x.raster_size();
+        let read = |b: &gdal::raster::RasterBand| {
+            b.read_as::<f64>((0, 0), size, size, None)
+                .unwrap()
+                .into_shape_and_vec()
+                .1
+        };
+        let (vx, vy) = (read(&bx), read(&by));
+        assert!(
+            vx.iter()
+                .zip(&vy)
+                .all(|(p, q)| p == q || p.is_nan() && q.is_nan()),
+            "{case} {n}: values differ"
+        );
+    }
 }

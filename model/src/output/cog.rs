@@ -25,28 +25,77 @@ fn mem<T: GdalType + Copy>(
     Ok(ds)
 }
 
-/// Writes `{product}_{layer}_{YYYYMMDD}.tif` (with `THHMMSS` when the time is not midnight) per step.
-pub fn write_cogs(dir: &Path, stack: &Stack, layer: &str) -> Result<Vec<PathBuf>> {
-    let l = stack.layer(layer).ok_or_else(|| {
-        Error::Request(format!("stack of {} has no layer {layer:?}", stack.product))
-    })?;
+/// `{product}_{layer}_{YYYYMMDD}.tif`, with `THHMMSS` when the time is not midnight.
+fn cog_name(stack: &Stack, layer: &str, time: &chrono::DateTime<chrono::Utc>) -> String {
+    let stamp = if time.format("%H%M%S").to_string() == "000000" {
+        time.format("%Y%m%d").to_string()
+    } else {
+        time.format("%Y%m%dT%H%M%S").to_string()
+    };
+    format!("{}_{layer}_{stamp}.tif", stack.product)
+}
+
+fn cog_driver(dir: &Path) -> Result<gdal::Driver> {
     std::fs::create_dir_all(dir).map_err(|e| Error::Write {
         path: dir.display().to_string(),
         message: e.to_string(),
     })?;
-    let n = stack.pixels();
-    let cog = DriverManager::get_driver_by_name("COG").map_err(|e| Error::Write {
+    DriverManager::get_driver_by_name("COG").map_err(|e| Error::Write {
         path: dir.display().to_string(),
         message: e.to_string(),
+    })
+}
+
+/// One COG per step of `layer`, converted by GDAL from the CF NetCDF `nc` that etlake wrote for the
+/// stack `header` describes (the file is streamed: for stacks assembled band by band).
+pub fn cogs_from_netcdf(
+    dir: &Path,
+    nc: &Path,
+    header: &Stack,
+    layer: &str,
+) -> Result<Vec<PathBuf>> {
+    let cog = cog_driver(dir)?;
+    let mut out = Vec::with_capacity(header.times.len());
+    for (t, time) in header.times.iter().enumerate() {
+        let path = dir.join(cog_name(header, layer, time));
+        let fail = |e: gdal::errors::GdalError| Error::Write {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        let step = Dataset::open(format!(
+            "vrt://NETCDF:\"{}\":{layer}?bands={}",
+            nc.display(),
+            t + 1
+        ))
+        .map_err(fail)?;
+        // GDAL derives the NetCDF's geotransform from its coordinate arrays (rounded in the last
+        // bits): a virtual copy carries the grid's exact one, as the in-memory COGs do.
+        let mut step = DriverManager::get_driver_by_name("VRT")
+            .and_then(|vrt| step.create_copy(&vrt, "", &gdal::cpl::CslStringList::new()))
+            .map_err(fail)?;
+        step.set_geo_transform(&header.geobox.gdal_transform())
+            .map_err(fail)?;
+        step.create_copy(
+            &cog,
+            &path,
+            &gdal::cpl::CslStringList::from_iter(["COMPRESS=DEFLATE"]),
+        )
+        .map_err(fail)?;
+        out.push(path);
+    }
+    Ok(out)
+}
+
+/// Writes one COG per step of `layer` (named by [`cog_name`]) from a stack held in memory.
+pub fn write_cogs(dir: &Path, stack: &Stack, layer: &str) -> Result<Vec<PathBuf>> {
+    let l = stack.layer(layer).ok_or_else(|| {
+        Error::Request(format!("stack of {} has no layer {layer:?}", stack.product))
     })?;
+    let n = stack.pixels();
+    let cog = cog_driver(dir)?;
     let mut out = Vec::with_capacity(stack.times.len());
     for (t, time) in stack.times.iter().enumerate() {
-        let stamp = if time.format("%H%M%S").to_string() == "000000" {
-            time.format("%Y%m%d").to_string()
-        } else {
-            time.format("%Y%m%dT%H%M%S").to_string()
-        };
-        let path = dir.join(format!("{}_{layer}_{stamp}.tif", stack.product));
+        let path = dir.join(cog_name(stack, layer, time));
         let fail = |e: gdal::errors::GdalError| Error::Write {
             path: path.display().to_string(),
             message: e.to_string(),

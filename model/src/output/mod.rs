@@ -9,6 +9,6 @@ mod quicklook;
 mod zarr;
 
 pub use cf::{write_netcdf, NetcdfStack};
-pub use cog::write_cogs;
+pub use cog::{cogs_from_netcdf, write_cogs};
 pub use quicklook::{write_png, Palette};
 pub use zarr::{is_zarr, write_zarr, ZarrStack};
