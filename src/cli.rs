@@ -71,6 +71,10 @@ pub struct VegetRunArgs {
     /// The product-defs folder (for the outputs' recognition templates).
     #[arg(long, value_name = "DIR")]
     pub defs: Option<PathBuf>,
+    /// Memory the run may use, in MiB (default: what the system reports available); a grid that needs
+    /// more is refused before anything is read.
+    #[arg(long, value_name = "MIB")]
+    pub max_memory: Option<f64>,
 }
 
 #[derive(Debug, Args)]

@@ -227,6 +227,28 @@ pub fn veget_run(
     configure_gdal()?;
     let cfg = model::veget::RunConfig::load(&a.config)?;
     let mut c = open_index(conn)?;
+    // Runs hold whole-grid arrays (a month of inputs at a time): refuse a grid that cannot fit
+    // before reading anything, rather than being killed months into the run.
+    let grid = model::veget::model_grid(&mut c, &cfg)?;
+    let need = model::veget::bytes_needed(&grid) as f64 / (1u64 << 20) as f64;
+    let (limit, whose) = match a.max_memory {
+        Some(m) => (m, "--max-memory"),
+        None => (
+            available_mib().map_or(f64::INFINITY, |m| m as f64),
+            "available on this machine",
+        ),
+    };
+    if need > limit {
+        return Err(Box::new(Error::Request(format!(
+            "the model grid of {} is {}×{} pixels and needs ~{need:.1} MiB ({} bytes per pixel: a \
+             month of aligned inputs, the state and the running sums), more than the {limit:.1} MiB {whose}: \
+             choose a smaller area or a coarser resolution",
+            a.config.display(),
+            grid.width,
+            grid.height,
+            model::veget::BYTES_PER_PIXEL
+        ))));
+    }
     let days = (cfg.period.end - cfg.period.start).num_days() as u64 + 1;
     let bar = indicatif::ProgressBar::new(days);
     bar.set_style(
@@ -316,4 +338,12 @@ pub fn veget_run(
     }
     println!("done in {:.1} s", started.elapsed().as_secs_f64());
     Ok(ok)
+}
+
+/// `MemAvailable` from /proc/meminfo, in MiB (None where there is no such file).
+fn available_mib() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib >> 10)
 }

@@ -69,6 +69,24 @@ fn veget_runs_from_the_index_and_its_outputs_are_indexed_back() {
 
     // The whole period in one run.
     let full = config(w, "full", "2019-10-01", "2019-11-14", None);
+    // A grid that cannot fit the memory allowed is refused before anything is read.
+    let tight = etlake(
+        &pg.url,
+        &[
+            "veget",
+            "run",
+            "--max-memory",
+            "0.01",
+            full.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(tight.status.code(), Some(0), "{}", text(&tight));
+    assert!(
+        text(&tight).contains("more than the 0.0 MiB --max-memory")
+            && text(&tight).contains("smaller area"),
+        "{}",
+        text(&tight)
+    );
     let printed = ok(etlake(&pg.url, &["veget", "run", full.to_str().unwrap()]));
     eprintln!("{printed}");
     let balance = printed

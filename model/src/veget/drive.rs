@@ -33,6 +33,17 @@ pub struct RunReport {
     pub files: Vec<PathBuf>,
 }
 
+/// Bytes a run holds per pixel of its grid: the statics (5), a month of aligned dynamic inputs (6 ×
+/// 31 days), the state (7), the day's outputs (13) and the monthly, annual and balance sums (~40),
+/// 8 bytes each.
+pub const BYTES_PER_PIXEL: u64 = 8 * (5 + 6 * 31 + 7 + 13 + 40);
+
+/// What a run on `geobox` needs in memory, in bytes (runs hold whole-grid arrays; see
+/// [`BYTES_PER_PIXEL`]).
+pub fn bytes_needed(geobox: &GeoBox) -> u64 {
+    (geobox.width * geobox.height) as u64 * BYTES_PER_PIXEL
+}
+
 /// Progress callback: (days done, days in all).
 pub type Progress<'a> = &'a dyn Fn(usize, usize);
 
