@@ -227,36 +227,24 @@ pub fn veget_run(
     configure_gdal()?;
     let cfg = model::veget::RunConfig::load(&a.config)?;
     let mut c = open_index(conn)?;
-    // Runs hold whole-grid arrays (a month of inputs at a time): refuse a grid that cannot fit
-    // before reading anything, rather than being killed months into the run.
-    let grid = model::veget::model_grid(&mut c, &cfg)?;
-    let need = model::veget::bytes_needed(&grid) as f64 / (1u64 << 20) as f64;
-    let (limit, whose) = match a.max_memory {
+    // Runs hold whole-grid arrays (a month of inputs at a time): the model refuses a grid that cannot
+    // fit before reading anything, rather than being killed months into the run.
+    let memory = match a.max_memory {
         Some(m) => (m, "--max-memory"),
         None => (
             available_mib().map_or(f64::INFINITY, |m| m as f64),
             "available on this machine",
         ),
     };
-    if need > limit {
-        return Err(Box::new(Error::Request(format!(
-            "the model grid of {} is {}×{} pixels and needs ~{need:.1} MiB ({} bytes per pixel: a \
-             month of aligned inputs, the state and the running sums), more than the {limit:.1} MiB {whose}: \
-             choose a smaller area or a coarser resolution",
-            a.config.display(),
-            grid.width,
-            grid.height,
-            model::veget::BYTES_PER_PIXEL
-        ))));
-    }
     let days = (cfg.period.end - cfg.period.start).num_days() as u64 + 1;
     let bar = indicatif::ProgressBar::new(days);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} days {elapsed} ({per_sec})")
             .expect("valid template"),
     );
-    let report =
-        model::veget::run_from_index(&mut c, &cfg, &|done, _| bar.set_position(done as u64));
+    let report = model::veget::run_from_index(&mut c, &cfg, Some(memory), &|done, _| {
+        bar.set_position(done as u64)
+    });
     bar.finish_and_clear();
     let r = report?;
     println!(

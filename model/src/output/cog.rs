@@ -75,15 +75,20 @@ pub fn cogs_from_netcdf(
             .map_err(fail)?;
         step.set_geo_transform(&header.geobox.gdal_transform())
             .map_err(fail)?;
-        step.create_copy(
-            &cog,
-            &path,
-            &gdal::cpl::CslStringList::from_iter(["COMPRESS=DEFLATE"]),
-        )
-        .map_err(fail)?;
+        copy_to_cog(&step, &cog, &path).map_err(fail)?;
         out.push(path);
     }
     Ok(out)
+}
+
+/// Copies a one-band dataset to a DEFLATE-compressed COG at `path`.
+fn copy_to_cog(ds: &Dataset, cog: &gdal::Driver, path: &Path) -> gdal::errors::Result<()> {
+    ds.create_copy(
+        cog,
+        path,
+        &gdal::cpl::CslStringList::from_iter(["COMPRESS=DEFLATE"]),
+    )
+    .map(|_| ())
 }
 
 /// Writes one COG per step of `layer` (named by [`cog_name`]) from a stack held in memory.
@@ -118,12 +123,7 @@ pub fn write_cogs(dir: &Path, stack: &Stack, layer: &str) -> Result<Vec<PathBuf>
                 .and_then(|mut b| b.set_no_data_value(Some(nd)))
                 .map_err(fail)?;
         }
-        ds.create_copy(
-            &cog,
-            &path,
-            &gdal::cpl::CslStringList::from_iter(["COMPRESS=DEFLATE"]),
-        )
-        .map_err(fail)?;
+        copy_to_cog(&ds, &cog, &path).map_err(fail)?;
         out.push(path);
     }
     Ok(out)

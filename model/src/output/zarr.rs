@@ -15,17 +15,22 @@ use std::path::{Path, PathBuf};
 const CHUNK_BYTES: usize = 8 << 20;
 
 /// The Zarr dtype of an eo3 dtype (as the NetCDF writer stores it: 64-bit integers become float32).
-fn zarr_dtype(dtype: &str) -> (&'static str, usize) {
+fn zarr_dtype(dtype: &str) -> &'static str {
     match dtype {
-        "int8" => ("|i1", 1),
-        "uint8" | "bool" => ("|u1", 1),
-        "int16" => ("<i2", 2),
-        "uint16" => ("<u2", 2),
-        "int32" => ("<i4", 4),
-        "uint32" => ("<u4", 4),
-        "float64" => ("<f8", 8),
-        _ => ("<f4", 4),
+        "int8" => "|i1",
+        "uint8" | "bool" => "|u1",
+        "int16" => "<i2",
+        "uint16" => "<u2",
+        "int32" => "<i4",
+        "uint32" => "<u4",
+        "float64" => "<f8",
+        _ => "<f4",
     }
+}
+
+/// Bytes per value of a Zarr dtype (its trailing digit: `<u2` → 2).
+fn item_size(zdtype: &str) -> usize {
+    zdtype[2..].parse().unwrap_or(4)
 }
 
 /// Values as little-endian bytes of `zdtype` (integers rounded; NaN becomes 0).
@@ -116,7 +121,7 @@ impl ZarrStack {
         let widest = cf
             .layers
             .iter()
-            .map(|(_, d)| zarr_dtype(d).1)
+            .map(|(_, d)| item_size(zarr_dtype(d)))
             .max()
             .unwrap_or(1);
         let chunk_rows = (CHUNK_BYTES / (w * widest).max(1)).clamp(1, h.max(1));
@@ -162,7 +167,8 @@ impl ZarrStack {
         }
         let mut layers = Vec::new();
         for (v, dtype) in &cf.layers {
-            let (zdtype, size) = zarr_dtype(dtype);
+            let zdtype = zarr_dtype(dtype);
+            let size = item_size(zdtype);
             let fill = v.attrs.iter().find(|(k, _)| k == "_FillValue").map(|_| {
                 stack
                     .layers
@@ -311,16 +317,7 @@ pub fn read_step(
     let dims = |k: &str, i: usize| zarray[k][i].as_u64().unwrap_or(0) as usize;
     let (h, w, chunk_rows) = (dims("shape", 1), dims("shape", 2), dims("chunks", 1).max(1));
     let zdtype = zarray["dtype"].as_str().unwrap_or("<f4").to_string();
-    let (_, size) = zarr_dtype(match zdtype.as_str() {
-        "|i1" => "int8",
-        "|u1" => "uint8",
-        "<i2" => "int16",
-        "<u2" => "uint16",
-        "<i4" => "int32",
-        "<u4" => "uint32",
-        "<f8" => "float64",
-        _ => "float32",
-    });
+    let size = item_size(&zdtype);
     let scale = w.div_ceil(max).max(h.div_ceil(max)).max(1);
     let (qw, qh) = (w.div_ceil(scale), h.div_ceil(scale));
     let mut out = Vec::with_capacity(qw * qh);

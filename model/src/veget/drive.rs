@@ -38,10 +38,23 @@ pub struct RunReport {
 /// 8 bytes each.
 pub const BYTES_PER_PIXEL: u64 = 8 * (5 + 6 * 31 + 7 + 13 + 40);
 
-/// What a run on `geobox` needs in memory, in bytes (runs hold whole-grid arrays; see
-/// [`BYTES_PER_PIXEL`]).
-pub fn bytes_needed(geobox: &GeoBox) -> u64 {
-    (geobox.width * geobox.height) as u64 * BYTES_PER_PIXEL
+/// Refuses a grid whose run would need more than `limit` = (MiB, what sets it), before anything is
+/// read: runs hold whole-grid arrays (see [`BYTES_PER_PIXEL`]).
+fn check_memory(geobox: &GeoBox, limit: Option<(f64, &str)>) -> Result<()> {
+    let Some((limit, whose)) = limit else {
+        return Ok(());
+    };
+    let need =
+        ((geobox.width * geobox.height) as u64 * BYTES_PER_PIXEL) as f64 / (1u64 << 20) as f64;
+    if need <= limit {
+        return Ok(());
+    }
+    Err(Error::Request(format!(
+        "the model grid is {}×{} pixels and needs ~{need:.1} MiB ({BYTES_PER_PIXEL} bytes per \
+         pixel: a month of aligned inputs, the state and the running sums), more than the \
+         {limit:.1} MiB {whose}: choose a smaller area or a coarser resolution",
+        geobox.width, geobox.height
+    )))
 }
 
 /// Progress callback: (days done, days in all).
@@ -122,11 +135,18 @@ fn input(
     Ok(v)
 }
 
-/// Runs VegET as configured, writing outputs under `cfg.output.dir`.
-pub fn run(catalog: &mut Catalog, cfg: &RunConfig, progress: Progress<'_>) -> Result<RunReport> {
+/// Runs VegET as configured, writing outputs under `cfg.output.dir`; a grid needing more memory than
+/// `memory` = (MiB, what sets it) is refused first.
+pub fn run(
+    catalog: &mut Catalog,
+    cfg: &RunConfig,
+    memory: Option<(f64, &str)>,
+    progress: Progress<'_>,
+) -> Result<RunReport> {
     let params = cfg.params()?;
     let opts = cfg.options()?;
     let geobox = model_grid(catalog, cfg)?;
+    check_memory(&geobox, memory)?;
     let n = geobox.width * geobox.height;
     let stager = Stager::new()?;
     let ins = &cfg.inputs;

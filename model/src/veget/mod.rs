@@ -11,7 +11,7 @@ mod outputs;
 mod params;
 mod run;
 pub use config::RunConfig;
-pub use drive::{bytes_needed, model_grid, run as run_from_index, RunReport, BYTES_PER_PIXEL};
+pub use drive::{model_grid, run as run_from_index, RunReport, BYTES_PER_PIXEL};
 pub use outputs::{Balance, MonthRow};
 pub use params::{MeltFormula, Mode, Options, Params};
 pub use run::{run, Stack, Sums};
