@@ -59,6 +59,7 @@ fn real_names_are_recognised_as_the_right_products() {
         ("metdata/tmmn_2015.nc", "gridmet_tmmn", "2015-01-01", "2015-12-31", None),
         ("metdata/tmmx_2015.nc", "gridmet_tmmx", "2015-01-01", "2015-12-31", None),
         ("collection02/level-2/standard/oli-tirs/2023/092/068/LC09_L2SP_092068_20230522_20230524_02_T2/LC09_L2SP_092068_20230522_20230524_02_T2_SR_stac.json", "ls9_c2l2_sr", "2023-05-22", "2023-05-22", Some("092068")),
+        ("collection02/level-2/standard/oli-tirs/2020/001/062/LC08_L2SP_001062_20201031_20201106_02_T2/LC08_L2SP_001062_20201031_20201106_02_T2_ST_stac.json", "ls8_c2l2_st", "2020-10-31", "2020-10-31", Some("001062")),
     ];
     for (key, product, start, end, region) in cases {
         let r = recogniser
@@ -82,5 +83,49 @@ fn real_names_are_recognised_as_the_right_products() {
             recogniser.recognise(key).unwrap().is_none(),
             "{key} should not be recognised"
         );
+    }
+}
+
+/// USGS's STAC collections reach the Landsat products by the routing rules of product-defs, in the
+/// spellings USGS wrote over the years (`platform: LANDSAT_8` in STAC 1.0 items, `eo:platform` in
+/// STAC 0.7 items) and the lower-case form other catalogues use; Landsat 7 has no product.
+#[test]
+fn usgs_collections_route_to_the_landsat_products() {
+    let recogniser =
+        indexer::Recogniser::load_dir(&workspace().join("product-defs/recognition")).unwrap();
+    let routes = indexer::routing::Routes::from_specs(recogniser.specs());
+    let item = |collection: &str, props: serde_json::Value| serde_json::json!({"type": "Feature", "stac_version": "1.0.0", "id": "x", "collection": collection, "properties": props});
+    use serde_json::json;
+    for (collection, props, product) in [
+        (
+            "landsat-c2l2-sr",
+            json!({"platform": "LANDSAT_8"}),
+            Some("ls8_c2l2_sr"),
+        ),
+        (
+            "landsat-c2l2-sr",
+            json!({"platform": "LANDSAT_9"}),
+            Some("ls9_c2l2_sr"),
+        ),
+        (
+            "landsat-c2l2-st",
+            json!({"platform": "LANDSAT_8"}),
+            Some("ls8_c2l2_st"),
+        ),
+        (
+            "landsat-c2l2-st",
+            json!({"platform": "landsat-9"}),
+            Some("ls9_c2l2_st"),
+        ),
+        (
+            "landsat-c2l2-sr",
+            json!({"eo:platform": "LANDSAT_9"}),
+            Some("ls9_c2l2_sr"),
+        ),
+        ("landsat-c2l2-sr", json!({"platform": "LANDSAT_7"}), None),
+        ("landsat-c2l1", json!({"platform": "LANDSAT_8"}), None),
+    ] {
+        let i = item(collection, props.clone());
+        assert_eq!(routes.route(&i).unwrap(), product, "{collection} {props}");
     }
 }
