@@ -417,6 +417,119 @@ pub fn apply_mtl(item: &mut Value, mtl: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// Older STAC shapes, made current before conversion: asset `eo:bands` that are indices into the
+/// item's `properties.eo:bands` (STAC 0.x) are replaced by the bands they point at (and the property
+/// list dropped), and a data asset whose key names no measurement (`canonical` gives `None`) takes the
+/// measurement its key names without a file extension (`SR_B4.TIF` → `SR_B4`) or one of its bands'
+/// `name`/`common_name` names, when that measurement is not already another asset's key. Items whose
+/// keys all name measurements are left as they are (datacube converts them the same way).
+pub fn resolve_band_keys(item: &mut Value, canonical: &dyn Fn(&str) -> Option<String>) {
+    let listed = item
+        .pointer("/properties/eo:bands")
+        .and_then(Value::as_array)
+        .cloned();
+    let Some(assets) = item.get_mut("assets").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let mut indexed = false;
+    for asset in assets.values_mut() {
+        let Some(bands) = asset.get_mut("eo:bands").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for b in bands.iter_mut() {
+            if let (Some(i), Some(list)) = (b.as_u64(), &listed) {
+                if let Some(band) = list.get(i as usize) {
+                    *b = band.clone();
+                    indexed = true;
+                }
+            }
+        }
+    }
+    let taken: std::collections::HashSet<String> =
+        assets.keys().filter_map(|k| canonical(k)).collect();
+    let mut renames = Vec::new();
+    for (key, asset) in assets.iter() {
+        if !is_raster(asset) || canonical(key).is_some() {
+            continue;
+        }
+        let stem = key
+            .rsplit_once('.')
+            .filter(|(_, ext)| {
+                !ext.is_empty() && ext.len() <= 4 && ext.chars().all(|c| c.is_ascii_alphabetic())
+            })
+            .map(|(s, _)| s.to_string());
+        let band_names = asset
+            .get("eo:bands")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .flat_map(|b| {
+                ["name", "common_name"]
+                    .map(|k| b.get(k).and_then(Value::as_str).map(str::to_string))
+            })
+            .flatten();
+        if let Some(name) = stem
+            .into_iter()
+            .chain(band_names)
+            .find_map(|c| canonical(&c))
+        {
+            if !taken.contains(&name) && !renames.iter().any(|(_, n)| *n == name) {
+                renames.push((key.clone(), name));
+            }
+        }
+    }
+    if !renames.is_empty() {
+        let old = std::mem::take(assets);
+        for (k, v) in old {
+            let key = renames
+                .iter()
+                .find(|(from, _)| *from == k)
+                .map_or(k, |(_, to)| to.clone());
+            assets.insert(key, v);
+        }
+    }
+    if indexed {
+        if let Some(p) = item.get_mut("properties").and_then(Value::as_object_mut) {
+            p.remove("eo:bands");
+        }
+    }
+}
+
+/// Whether the item's `datetime` is a bare date (USGS's STAC 0.7 items write `"2020-10-31"`): the
+/// time of day must then come from the scene's MTL.
+pub fn has_date_only(item: &Value) -> bool {
+    item.pointer("/properties/datetime")
+        .and_then(Value::as_str)
+        .is_some_and(|d| d.len() == 10 && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok())
+}
+
+/// The acquisition time of a Landsat `_MTL.json`: `DATE_ACQUIRED` + `T` + `SCENE_CENTER_TIME`, the
+/// latter's 7 fractional digits truncated to microseconds (as USGS's current items write it), UTC.
+pub fn mtl_datetime(mtl: &Value) -> Result<String, String> {
+    let ia = mtl
+        .pointer("/LANDSAT_METADATA_FILE/IMAGE_ATTRIBUTES")
+        .ok_or("no LANDSAT_METADATA_FILE.IMAGE_ATTRIBUTES")?;
+    let text = |k: &str| {
+        ia.get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .ok_or(format!("IMAGE_ATTRIBUTES.{k}: missing"))
+    };
+    let date = text("DATE_ACQUIRED")?;
+    let time = text("SCENE_CENTER_TIME")?.trim_matches('"');
+    let clock = time.trim_end_matches('Z');
+    let (hms, fraction) = clock.split_once('.').unwrap_or((clock, ""));
+    let micros: String = fraction.chars().take(6).collect();
+    let stamp = if micros.is_empty() {
+        format!("{date}T{hms}Z")
+    } else {
+        format!("{date}T{hms}.{micros}Z")
+    };
+    chrono::DateTime::parse_from_rfc3339(&stamp)
+        .map_err(|e| format!("DATE_ACQUIRED {date:?} + SCENE_CENTER_TIME {time:?}: {e}"))?;
+    Ok(stamp)
+}
+
 #[cfg(test)]
 mod sidecar_tests {
     use super::*;
@@ -455,5 +568,38 @@ mod sidecar_tests {
             json!([30.0, 0.0, 56685.0, 0.0, -30.0, -1816485.0])
         );
         assert!(has_grid(&item));
+        let mtl = json!({"LANDSAT_METADATA_FILE": {"IMAGE_ATTRIBUTES": {"DATE_ACQUIRED": "2020-10-31", "SCENE_CENTER_TIME": "14:31:47.8083990Z"}}});
+        assert_eq!(mtl_datetime(&mtl).unwrap(), "2020-10-31T14:31:47.808399Z");
+        let bad = json!({"LANDSAT_METADATA_FILE": {"IMAGE_ATTRIBUTES": {"DATE_ACQUIRED": "2020-10-31", "SCENE_CENTER_TIME": "25:00:00Z"}}});
+        assert!(mtl_datetime(&bad)
+            .unwrap_err()
+            .contains("SCENE_CENTER_TIME"));
+        assert!(has_date_only(
+            &json!({"properties": {"datetime": "2020-10-31"}})
+        ));
+        assert!(!has_date_only(
+            &json!({"properties": {"datetime": "2020-10-31T00:00:00Z"}})
+        ));
+    }
+
+    #[test]
+    fn suffix_keys_and_indexed_bands_become_measurement_names() {
+        let tif = "image/vnd.stac.geotiff; cloud-optimized=true";
+        let mut item = json!({"properties": {"eo:bands": [{"name": "SR_B4", "common_name": "red"}, {"name": "SR_B5", "common_name": "nir08"}]},
+            "assets": {"SR_B4.TIF": {"type": tif, "eo:bands": [0], "href": "a"}, "B5": {"type": tif, "eo:bands": [1], "href": "b"},
+                "QA_PIXEL.TIF": {"type": tif, "href": "c"}, "MTL.json": {"type": "application/json", "href": "d"},
+                "nir08": {"type": tif, "href": "e"}}});
+        let canonical = |k: &str| match k {
+            "red" | "SR_B4" => Some("red".to_string()),
+            "nir08" | "SR_B5" => Some("nir08".to_string()),
+            "qa_pixel" | "QA_PIXEL" => Some("qa_pixel".to_string()),
+            _ => None,
+        };
+        resolve_band_keys(&mut item, &canonical);
+        let keys: Vec<&String> = item["assets"].as_object().unwrap().keys().collect();
+        // B5 would be nir08, which another asset already is: it keeps its key.
+        assert_eq!(keys, ["red", "B5", "qa_pixel", "MTL.json", "nir08"]);
+        assert_eq!(item["assets"]["red"]["eo:bands"][0]["common_name"], "red");
+        assert!(item["properties"].get("eo:bands").is_none());
     }
 }

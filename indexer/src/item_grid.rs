@@ -1,17 +1,39 @@
-//! Grids for STAC items that carry no projection information: the scene's `_MTL.json` beside the
-//! item (older USGS sidecars), else the header of the item's first data asset read with GDAL (a COG).
+//! What older USGS STAC items lack, taken from the scene's `_MTL.json` beside the item: the grid
+//! (else from the header of the item's first data asset read with GDAL, a COG) and, for STAC 0.7 items
+//! whose `datetime` is a bare date, the acquisition time.
 use crate::raster;
 use crate::s3::S3;
 use catalog_schema::stac_eo3;
 use serde_json::{json, Value};
 
-/// Adds `proj:epsg` (or `proj:wkt2`), `proj:shape` and `proj:transform` to an item without them.
-/// `item_uri` is where the item was read (for the MTL beside it and relative hrefs).
+/// Adds what the item lacks: `proj:epsg` (or `proj:wkt2`), `proj:shape` and `proj:transform` when it
+/// has no grid, and the acquisition time when its `datetime` is a bare date. `item_uri` is where the
+/// item was read (for the MTL beside it and relative hrefs). The MTL is read once, only when needed.
 pub fn ensure_grid(item: &mut Value, item_uri: &str, s3: Option<&S3>) -> Result<(), String> {
-    if stac_eo3::has_grid(item) {
+    let (needs_grid, needs_time) = (!stac_eo3::has_grid(item), stac_eo3::has_date_only(item));
+    if !needs_grid && !needs_time {
         return Ok(());
     }
-    let mtl_error = match from_mtl(item, item_uri, s3) {
+    let mtl = read_mtl(item, item_uri, s3);
+    if needs_time {
+        let datetime = mtl
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|(uri, doc)| stac_eo3::mtl_datetime(doc).map_err(|m| format!("{uri}: {m}")))
+            .map_err(|e| {
+                format!(
+                    "datetime {:?} has no time of day, and its MTL cannot give it ({e})",
+                    item["properties"]["datetime"]
+                )
+            })?;
+        item["properties"]["datetime"] = Value::String(datetime);
+    }
+    if !needs_grid {
+        return Ok(());
+    }
+    let mtl_error = match mtl
+        .and_then(|(uri, doc)| stac_eo3::apply_mtl(item, &doc).map_err(|m| format!("{uri}: {m}")))
+    {
         Ok(()) => return Ok(()),
         Err(e) => e,
     };
@@ -20,14 +42,15 @@ pub fn ensure_grid(item: &mut Value, item_uri: &str, s3: Option<&S3>) -> Result<
     })
 }
 
-fn from_mtl(item: &mut Value, item_uri: &str, s3: Option<&S3>) -> Result<(), String> {
+/// The scene's `_MTL.json` beside the item: (its URI, its JSON).
+fn read_mtl(item: &Value, item_uri: &str, s3: Option<&S3>) -> Result<(String, Value), String> {
     let mtl = stac_eo3::mtl_uri(item, item_uri).ok_or("no item id to find an _MTL.json")?;
     let bytes = match (mtl.starts_with("s3://"), s3) {
         (true, Some(s3)) => s3.get(&mtl).map_err(|e| e.to_string())?,
         _ => std::fs::read(&mtl).map_err(|e| format!("{mtl}: {e}"))?,
     };
     let doc: Value = serde_json::from_slice(&bytes).map_err(|e| format!("{mtl}: not JSON: {e}"))?;
-    stac_eo3::apply_mtl(item, &doc).map_err(|m| format!("{mtl}: {m}"))
+    Ok((mtl, doc))
 }
 
 /// The GDAL path of an asset href: `s3://` over `/vsis3/`, `http(s)` over `/vsicurl/`, `file://` and

@@ -13,6 +13,7 @@ mod objects;
 pub mod pipeline;
 pub mod raster;
 pub mod recognition;
+pub mod routing;
 pub mod s3;
 mod sources;
 pub mod stac_api;

@@ -26,6 +26,7 @@ pub(crate) struct Row {
 /// What every batch needs besides the catalog.
 pub(crate) struct Context<'a> {
     pub(crate) recogniser: &'a Recogniser,
+    pub(crate) routes: &'a crate::routing::Routes,
     pub(crate) definitions: &'a BTreeMap<String, ProductDef>,
     pub(crate) products: &'a ProductCache,
     pub(crate) s3: Option<&'a S3>,
@@ -73,20 +74,59 @@ fn extract_raw(obj: &ObjectRef, rec: &crate::Recognised, ctx: &Context<'_>) -> E
         .collect()
 }
 
-/// The item as it should be converted: `--rename-product`, `--href-rewrite`, and for items with no
-/// projection information the grid from the scene's `_MTL.json` or its first data asset's header.
+/// The item as it should be converted: its product (`--rename-product`, else its own `odc:product`,
+/// else the first routing rule that matches, else its collection name), `--href-rewrite`, what older
+/// USGS items lack (grid and time from the scene's `_MTL.json`, or the grid from its first data asset's
+/// header), and asset keys that name no measurement mapped through their file suffix or `eo:bands`.
+/// Items of products not indexed or not selected are skipped before any sidecar is read.
 fn prepare_item(
     mut item: Value,
     obj: &ObjectRef,
     ctx: &Context<'_>,
-) -> std::result::Result<Value, String> {
-    if let Some(name) = ctx.rename_product {
+) -> std::result::Result<Value, (Option<String>, String, &'static str)> {
+    let explicit = item
+        .pointer("/properties/odc:product")
+        .is_some_and(Value::is_string);
+    let routed = match ctx.rename_product {
+        Some(name) => Some(name.to_string()),
+        None if explicit => None,
+        None => ctx
+            .routes
+            .route(&item)
+            .map_err(|m| (None, m, "convert"))?
+            .map(str::to_string),
+    };
+    if let Some(name) = &routed {
         if let Some(p) = item.get_mut("properties").and_then(Value::as_object_mut) {
-            p.insert("odc:product".into(), Value::String(name.to_string()));
+            p.insert("odc:product".into(), Value::String(name.clone()));
         }
     }
+    let product = stac_eo3::product_name(&item).ok_or_else(|| {
+        (
+            None,
+            "no odc:product and no collection: cannot tell the product".to_string(),
+            "convert",
+        )
+    })?;
+    if !ctx.products_filter.is_empty() && !ctx.products_filter.contains(&product) {
+        return Err((Some(product), "product not selected".into(), SKIP));
+    }
+    let Some(defs) = ctx.definitions.get(&product) else {
+        let reason = if routed.is_none() && !explicit {
+            format!(
+                "no STAC routing rule takes it ({}), and product {product} (its collection's name) is not in the index",
+                ctx.routes.describe(&item)
+            )
+        } else {
+            // A sibling product the index does not hold (e.g. Landsat ST items beside SR ones).
+            format!("product {product} is not in the index")
+        };
+        return Err((Some(product), reason, SKIP));
+    };
     stac_eo3::rewrite_hrefs(&mut item, ctx.href_rewrites);
-    crate::item_grid::ensure_grid(&mut item, &obj.uri, ctx.s3)?;
+    crate::item_grid::ensure_grid(&mut item, &obj.uri, ctx.s3)
+        .map_err(|m| (Some(product.clone()), m, "convert"))?;
+    stac_eo3::resolve_band_keys(&mut item, &|k| defs.canonical(k));
     Ok(item)
 }
 
@@ -109,13 +149,28 @@ fn extract_document(
     };
     let text =
         String::from_utf8(bytes).map_err(|_| fail(format!("{uri}: not UTF-8 text"), "read"))?;
-    let docs = catalog_schema::document::parse_documents(&uri, &text)
-        .map_err(|e| fail(e.to_string(), "read"))?;
+    let parsed = catalog_schema::document::parse_documents(&uri, &text);
+    // A `.json` object that is not JSON (a truncated download, an error page saved under the sidecar's
+    // name) fails by name: read as YAML it could pass for a scalar and be skipped unseen. YAML stays the
+    // fallback for documents that are nearly JSON (`NaN` values) and read as STAC or eo3.
+    let usable = parsed.as_ref().is_ok_and(|docs| {
+        docs.iter()
+            .all(|d| stac_eo3::is_stac_item(&d.value) || d.value.get("$schema").is_some())
+    });
+    if !usable && uri.to_lowercase().ends_with(".json") {
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&text) {
+            return Err(fail(format!("{uri}: not JSON ({e})"), "read"));
+        }
+    }
+    let docs = parsed.map_err(|e| fail(e.to_string(), "read"))?;
     let mut out = Vec::new();
     for d in docs {
         let (eo3_doc, location) = if stac_eo3::is_stac_item(&d.value) {
-            let item = prepare_item(d.value.clone(), obj, ctx)
-                .map_err(|m| (None, format!("{}: {m}", d.object), "convert"))?;
+            let item =
+                prepare_item(d.value.clone(), obj, ctx).map_err(|(p, m, stage)| match stage {
+                    SKIP => (p, m, stage),
+                    _ => (p, format!("{}: {m}", d.object), stage),
+                })?;
             let d = catalog_schema::document::SourceDoc {
                 object: d.object.clone(),
                 value: item,

@@ -156,6 +156,9 @@ pub fn index(
     crate::raster::configure_for_indexing();
     let mut recogniser = Recogniser::load_dir(&opts.defs_dir.join("recognition"))?;
     let mut specs: Vec<String> = recogniser.specs().map(|s| format!("{s:?}")).collect();
+    // Routing looks at every spec's rules, also with --product (items of other products are then
+    // skipped as not selected, not as unknown).
+    let routes = crate::routing::Routes::from_specs(recogniser.specs());
     specs.sort();
     if !opts.products.is_empty() {
         let known: Vec<String> = recogniser.specs().map(|s| s.product.clone()).collect();
@@ -243,6 +246,7 @@ pub fn index(
     };
     let ctx = Context {
         recogniser: &recogniser,
+        routes: &routes,
         definitions: &definitions,
         products: &products,
         s3: s3.as_ref(),

@@ -35,6 +35,44 @@ pub struct Spec {
     /// stored as (lon, lat)); the CRS then comes from the product's `load.crs`.
     #[serde(default)]
     pub grid: Option<StatedGrid>,
+    /// Rules that route STAC items carrying no `odc:product` to this product by their collection and
+    /// properties (`crate::routing`).
+    #[serde(default)]
+    pub stac: Vec<StacRule>,
+}
+
+/// One STAC routing rule: an item whose collection is one of `collection` and whose every listed
+/// property has one of the listed values belongs to the spec's product. Values compare without regard
+/// to case, `-`, `_` or spaces (`LANDSAT_8` = `landsat-8`); STAC 0.x names stand in for current ones
+/// (`eo:platform` for `platform`, `eo:instrument` for `instruments`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StacRule {
+    /// The item's `collection`: one id or a list.
+    pub collection: OneOrMany,
+    /// Property name → accepted value(s).
+    #[serde(default)]
+    pub properties: BTreeMap<String, OneOrMany>,
+}
+
+/// A YAML string or list of strings.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One value.
+    One(String),
+    /// Several values, any of which matches.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The values.
+    pub fn values(&self) -> &[String] {
+        match self {
+            OneOrMany::One(s) => std::slice::from_ref(s),
+            OneOrMany::Many(v) => v,
+        }
+    }
 }
 
 /// A grid stated by the recognition spec: GDAL's (rows, cols) of the file and the eo3 affine from
@@ -131,6 +169,20 @@ impl Recogniser {
         let spec: Spec = serde_yaml_ng::from_str(yaml).map_err(|e| bad(e.to_string()))?;
         if spec.templates.is_empty() {
             return Err(bad("templates: at least one is needed".into()));
+        }
+        for (i, rule) in spec.stac.iter().enumerate() {
+            let empty =
+                |v: &OneOrMany| v.values().is_empty() || v.values().iter().any(String::is_empty);
+            if empty(&rule.collection) {
+                return Err(bad(format!(
+                    "stac[{i}].collection: a non-empty id is needed"
+                )));
+            }
+            if let Some((k, _)) = rule.properties.iter().find(|(_, v)| empty(v)) {
+                return Err(bad(format!(
+                    "stac[{i}].properties.{k}: at least one non-empty value is needed"
+                )));
+            }
         }
         let templates = spec
             .templates
@@ -365,6 +417,12 @@ measurements:
         );
         let e = r.add("y.yaml", "product: p\nfile_format: GeoTIFF\ntemplates: ['a.tif']\ntime: {start: '2020', period: 16D}\nmeasurements: {}\n").unwrap_err();
         assert!(e.to_string().contains("time.period"), "{e}");
+        let e = r.add("s.yaml", "product: p\nfile_format: GeoTIFF\ntemplates: ['a.tif']\ntime: {start: '2020', period: P1D}\nmeasurements: {}\n\
+            stac: [{collection: c, properties: {platform: []}}]\n").unwrap_err();
+        assert!(e.to_string().contains("stac[0].properties.platform"), "{e}");
+        let e = r.add("t.yaml", "product: p\nfile_format: GeoTIFF\ntemplates: ['a.tif']\ntime: {start: '2020', period: P1D}\nmeasurements: {}\n\
+            stac: [{collection: c, platfrom: x}]\n").unwrap_err();
+        assert!(e.to_string().contains("platfrom"), "{e}");
         let e = r.add("z.yaml", "product: p\ncolour: red\n").unwrap_err();
         assert!(e.to_string().starts_with("z.yaml: "), "{e}");
     }
