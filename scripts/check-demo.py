@@ -16,7 +16,7 @@ expected = {
     "gridmet_pr": 731, "gridmet_pet": 731, "gridmet_tmmn": 731, "gridmet_tmmx": 731,
     "mod13q1_061": 25,
     "soil_whc": 1,
-    "ls8_c2l2_sr": 2,
+    "ls8_c2l2_sr": 2, "ls8_c2l2_st": 2,
     "veget_daily": 366, "veget_monthly": 12, "veget_annual": 2,
 }
 for product, n in expected.items():

@@ -72,9 +72,9 @@ step "etlake db init"
 "$etlake" db init
 step "etlake product add product-defs/products"
 "$etlake" product add product-defs/products
-step "etlake index 's3://etlake-demo/**' (Landsat STAC sidecars: USGS hrefs mapped onto the bucket)"
+step "etlake index 's3://etlake-demo/**' (USGS Landsat SR/ST items routed by product-defs rules; USGS hrefs mapped onto the bucket)"
 "$etlake" index 's3://etlake-demo/**' --endpoint-url "$AWS_ENDPOINT_URL" \
-  --href-rewrite "https://landsatlook.usgs.gov/data/=s3://etlake-demo/" --rename-product ls8_c2l2_sr
+  --href-rewrite "https://landsatlook.usgs.gov/data/=s3://etlake-demo/"
 step "etlake product list"
 "$etlake" product list
 step "etlake search --product chirps_v2_daily_p05 --time 2020-05-01/2020-05-03 --bbox=-105.5,39,-104.5,40"

@@ -7,3 +7,4 @@ pub mod lake;
 pub mod landsat;
 pub mod netcdf3;
 pub mod scenes;
+pub mod usgs_items;

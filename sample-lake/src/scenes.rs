@@ -1,5 +1,6 @@
 //! Landsat 8 Collection 2 Level-2 scenes for the demo lake, in the layout of `s3://usgs-landsat`:
-//! COG bands (a 9 km subset of the scene), `_MTL.json` and `_SR_stac.json` as USGS publishes them.
+//! COG bands (a 9 km subset of the scene: SR, ST and QA files), `_MTL.json`, and the `_SR_stac.json`
+//! and `_ST_stac.json` items as USGS publishes them (`crate::usgs_items`).
 use crate::lake::{ndvi, temperature};
 use gdal::raster::{Buffer, GdalType};
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
@@ -7,8 +8,8 @@ use gdal::DriverManager;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
-/// The prefix USGS hrefs start with; the demo maps it onto its bucket with `--href-rewrite`.
-pub const USGS_DATA: &str = "https://landsatlook.usgs.gov/data/";
+use crate::usgs_items::Scene;
+pub use crate::usgs_items::USGS_DATA;
 /// Subset size (pixels) and pixel size (m), upper-left corner in UTM 13N.
 const N: usize = 300;
 const RES: f64 = 30.0;
@@ -46,8 +47,23 @@ fn dn(rho: f64) -> u16 {
     ((rho + 0.2) / 2.75e-5).round().clamp(1.0, 65535.0) as u16
 }
 
-/// Writes the scenes under `root` and returns the `_SR_stac.json` paths.
-pub fn write_scenes(root: &Path) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
+/// One written scene: its folder and its two STAC items.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// Landsat product id.
+    pub product_id: String,
+    /// The scene's folder.
+    pub dir: PathBuf,
+    /// `<product id>_SR_stac.json`.
+    pub sr_item: PathBuf,
+    /// `<product id>_ST_stac.json`.
+    pub st_item: PathBuf,
+    /// The same items in USGS's STAC 0.7.0 shape of 2020 (SR, ST), to write in their place.
+    pub legacy_items: (Value, Value),
+}
+
+/// Writes the scenes under `root`.
+pub fn write_scenes(root: &Path) -> Result<Vec<Written>, Box<dyn std::error::Error>> {
     let mut utm = SpatialRef::from_epsg(32613)?;
     let mut wgs = SpatialRef::from_epsg(4326)?;
     utm.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
@@ -117,10 +133,34 @@ pub fn write_scenes(root: &Path) -> Result<Vec<PathBuf>, Box<dyn std::error::Err
             })
             .collect();
         cog::<u16>(&dir.join(format!("{id}_ST_B10.TIF")), st, 0.0)?;
+        // ST intermediate bands: plausible constants in their stored int16 units (Science Product
+        // Guide scales: radiance ×0.001, transmittance and emissivity ×0.0001, distance ×0.01 km,
+        // uncertainty ×0.01 K).
+        for (suffix, value) in [
+            ("ST_TRAD", 9_000i16),
+            ("ST_URAD", 1_200),
+            ("ST_DRAD", 2_000),
+            ("ST_ATRAN", 8_500),
+            ("ST_EMIS", 9_800),
+            ("ST_EMSD", 100),
+            ("ST_CDIST", 1_500),
+            ("ST_QA", 150),
+        ] {
+            cog::<i16>(
+                &dir.join(format!("{id}_{suffix}.TIF")),
+                vec![value; N * N],
+                -9999.0,
+            )?;
+        }
         cog::<u16>(
             &dir.join(format!("{id}_QA_PIXEL.TIF")),
             vec![21824u16; N * N],
             1.0,
+        )?;
+        cog::<u16>(
+            &dir.join(format!("{id}_QA_RADSAT.TIF")),
+            vec![0u16; N * N],
+            65535.0,
         )?;
         cog::<u8>(
             &dir.join(format!("{id}_SR_QA_AEROSOL.TIF")),
@@ -132,10 +172,28 @@ pub fn write_scenes(root: &Path) -> Result<Vec<PathBuf>, Box<dyn std::error::Err
             dir.join(format!("{id}_MTL.json")),
             serde_json::to_vec_pretty(&mtl)?,
         )?;
-        let item = item(id, date, &dir_key, bbox, &ring);
-        let p = dir.join(format!("{id}_SR_stac.json"));
-        std::fs::write(&p, serde_json::to_vec_pretty(&item)?)?;
-        out.push(p);
+        let scene = Scene {
+            id,
+            date,
+            time: "17:36:12.517027",
+            dir_key: &dir_key,
+            bbox,
+            ring: &ring,
+            utm_zone: 13,
+            shape: [N, N],
+            transform: [RES, 0.0, UL.0, 0.0, -RES, UL.1],
+        };
+        let sr_item = dir.join(format!("{id}_SR_stac.json"));
+        std::fs::write(&sr_item, serde_json::to_vec_pretty(&scene.sr_item())?)?;
+        let st_item = dir.join(format!("{id}_ST_stac.json"));
+        std::fs::write(&st_item, serde_json::to_vec_pretty(&scene.st_item())?)?;
+        out.push(Written {
+            product_id: id.to_string(),
+            dir: dir.clone(),
+            sr_item,
+            st_item,
+            legacy_items: (scene.legacy_sr_item(), scene.legacy_st_item()),
+        });
     }
     Ok(out)
 }
@@ -158,10 +216,26 @@ fn mtl(id: &str, date: &str) -> Value {
         "FILE_NAME_BAND_ST_B10".into(),
         json!(format!("{id}_ST_B10.TIF")),
     );
-    contents.insert(
-        "FILE_NAME_QUALITY_L1_PIXEL".into(),
-        json!(format!("{id}_QA_PIXEL.TIF")),
-    );
+    // Names and storage types as in USGS's MTL of LC08_L2SP_001062_20201031_20201106_02_T2.
+    for (key, suffix, dtype) in [
+        ("THERMAL_RADIANCE", "ST_TRAD", "INT16"),
+        ("UPWELL_RADIANCE", "ST_URAD", "INT16"),
+        ("DOWNWELL_RADIANCE", "ST_DRAD", "INT16"),
+        ("ATMOSPHERIC_TRANSMITTANCE", "ST_ATRAN", "INT16"),
+        ("EMISSIVITY", "ST_EMIS", "INT16"),
+        ("EMISSIVITY_STDEV", "ST_EMSD", "INT16"),
+        ("CLOUD_DISTANCE", "ST_CDIST", "INT16"),
+        ("QUALITY_L2_AEROSOL", "SR_QA_AEROSOL", "UINT8"),
+        ("QUALITY_L2_SURFACE_TEMPERATURE", "ST_QA", "INT16"),
+        ("QUALITY_L1_PIXEL", "QA_PIXEL", "UINT16"),
+        ("QUALITY_L1_RADIOMETRIC_SATURATION", "QA_RADSAT", "UINT16"),
+    ] {
+        contents.insert(
+            format!("FILE_NAME_{key}"),
+            json!(format!("{id}_{suffix}.TIF")),
+        );
+        contents.insert(format!("DATA_TYPE_{key}"), json!(dtype));
+    }
     let mut l2 = serde_json::Map::new();
     for b in 1..=7 {
         l2.insert(format!("REFLECTANCE_MULT_BAND_{b}"), json!("2.75E-05"));
@@ -185,105 +259,9 @@ fn mtl(id: &str, date: &str) -> Value {
             "CORNER_LR_PROJECTION_X_PRODUCT": format!("{:.3}", lr.0 - RES / 2.0),
             "CORNER_LR_PROJECTION_Y_PRODUCT": format!("{:.3}", lr.1 + RES / 2.0)},
         "LEVEL2_SURFACE_REFLECTANCE_PARAMETERS": l2,
+        "LEVEL2_SURFACE_TEMPERATURE_PARAMETERS": {
+            "TEMPERATURE_MULT_BAND_ST_B10": "0.00341802", "TEMPERATURE_ADD_BAND_ST_B10": "149.0"},
     }})
-}
-
-/// The `_SR_stac.json` item: STAC 1.0.0 with the eo, view, projection and landsat extensions and
-/// absolute landsatlook hrefs.
-fn item(id: &str, date: &str, dir_key: &str, bbox: [f64; 4], ring: &[[f64; 2]]) -> Value {
-    let href = |suffix: &str| format!("{USGS_DATA}{dir_key}/{id}_{suffix}");
-    let band = |suffix: &str, title: &str, common: Option<&str>, gsd: f64| {
-        let mut a = json!({
-            "title": title, "href": href(&format!("{suffix}.TIF")),
-            "type": "image/vnd.stac.geotiff; cloud-optimized=true", "roles": ["data"],
-            "raster:bands": [{"nodata": 0, "data_type": "uint16", "scale": 2.75e-05, "offset": -0.2, "spatial_resolution": gsd}],
-        });
-        if let Some(c) = common {
-            a["eo:bands"] = json!([{"name": suffix.trim_start_matches("SR_"), "common_name": c}]);
-        }
-        a
-    };
-    let mut assets = serde_json::Map::new();
-    for (key, suffix, title, common) in [
-        ("coastal", "SR_B1", "Coastal/Aerosol Band (B1)", "coastal"),
-        ("blue", "SR_B2", "Blue Band (B2)", "blue"),
-        ("green", "SR_B3", "Green Band (B3)", "green"),
-        ("red", "SR_B4", "Red Band (B4)", "red"),
-        ("nir08", "SR_B5", "Near Infrared Band 0.8 (B5)", "nir08"),
-        (
-            "swir16",
-            "SR_B6",
-            "Short-wave Infrared Band 1.6 (B6)",
-            "swir16",
-        ),
-        (
-            "swir22",
-            "SR_B7",
-            "Short-wave Infrared Band 2.2 (B7)",
-            "swir22",
-        ),
-    ] {
-        assets.insert(key.into(), band(suffix, title, Some(common), 30.0));
-    }
-    // USGS puts ST_B10 in the companion `_ST_stac.json` item; etlake's ls8_c2l2_sr product carries
-    // all ten bands, so the demo's SR items list it too.
-    assets.insert("lwir11".into(), json!({"title": "Surface Temperature Band (B10)", "href": href("ST_B10.TIF"),
-        "type": "image/vnd.stac.geotiff; cloud-optimized=true", "roles": ["temperature"],
-        "raster:bands": [{"nodata": 0, "data_type": "uint16", "scale": 0.00341802, "offset": 149.0, "unit": "kelvin"}]}));
-    assets.insert("qa_pixel".into(), json!({"title": "Pixel Quality Assessment Band", "href": href("QA_PIXEL.TIF"),
-        "type": "image/vnd.stac.geotiff; cloud-optimized=true", "roles": ["cloud", "cloud-shadow", "snow-ice", "water-mask"],
-        "raster:bands": [{"nodata": 1, "data_type": "uint16", "unit": "bit index"}]}));
-    assets.insert("qa_aerosol".into(), json!({"title": "Aerosol Quality Analysis Band", "href": href("SR_QA_AEROSOL.TIF"),
-        "type": "image/vnd.stac.geotiff; cloud-optimized=true", "roles": ["metadata", "data-mask", "water-mask"],
-        "raster:bands": [{"nodata": 1, "data_type": "uint8", "unit": "bit index"}]}));
-    assets.insert(
-        "MTL.json".into(),
-        json!({"title": "Product Metadata File (json)", "href": href("MTL.json"),
-        "type": "application/json", "roles": ["metadata"]}),
-    );
-    json!({
-        "type": "Feature",
-        "stac_version": "1.0.0",
-        "stac_extensions": [
-            "https://landsat.usgs.gov/stac/landsat-extension/v1.1.1/schema.json",
-            "https://stac-extensions.github.io/view/v1.0.0/schema.json",
-            "https://stac-extensions.github.io/projection/v1.0.0/schema.json",
-            "https://stac-extensions.github.io/eo/v1.0.0/schema.json",
-            "https://stac-extensions.github.io/raster/v1.0.0/schema.json"
-        ],
-        "id": format!("{id}_SR"),
-        "description": "Landsat Collection 2 Level-2 Surface Reflectance Product",
-        "bbox": bbox,
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
-        "properties": {
-            "datetime": format!("{date}T17:36:12.517027Z"),
-            "eo:cloud_cover": 1.23,
-            "view:sun_azimuth": 128.53,
-            "view:sun_elevation": 66.87,
-            "platform": "LANDSAT_8",
-            "instruments": ["OLI", "TIRS"],
-            "view:off_nadir": 0,
-            "landsat:cloud_cover_land": 1.23,
-            "landsat:wrs_type": "2",
-            "landsat:wrs_path": "034",
-            "landsat:wrs_row": "032",
-            "landsat:scene_id": format!("LC8034032{}LGN00", &date[..4]),
-            "landsat:collection_category": &id[id.len() - 2..],
-            "landsat:collection_number": "02",
-            "landsat:correction": "L2SP",
-            "proj:epsg": 32613,
-            "proj:shape": [N, N],
-            "proj:transform": [RES, 0.0, UL.0, 0.0, -RES, UL.1],
-        },
-        "assets": assets,
-        "links": [
-            {"rel": "self", "href": format!("https://landsatlook.usgs.gov/stac-server/collections/landsat-c2l2-sr/items/{id}_SR")},
-            {"rel": "parent", "href": "https://landsatlook.usgs.gov/stac-server/collections/landsat-c2l2-sr"},
-            {"rel": "collection", "href": "https://landsatlook.usgs.gov/stac-server/collections/landsat-c2l2-sr"},
-            {"rel": "root", "href": "https://landsatlook.usgs.gov/stac-server/"}
-        ],
-        "collection": "landsat-c2l2-sr"
-    })
 }
 
 #[cfg(test)]
@@ -293,10 +271,30 @@ mod tests {
     #[test]
     fn scenes_agree_with_their_sidecars() {
         let d = tempfile::tempdir().unwrap();
-        let items = write_scenes(d.path()).unwrap();
-        assert_eq!(items.len(), 2);
-        let item: Value = serde_json::from_slice(&std::fs::read(&items[0]).unwrap()).unwrap();
-        let dir = items[0].parent().unwrap();
+        let scenes = write_scenes(d.path()).unwrap();
+        assert_eq!(scenes.len(), 2);
+        let item: Value =
+            serde_json::from_slice(&std::fs::read(&scenes[0].sr_item).unwrap()).unwrap();
+        let st: Value =
+            serde_json::from_slice(&std::fs::read(&scenes[0].st_item).unwrap()).unwrap();
+        assert_eq!(st["collection"], "landsat-c2l2-st");
+        assert!(item["assets"].get("lwir11").is_none() && st["assets"].get("lwir11").is_some());
+        let dir = scenes[0].dir.as_path();
+        // Every asset of both items is a file of the scene (thumbnails aside).
+        for a in item["assets"]
+            .as_object()
+            .unwrap()
+            .values()
+            .chain(st["assets"].as_object().unwrap().values())
+        {
+            let name = a["href"].as_str().unwrap().rsplit('/').next().unwrap();
+            assert!(dir.join(name).exists(), "{name}");
+        }
+        let trad = gdal::Dataset::open(dir.join(format!("{}_ST_TRAD.TIF", SCENES[0].0))).unwrap();
+        assert_eq!(
+            trad.rasterband(1).unwrap().band_type(),
+            gdal::raster::GdalDataType::Int16
+        );
         let id = SCENES[0].0;
         let ds = gdal::Dataset::open(dir.join(format!("{id}_SR_B5.TIF"))).unwrap();
         assert_eq!(ds.raster_size(), (N, N));
