@@ -1,7 +1,9 @@
 //! The STAC items USGS writes beside a Landsat Collection 2 Level-2 scene: the current
 //! `_SR_stac.json` (collection `landsat-c2l2-sr`) and `_ST_stac.json` (`landsat-c2l2-st`) — STAC 1.0.0
 //! with the eo, view, projection, raster and landsat extensions, ids `<product id>_SR`/`_ST`,
-//! `platform: LANDSAT_8`, absolute landsatlook hrefs (data-families.md §1.5) — and the STAC 0.7.0 items
+//! `platform: LANDSAT_8`, item-level `proj:*`, absolute landsatlook hrefs with `alternate.s3` bucket
+//! hrefs, no `raster:bands`, as in a stac-server response recorded in stactools-packages/landsat
+//! `tests/fixtures/usgs_stac_api.yml` (shared-research/provider-specs.md §5a) — and the STAC 0.7.0 items
 //! of the 2020 processing, laid out as USGS's own file of scene LC08_L2SP_001062_20201031_20201106_02_T2
 //! (`s3://usgs-landsat/collection02/level-2/standard/oli-tirs/2020/001/062/…_SR_stac.json` and
 //! `…_ST_stac.json`, as copied in cogeotiff/rio-tiler-pds `tests/fixtures/usgs-landsat`): date-only
@@ -70,71 +72,31 @@ const SR_BANDS: [(&str, &str, &str, &str, f64); 7] = [
     ),
 ];
 
-/// The ST intermediate and QA bands: (asset key, file suffix, title, scale, unit). Asset keys of the
-/// current items [unverified: taken to be the lower-case band names, as Planetary Computer's copy of
-/// the collection writes them].
-const ST_AUX: [(&str, &str, &str, f64, &str); 8] = [
-    (
-        "trad",
-        "ST_TRAD",
-        "Thermal Radiance Band",
-        0.001,
-        "watt/steradian/square_meter/micrometer",
-    ),
-    (
-        "urad",
-        "ST_URAD",
-        "Upwelled Radiance Band",
-        0.001,
-        "watt/steradian/square_meter/micrometer",
-    ),
-    (
-        "drad",
-        "ST_DRAD",
-        "Downwelled Radiance Band",
-        0.001,
-        "watt/steradian/square_meter/micrometer",
-    ),
-    (
-        "atran",
-        "ST_ATRAN",
-        "Atmospheric Transmittance Band",
-        0.0001,
-        "",
-    ),
-    (
-        "emis",
-        "ST_EMIS",
-        "Emissivity Band",
-        0.0001,
-        "emissivity coefficient",
-    ),
-    (
-        "emsd",
-        "ST_EMSD",
-        "Emissivity Standard Deviation Band",
-        0.0001,
-        "emissivity coefficient",
-    ),
-    (
-        "cdist",
-        "ST_CDIST",
-        "Cloud Distance Band",
-        0.01,
-        "kilometer",
-    ),
-    (
-        "qa",
-        "ST_QA",
-        "Surface Temperature Quality Assessment Band",
-        0.01,
-        "kelvin",
-    ),
+/// The ST intermediate and QA bands: (asset key, file suffix, title). Current items key them in upper
+/// case (`TRAD`, …, `QA`), as USGS's TM ST item of the same era does (provider-specs.md §5a; no OLI ST
+/// item of that shape was found: [unverified] for Landsat 8/9).
+const ST_AUX: [(&str, &str, &str); 8] = [
+    ("TRAD", "ST_TRAD", "Thermal Radiance Band"),
+    ("URAD", "ST_URAD", "Upwelled Radiance Band"),
+    ("DRAD", "ST_DRAD", "Downwelled Radiance Band"),
+    ("ATRAN", "ST_ATRAN", "Atmospheric Transmittance Band"),
+    ("EMIS", "ST_EMIS", "Emissivity Band"),
+    ("EMSD", "ST_EMSD", "Emissivity Standard Deviation Band"),
+    ("CDIST", "ST_CDIST", "Cloud Distance Band"),
+    ("QA", "ST_QA", "Surface Temperature Quality Assessment Band"),
 ];
 
 impl Scene<'_> {
     fn href(&self, suffix: &str) -> String {
         format!("{USGS_DATA}{}/{}_{suffix}", self.dir_key, self.id)
+    }
+
+    /// A current item's data asset: landsatlook href and its requester-pays bucket alternate.
+    fn asset(&self, suffix: &str, title: &str, description: &str, roles: &[&str]) -> Value {
+        json!({"title": title, "description": description, "type": COG, "roles": roles,
+            "href": self.href(suffix),
+            "alternate": {"s3": {"storage:platform": "AWS", "storage:requester_pays": true,
+                "href": format!("s3://usgs-landsat/{}/{}_{suffix}", self.dir_key, self.id)}}})
     }
 
     fn wrs(&self) -> (&str, &str) {
@@ -154,18 +116,30 @@ impl Scene<'_> {
     /// The current `_SR_stac.json` (`landsat-c2l2-sr`).
     pub fn sr_item(&self) -> Value {
         let mut assets = Map::new();
-        for (key, suffix, title, common, _) in SR_BANDS {
-            assets.insert(key.into(), json!({
-                "title": title, "href": self.href(&format!("{suffix}.TIF")), "type": COG, "roles": ["data"],
-                "eo:bands": [{"name": suffix.trim_start_matches("SR_"), "common_name": common}],
-                "raster:bands": [{"nodata": 0, "data_type": "uint16", "scale": 2.75e-05, "offset": -0.2, "spatial_resolution": 30}],
-            }));
+        for (key, suffix, title, common, centre) in SR_BANDS {
+            let roles: &[&str] = if key.starts_with("nir") || key.starts_with("swir") {
+                &["data", "reflectance"]
+            } else {
+                &["data"]
+            };
+            let mut a = self.asset(
+                &format!("{suffix}.TIF"),
+                title,
+                &format!("Collection 2 Level-2 {title} Surface Reflectance"),
+                roles,
+            );
+            a["eo:bands"] = json!([{"name": suffix.trim_start_matches("SR_"), "common_name": common,
+                "gsd": 30, "center_wavelength": centre}]);
+            assets.insert(key.into(), a);
         }
         assets.insert(
             "qa_aerosol".into(),
-            json!({"title": "Aerosol Quality Analysis Band", "href": self.href("SR_QA_AEROSOL.TIF"),
-            "type": COG, "roles": ["metadata", "data-mask", "water-mask"],
-            "raster:bands": [{"nodata": 1, "data_type": "uint8", "unit": "bit index"}]}),
+            self.asset(
+                "SR_QA_AEROSOL.TIF",
+                "Aerosol Quality Analysis Band",
+                "Collection 2 Level-2 Aerosol Quality Analysis Band (ANG) Surface Reflectance",
+                &["metadata", "data-mask", "water-mask"],
+            ),
         );
         self.current_item("SR", "landsat-c2l2-sr", "Surface Reflectance", assets)
     }
@@ -173,19 +147,20 @@ impl Scene<'_> {
     /// The current `_ST_stac.json` (`landsat-c2l2-st`).
     pub fn st_item(&self) -> Value {
         let mut assets = Map::new();
-        assets.insert("lwir11".into(), json!({"title": "Surface Temperature Band (B10)", "href": self.href("ST_B10.TIF"),
-            "type": COG, "roles": ["temperature"],
-            "eo:bands": [{"name": "TIRS_B10", "common_name": "lwir11", "center_wavelength": 10.9}],
-            "raster:bands": [{"nodata": 0, "data_type": "uint16", "scale": 0.00341802, "offset": 149.0, "unit": "kelvin"}]}));
-        for (key, suffix, title, scale, unit) in ST_AUX {
-            let mut band = json!({"nodata": -9999, "data_type": "int16", "scale": scale});
-            if !unit.is_empty() {
-                band["unit"] = json!(unit);
-            }
+        let mut lwir = self.asset(
+            "ST_B10.TIF",
+            "Surface Temperature Band (B10)",
+            "Landsat Collection 2 Level-2 Surface Temperature Band (B10) Surface Temperature Product",
+            &["data", "temperature"],
+        );
+        lwir["eo:bands"] = json!([{"name": "B10", "common_name": "lwir11", "gsd": 100, "center_wavelength": 10.9}]);
+        assets.insert("lwir11".into(), lwir);
+        for (key, suffix, title) in ST_AUX {
+            let description =
+                format!("Landsat Collection 2 Level-2 {title} Surface Temperature Product");
             assets.insert(
                 key.into(),
-                json!({"title": title, "href": self.href(&format!("{suffix}.TIF")),
-                "type": COG, "roles": ["data"], "raster:bands": [band]}),
+                self.asset(&format!("{suffix}.TIF"), title, &description, &["data"]),
             );
         }
         self.current_item("ST", "landsat-c2l2-st", "Surface Temperature", assets)
@@ -200,13 +175,24 @@ impl Scene<'_> {
     ) -> Value {
         assets.insert(
             "qa_pixel".into(),
-            json!({"title": "Pixel Quality Assessment Band", "href": self.href("QA_PIXEL.TIF"),
-            "type": COG, "roles": ["cloud", "cloud-shadow", "snow-ice", "water-mask"],
-            "raster:bands": [{"nodata": 1, "data_type": "uint16", "unit": "bit index"}]}),
+            self.asset(
+                "QA_PIXEL.TIF",
+                "Pixel Quality Assessment Band",
+                &format!("Collection 2 Level-2 Pixel Quality Assessment Band {title}"),
+                &["cloud", "cloud-shadow", "snow-ice", "water-mask"],
+            ),
         );
-        assets.insert("qa_radsat".into(), json!({"title": "Radiometric Saturation Quality Assessment Band", "href": self.href("QA_RADSAT.TIF"),
-            "type": COG, "roles": ["saturation"],
-            "raster:bands": [{"data_type": "uint16", "unit": "bit index"}]}));
+        assets.insert(
+            "qa_radsat".into(),
+            self.asset(
+                "QA_RADSAT.TIF",
+                "Radiometric Saturation Quality Assessment Band",
+                &format!(
+                    "Collection 2 Level-2 Radiometric Saturation Quality Assessment Band {title}"
+                ),
+                &["saturation"],
+            ),
+        );
         assets.insert(
             "MTL.json".into(),
             json!({"title": "Product Metadata File (json)", "href": self.href("MTL.json"),
@@ -219,11 +205,13 @@ impl Scene<'_> {
             "type": "Feature",
             "stac_version": "1.0.0",
             "stac_extensions": [
-                "https://landsat.usgs.gov/stac/landsat-extension/v1.1.1/schema.json",
+                "https://stac-extensions.github.io/landsat/v2.0.0/schema.json",
                 "https://stac-extensions.github.io/view/v1.0.0/schema.json",
                 "https://stac-extensions.github.io/projection/v1.0.0/schema.json",
+                "https://stac-extensions.github.io/file/v1.0.0/schema.json",
                 "https://stac-extensions.github.io/eo/v1.0.0/schema.json",
-                "https://stac-extensions.github.io/raster/v1.0.0/schema.json"
+                "https://stac-extensions.github.io/alternate-assets/v1.1.0/schema.json",
+                "https://stac-extensions.github.io/storage/v1.0.0/schema.json"
             ],
             "id": item_id,
             "description": format!("Landsat Collection 2 Level-2 {title} Product"),
@@ -248,6 +236,8 @@ impl Scene<'_> {
                 "proj:epsg": 32600 + self.utm_zone,
                 "proj:shape": self.shape,
                 "proj:transform": self.transform,
+                "created": "2020-09-11T04:12:33.120Z",
+                "updated": "2020-09-11T04:12:33.120Z",
             },
             "assets": assets,
             "links": [
@@ -292,7 +282,7 @@ impl Scene<'_> {
         assets.insert("ST_B10.TIF".into(), json!({"title": "Surface Temperature Band (B10)",
             "description": "Landsat Collection 2 Level-2 Surface Temperature Band (B10) Surface Temperature Product",
             "type": COG, "href": self.href("ST_B10.TIF")}));
-        for (_, suffix, title, _, _) in ST_AUX {
+        for (_, suffix, title) in ST_AUX {
             assets.insert(format!("{suffix}.TIF"), json!({"title": title,
                 "description": format!("Landsat Collection 2 Level-2 {title} Surface Temperature Product"),
                 "type": COG, "href": self.href(&format!("{suffix}.TIF"))}));
