@@ -32,6 +32,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             resampling: Resampling::Nearest,
             resampling_of: HashMap::new(),
             group_by: GroupBy::Time,
+            // Physical values: NDVI unpacked with its scale_factor, packed gridMET with its own.
+            physical: true,
         };
         let s = stack::load(&mut catalog, &req, &stager)?;
         println!(
@@ -54,15 +56,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "2020-06-01/2020-06-30",
         Alignment::Daily,
     )?;
-    let ndvi: Vec<f64> = load(
+    let ndvi = load(
         "mod13q1_061",
         "ndvi",
         "2020-05-01/2020-07-31",
         Alignment::Interpolate { fixed16: false },
-    )?
-    .iter()
-    .map(|v| v * 1e-4)
-    .collect();
+    )?;
     let kelvin = |v: Vec<f64>| v.into_iter().map(|k| k - 273.15).collect::<Vec<f64>>();
     let tmin = kelvin(load(
         "gridmet_tmmn",

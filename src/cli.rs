@@ -112,6 +112,10 @@ pub struct StackArgs {
     /// Grouping of datasets into time steps: time or solar_day.
     #[arg(long, default_value = "time")]
     pub group_by: String,
+    /// Physical values: each measurement unpacked with its product's scale_factor/add_offset to
+    /// float32, nodata as NaN (default: the stored values, as dc.load returns them).
+    #[arg(long)]
+    pub physical: bool,
     /// Output: a CF-1.8 NetCDF file, or a Zarr store (format 2) when the path ends in `.zarr`.
     #[arg(long)]
     pub out: PathBuf,

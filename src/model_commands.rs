@@ -107,6 +107,7 @@ pub fn stack(conn: &ConnArgs, a: &StackArgs) -> Result<Success> {
         resampling: a.resampling.parse()?,
         resampling_of,
         group_by: a.group_by.parse::<GroupBy>()?,
+        physical: a.physical,
     };
     let stager = stack::source::Stager::new()?;
     let plan = stack::plan(&mut c, &req)?;

@@ -103,8 +103,8 @@ fn whole_grid_header(band: &Stack, req: &LoadRequest) -> Stack {
                 dtype: l.dtype.clone(),
                 nodata: l.nodata,
                 units: l.units.clone(),
-                scale_factor: l.scale_factor,
-                add_offset: l.add_offset,
+                packing: l.packing,
+                unpacked: l.unpacked.clone(),
                 data: Vec::new(),
             })
             .collect(),

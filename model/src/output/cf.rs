@@ -253,11 +253,24 @@ pub(super) fn describe(stack: &Stack) -> std::result::Result<Cf, String> {
         if let Some(u) = &l.units {
             attrs.push(("units".into(), text(u)));
         }
-        if let Some(s) = l.scale_factor {
-            attrs.push(("scale_factor".into(), Attr::Double(s)));
-        }
-        if let Some(o) = l.add_offset {
-            attrs.push(("add_offset".into(), Attr::Double(o)));
+        if let Some(u) = &l.unpacked {
+            // Physical values: what was applied, so that nobody applies it again (no CF
+            // scale_factor/add_offset is left to decode).
+            let p = u.packing;
+            attrs.push(("source_dtype".into(), text(&u.dtype)));
+            if let Some(n) = u.nodata {
+                attrs.push(("source_nodata".into(), Attr::Double(n)));
+            }
+            attrs.push(("applied_scale_factor".into(), Attr::Double(p.scale_factor)));
+            attrs.push(("applied_add_offset".into(), Attr::Double(p.add_offset)));
+            attrs.push((
+                "comment".into(),
+                text(&format!(
+                    "physical values: stored {} x {} + {} (the product's scale_factor and \
+                     add_offset), stored nodata as NaN",
+                    u.dtype, p.scale_factor, p.add_offset
+                )),
+            ));
         }
         layers.push((
             VarDef {
@@ -336,6 +349,7 @@ fn kind_of(stored: &str) -> Kind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stack::Packing;
     use crate::{GeoBox, Layer};
     use chrono::{TimeZone, Utc};
 
@@ -355,8 +369,8 @@ mod tests {
                     dtype: "uint16".into(),
                     nodata: Some(65535.0),
                     units: None,
-                    scale_factor: None,
-                    add_offset: None,
+                    packing: Packing::NONE,
+                    unpacked: None,
                     data: (0..3 * n)
                         .map(|i| {
                             if i % 7 == 0 {
@@ -372,8 +386,8 @@ mod tests {
                     dtype: "float32".into(),
                     nodata: Some(f64::NAN),
                     units: Some("mm".into()),
-                    scale_factor: None,
-                    add_offset: None,
+                    packing: Packing::NONE,
+                    unpacked: None,
                     data: (0..3 * n)
                         .map(|i| if i % 5 == 0 { f64::NAN } else { i as f64 * 0.5 })
                         .collect(),

@@ -132,6 +132,7 @@ pub fn write_cogs(dir: &Path, stack: &Stack, layer: &str) -> Result<Vec<PathBuf>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stack::Packing;
     use crate::{GeoBox, Layer};
     use chrono::{TimeZone, Utc};
 
@@ -158,8 +159,8 @@ mod tests {
                 dtype: "uint16".into(),
                 nodata: Some(1.0),
                 units: None,
-                scale_factor: None,
-                add_offset: None,
+                packing: Packing::NONE,
+                unpacked: None,
                 data: (0..2 * n).map(|i| i as f64).collect(),
             }],
         };

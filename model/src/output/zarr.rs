@@ -343,6 +343,7 @@ pub fn is_zarr(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stack::Packing;
     use crate::{GeoBox, Layer};
     use chrono::{TimeZone, Utc};
 
@@ -362,8 +363,8 @@ mod tests {
                 dtype: "uint16".into(),
                 nodata: Some(65535.0),
                 units: None,
-                scale_factor: None,
-                add_offset: None,
+                packing: Packing::NONE,
+                unpacked: None,
                 data: (0..2 * n).map(|i| (i * 1000 % 65536) as f64).collect(),
             }],
         }

@@ -98,6 +98,7 @@ pub fn to_daily(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stack::Packing;
     use crate::{GeoBox, Layer};
     use chrono::{TimeZone, Utc};
 
@@ -114,8 +115,8 @@ mod tests {
                 dtype: "int16".into(),
                 nodata: Some(-3000.0),
                 units: None,
-                scale_factor: None,
-                add_offset: None,
+                packing: Packing::NONE,
+                unpacked: None,
                 data: values.iter().flatten().copied().collect(),
             }],
         }

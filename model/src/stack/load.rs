@@ -1,5 +1,6 @@
 //! `dc.load` in Rust: find a product's datasets in the index, group them by time or solar day, warp
 //! every measurement of every dataset onto the GeoBox in parallel, and fuse each group first-valid.
+use super::physical::{unpack, Packing};
 use super::source::{self, Stager};
 use super::warp::{warp, Resampling, SourceBand};
 use crate::{Error, GeoBox, Layer, Result, Stack};
@@ -53,6 +54,9 @@ pub struct LoadRequest {
     pub resampling_of: HashMap<String, Resampling>,
     /// Grouping.
     pub group_by: GroupBy,
+    /// Physical values (each measurement unpacked with its `scale_factor`/`add_offset` to float32,
+    /// nodata NaN) instead of the stored ones `dc.load` returns.
+    pub physical: bool,
 }
 
 /// A measurement of the product definition.
@@ -62,6 +66,7 @@ pub(crate) struct Measurement {
     pub dtype: String,
     pub nodata: Option<f64>,
     pub units: Option<String>,
+    pub packing: Packing,
 }
 
 /// The definition's measurements matching `wanted` (names or aliases; all when empty).
@@ -75,14 +80,17 @@ pub(crate) fn measurements(
         .into_iter()
         .flatten()
         .collect();
-    let make = |m: &Value| Measurement {
-        name: m["name"].as_str().unwrap_or_default().to_string(),
-        dtype: m["dtype"].as_str().unwrap_or("float32").to_string(),
-        nodata: nodata_value(&m["nodata"]),
-        units: m["units"].as_str().map(str::to_string),
+    let make = |m: &Value| -> Result<Measurement> {
+        Ok(Measurement {
+            name: m["name"].as_str().unwrap_or_default().to_string(),
+            dtype: m["dtype"].as_str().unwrap_or("float32").to_string(),
+            nodata: nodata_value(&m["nodata"]),
+            units: m["units"].as_str().map(str::to_string),
+            packing: Packing::of_measurement(product, m)?,
+        })
     };
     if wanted.is_empty() {
-        return Ok(all.into_iter().map(make).collect());
+        return all.into_iter().map(make).collect();
     }
     wanted
         .iter()
@@ -94,7 +102,6 @@ pub(crate) fn measurements(
                             .as_array()
                             .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(w.as_str())))
                 })
-                .map(|m| make(m))
                 .ok_or_else(|| {
                     let names: Vec<&str> = all.iter().filter_map(|m| m["name"].as_str()).collect();
                     Error::Request(format!(
@@ -102,6 +109,7 @@ pub(crate) fn measurements(
                         names.join(", ")
                     ))
                 })
+                .and_then(|m| make(m))
         })
         .collect()
 }
@@ -252,7 +260,14 @@ impl Plan {
                         .unwrap_or((*label, *label))
                 })
                 .collect(),
-            layers: warp_layers(req, geobox, &self.ms, &near, stager)?,
+            layers: {
+                let layers = warp_layers(req, geobox, &self.ms, &near, stager)?;
+                if req.physical {
+                    layers.into_iter().map(unpack).collect()
+                } else {
+                    layers
+                }
+            },
         })
     }
 }
@@ -298,8 +313,8 @@ fn warp_layers(
             dtype: m.dtype.clone(),
             nodata: m.nodata,
             units: m.units.clone(),
-            scale_factor: None,
-            add_offset: None,
+            packing: m.packing,
+            unpacked: None,
             data: vec![m.nodata.unwrap_or(f64::NAN); steps * pixels],
         })
         .collect();

@@ -7,6 +7,7 @@ use uuid::Uuid;
 mod align;
 pub mod grid;
 mod load;
+mod physical;
 mod shrink;
 pub mod source;
 pub mod warp;
@@ -14,6 +15,7 @@ mod window;
 
 pub use align::{to_daily, Alignment};
 pub use load::{load, plan, GroupBy, LoadRequest, Plan};
+pub use physical::{Packing, Unpacked};
 pub use warp::Resampling;
 
 /// One measurement of a stack: a (time, y, x) array on the stack's grid.
@@ -28,10 +30,11 @@ pub struct Layer {
     pub nodata: Option<f64>,
     /// Units, when the product declares them.
     pub units: Option<String>,
-    /// CF `scale_factor` to record on output (values are not scaled).
-    pub scale_factor: Option<f64>,
-    /// CF `add_offset` to record on output.
-    pub add_offset: Option<f64>,
+    /// The product's packing of its stored values (identity when it declares none); the values
+    /// are stored values unless `unpacked` says otherwise.
+    pub packing: Packing,
+    /// Set when the values are physical: unpacked from the stored ones (recorded on output).
+    pub unpacked: Option<Unpacked>,
     /// Values, time-major: pixel (row `r`, column `c`) of step `t` at `(t * height + r) * width + c`.
     pub data: Vec<f64>,
 }

@@ -118,6 +118,7 @@ fn input(
         resampling: Resampling::Nearest,
         resampling_of: HashMap::new(),
         group_by: GroupBy::Time,
+        physical: false,
     };
     let s = stack::load(ctx.catalog, &req, ctx.stager)?;
     let name = s.layers.first().map(|l| l.name.clone()).ok_or_else(|| {

@@ -3,6 +3,7 @@
 use super::config::OutputSpec;
 use super::{Day, Outputs, State};
 use crate::output::{write_cogs, write_netcdf, write_png, Palette};
+use crate::stack::Packing;
 use crate::{Error, GeoBox, Layer, Result, Stack};
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use std::path::{Path, PathBuf};
@@ -135,8 +136,8 @@ fn float_layer(name: &str, units: &str, data: Vec<f64>) -> Layer {
         dtype: "float32".into(),
         nodata: Some(f64::NAN),
         units: Some(units.into()),
-        scale_factor: None,
-        add_offset: None,
+        packing: Packing::NONE,
+        unpacked: None,
         data,
     }
 }
@@ -147,8 +148,8 @@ fn count_layer(name: &str, data: Vec<f64>) -> Layer {
         dtype: "int16".into(),
         nodata: Some(-1.0),
         units: Some("day".into()),
-        scale_factor: None,
-        add_offset: None,
+        packing: Packing::NONE,
+        unpacked: None,
         data,
     }
 }
