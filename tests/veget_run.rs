@@ -20,9 +20,9 @@ grid: {{like: mod13q1_061}}
 inputs:
   precipitation: {{product: chirps_v2_daily_p05, measurement: precip}}
   eto: {{product: gridmet_pet}}
-  ndvi: {{product: mod13q1_061, measurement: ndvi, scale: 0.0001, align: interpolate}}
-  tmin: {{product: gridmet_tmmn, offset: -273.15}}
-  tmax: {{product: gridmet_tmmx, offset: -273.15}}
+  ndvi: {{product: mod13q1_061, measurement: ndvi, align: interpolate}}
+  tmin: {{product: gridmet_tmmn}}
+  tmax: {{product: gridmet_tmmx}}
   whc: {{product: soil_whc, measurement: whc}}
   field_capacity: {{product: soil_whc, measurement: field_capacity}}
   saturation: {{product: soil_whc, measurement: saturation}}
@@ -174,6 +174,54 @@ print(json.dumps([None if np.isnan(x) else float(x) for x in v.ravel()]))
             .count();
         assert_eq!(differ, 0, "{var}: resumed run differs on {differ} pixels");
     }
+
+    // The product's scale_factor (NDVI) and kelvin to °C apply by themselves: a config converting
+    // again is refused, saying what to remove.
+    let twice = config(w, "twice", "2019-10-01", "2019-10-03", None);
+    let text_of = std::fs::read_to_string(&twice).unwrap();
+    std::fs::write(
+        &twice,
+        text_of.replace(
+            "tmin: {product: gridmet_tmmn}",
+            "tmin: {product: gridmet_tmmn, offset: -273.15}",
+        ),
+    )
+    .unwrap();
+    let o = etlake(&pg.url, &["veget", "run", twice.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(
+        t.contains("inputs.tmin: product gridmet_tmmn measurement tmmn is in K")
+            && t.contains("Remove `offset: -273.15` from inputs.tmin"),
+        "{t}"
+    );
+    // Stated units make the config's own conversion the only one: the same run.
+    let stated = config(w, "stated", "2019-10-01", "2019-10-03", None);
+    let short = config(w, "short", "2019-10-01", "2019-10-03", None);
+    let text_of = std::fs::read_to_string(&stated).unwrap();
+    std::fs::write(
+        &stated,
+        text_of.replace(
+            "tmin: {product: gridmet_tmmn}",
+            "tmin: {product: gridmet_tmmn, offset: -273.15, units: degC}",
+        ),
+    )
+    .unwrap();
+    for c in [&stated, &short] {
+        ok(etlake(
+            &pg.url,
+            &["veget", "run", "--no-index", c.to_str().unwrap()],
+        ));
+    }
+    let a = read_nc(&w.join("stated-out/state/veget_state_20191003.nc"), "swf");
+    let b = read_nc(&w.join("short-out/state/veget_state_20191003.nc"), "swf");
+    assert!(a.iter().filter(|v| v.is_finite()).count() > 50);
+    assert!(
+        a.iter()
+            .zip(&b)
+            .all(|(x, y)| x == y || x.is_nan() && y.is_nan()),
+        "a config stating °C after its own offset runs as etlake's conversion does"
+    );
 
     // A missing input day is an error naming the product and the date, with a failing exit code.
     let early = config(w, "early", "2019-09-20", "2019-09-25", None);

@@ -79,23 +79,28 @@ pub struct InputSpec {
     /// Measurement (name or alias); the product's first when omitted.
     #[serde(default)]
     pub measurement: Option<String>,
-    /// A constant instead of a product.
+    /// A constant instead of a product, in the role's units.
     #[serde(default)]
     pub value: Option<f64>,
-    /// Multiply by this after reading (e.g. 0.0001 for MODIS NDVI).
-    #[serde(default = "one")]
-    pub scale: f64,
-    /// Then add this (e.g. −273.15 for kelvin to °C).
+    /// Replaces the product's `scale_factor` (which etlake applies by default): stored values are
+    /// multiplied by this…
     #[serde(default)]
-    pub offset: f64,
+    pub scale: Option<f64>,
+    /// …then this is added (replaces the product's `add_offset`).
+    #[serde(default)]
+    pub offset: Option<f64>,
+    /// Units of the values after `scale`/`offset` (default: the product's `units`); etlake converts
+    /// them to the role's units (kelvin to °C).
+    #[serde(default)]
+    pub units: Option<String>,
+    /// A constant (in the role's units) where a dataset of the product lacks the measurement (e.g.
+    /// a soil product delivered with `whc` only).
+    #[serde(default)]
+    pub default: Option<f64>,
     /// Time alignment: `daily`, `interpolate` (anchor gap), `interpolate16` (reference),
     /// `climatology` (day of year) or `static`. Default: daily for dynamic inputs, static for statics.
     #[serde(default)]
     pub align: Option<String>,
-}
-
-fn one() -> f64 {
-    1.0
 }
 
 impl InputSpec {
@@ -212,6 +217,25 @@ impl RunConfig {
                     "inputs.{role} needs exactly one of product or value"
                 )));
             }
+            let product_keys = [
+                ("measurement", i.measurement.is_some()),
+                ("scale", i.scale.is_some()),
+                ("offset", i.offset.is_some()),
+                ("units", i.units.is_some()),
+                ("default", i.default.is_some()),
+            ];
+            if i.value.is_some() {
+                if let Some((key, _)) = product_keys.iter().find(|(_, set)| *set) {
+                    return Err(bad(format!(
+                        "inputs.{role}: {key} applies to a product, not to a constant value \
+                         (which is in the role's units)"
+                    )));
+                }
+            }
+            if let Some(u) = &i.units {
+                super::units::check_role_units(role, u)
+                    .map_err(|m| bad(format!("inputs.{role}: {m}")))?;
+            }
         }
         self.params()?;
         self.options()?;
@@ -287,9 +311,9 @@ params: {melt_factor: 0.05}
 inputs:
   precipitation: {product: chirps_v2_daily_p05, measurement: precip}
   eto: {product: gridmet_pet, measurement: pet}
-  ndvi: {product: mod13q1_061, measurement: ndvi, scale: 0.0001, align: interpolate}
-  tmin: {product: gridmet_tmmn, offset: -273.15}
-  tmax: {product: gridmet_tmmx, offset: -273.15}
+  ndvi: {product: mod13q1_061, measurement: ndvi, align: interpolate}
+  tmin: {product: gridmet_tmmn}
+  tmax: {product: gridmet_tmmx, scale: 0.1, offset: -50, units: degC}
   whc: {product: soil_whc, measurement: whc}
   field_capacity: {product: soil_whc, measurement: field_capacity}
   saturation: {product: soil_whc, measurement: saturation}
@@ -334,6 +358,16 @@ output: {dir: out}
                 "output: {dir: out}",
                 "output: {dir: out, colour: red}",
                 "unknown field",
+            ),
+            (
+                "interception: {value: 10}",
+                "interception: {value: 10, scale: 2}",
+                "inputs.interception: scale applies to a product",
+            ),
+            (
+                "units: degC",
+                "units: furlongs",
+                "inputs.tmax: units \"furlongs\"",
             ),
         ] {
             std::fs::write(&p, GOOD.replace(from, to)).unwrap();

@@ -120,17 +120,27 @@ fn input(
         group_by: GroupBy::Time,
         physical: false,
     };
-    let s = stack::load(ctx.catalog, &req, ctx.stager)?;
-    let name = s.layers.first().map(|l| l.name.clone()).ok_or_else(|| {
+    let s = stack::load(ctx.catalog, &req, ctx.stager)
+        .map_err(|e| Error::Request(format!("inputs.{role}: {e}")))?;
+    let layer = s.layers.first().ok_or_else(|| {
         Error::Request(format!(
             "inputs.{role}: product {product} has no measurements"
         ))
     })?;
-    let mut v = to_daily(&s, &name, days, how)
+    // Stored values → the role's units: the product's packing (or the config's), kelvin to °C.
+    let map = super::units::input_map(
+        role,
+        spec,
+        (&product, &layer.name),
+        layer.units.as_deref(),
+        layer.packing,
+    )
+    .map_err(Error::Request)?;
+    let mut v = to_daily(&s, &layer.name, days, how)
         .map_err(|e| Error::Request(format!("inputs.{role}: {e}")))?;
-    if spec.scale != 1.0 || spec.offset != 0.0 {
+    if !map.is_none() {
         for x in &mut v {
-            *x = *x * spec.scale + spec.offset;
+            *x = map.apply(*x);
         }
     }
     Ok(v)

@@ -10,6 +10,7 @@ mod fast;
 mod outputs;
 mod params;
 mod run;
+mod units;
 pub use config::RunConfig;
 pub use drive::{model_grid, run as run_from_index, RunReport, BYTES_PER_PIXEL};
 pub use outputs::{Balance, MonthRow};
