@@ -410,7 +410,12 @@ fn read_dataset(
     for m in ms {
         let b = source::band_ref(found.metadata(), location, &m.name)?;
         let path = stager.gdal_path(&b)?;
-        let object = format!("dataset {} measurement {} ({path})", found.id, m.name);
+        // Every read error names the file and the band (a tile that cannot be decoded fails the
+        // read: GDAL's RasterIO and warper both return CE_Failure, checked in `warp`).
+        let object = format!(
+            "dataset {} measurement {} ({path} band {})",
+            found.id, m.name, b.band
+        );
         if !opened.contains_key(&path) {
             let ds = gdal::Dataset::open(&path).map_err(|e| Error::Read {
                 object: object.clone(),
