@@ -34,6 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             group_by: GroupBy::Time,
             // Physical values: NDVI unpacked with its scale_factor, packed gridMET with its own.
             physical: true,
+            default: None,
         };
         let s = stack::load(&mut catalog, &req, &stager)?;
         println!(

@@ -108,6 +108,7 @@ pub fn stack(conn: &ConnArgs, a: &StackArgs) -> Result<Success> {
         resampling_of,
         group_by: a.group_by.parse::<GroupBy>()?,
         physical: a.physical,
+        default: None,
     };
     let stager = stack::source::Stager::new()?;
     let plan = stack::plan(&mut c, &req)?;

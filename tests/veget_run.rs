@@ -233,3 +233,118 @@ print(json.dumps([None if np.isnan(x) else float(x) for x in v.ravel()]))
         "{t}"
     );
 }
+
+/// A soil product delivered with `whc` and `field_capacity` only (an eo3 document without
+/// `saturation`): VegET takes the missing measurement from the config's `default`, and without one
+/// fails naming the dataset, product and measurement.
+#[test]
+fn missing_soil_measurements_come_from_config_defaults() {
+    let pg = cluster_with_products();
+    let lake = tempdir();
+    sample_lake::lake::write(lake.path(), 3).unwrap();
+    let work = tempdir();
+    let w = work.path();
+    let soil = w.join("my-soil");
+    std::fs::create_dir_all(&soil).unwrap();
+    for (from, to) in [("whc", "my_whc"), ("fc", "my_fc")] {
+        std::fs::rename(
+            lake.path()
+                .join(format!("soil/soil_frontrange_2020_{from}.tif")),
+            soil.join(format!("{to}.tif")),
+        )
+        .unwrap();
+    }
+    std::fs::remove_dir_all(lake.path().join("soil")).unwrap();
+    let id = "5b0c5a3e-2f0e-4d35-9a53-0b6f7a1c9e11";
+    let doc = soil.join("my_soil.odc-metadata.yaml");
+    std::fs::write(
+        &doc,
+        format!(
+            r#"$schema: https://schemas.opendatacube.org/dataset
+id: {id}
+label: my_soil_2020
+product: {{name: soil_whc}}
+crs: EPSG:32613
+geometry:
+  type: Polygon
+  coordinates: [[[410000.0, 4440000.0], [560000.0, 4440000.0], [560000.0, 4290000.0], [410000.0, 4290000.0], [410000.0, 4440000.0]]]
+grids:
+  default:
+    shape: [300, 300]
+    transform: [500.0, 0.0, 410000.0, 0.0, -500.0, 4440000.0, 0.0, 0.0, 1.0]
+properties:
+  datetime: 2020-01-01T00:00:00Z
+  odc:file_format: GeoTIFF
+measurements:
+  whc: {{path: my_whc.tif}}
+  field_capacity: {{path: my_fc.tif}}
+lineage: {{}}
+"#
+        ),
+    )
+    .unwrap();
+    ok(etlake(&pg.url, &["index", lake.path().to_str().unwrap()]));
+    // etlake's indexer and `datacube dataset add` both refuse a document without every measurement
+    // of its product (until a recognition spec says which are optional): datacube's index API adds
+    // it as it is, as an indexer that allows optional measurements would.
+    let added = ok(python(
+        &pg.url,
+        &format!(
+            r#"
+import datacube, yaml
+from datacube.index.eo3 import prep_eo3
+from datacube.model import Dataset
+dc = datacube.Datacube()
+doc = yaml.safe_load(open({path:?}))
+ds = Dataset(dc.index.products.get_by_name("soil_whc"), prep_eo3(doc), uri="file://{path}")
+dc.index.datasets.add(ds, with_lineage=False)
+print("added", ds.id)
+"#,
+            path = doc.display()
+        ),
+    ));
+    let stored = rows(
+        &pg.url,
+        &format!("select (metadata->'measurements'->>'saturation' is null)::text from agdc.dataset where id = '{id}'"),
+    );
+    assert_eq!(stored, ["true"], "{added}");
+    let run = |name: &str, saturation: &str| {
+        let p = config(w, name, "2019-10-01", "2019-10-03", None);
+        let t = std::fs::read_to_string(&p).unwrap().replace(
+            "saturation: {product: soil_whc, measurement: saturation}",
+            saturation,
+        );
+        std::fs::write(&p, t).unwrap();
+        etlake(
+            &pg.url,
+            &["veget", "run", "--no-index", p.to_str().unwrap()],
+        )
+    };
+    let o = run(
+        "none",
+        "saturation: {product: soil_whc, measurement: saturation}",
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains(&format!(
+            "inputs.saturation: dataset {id} of product soil_whc has no measurement \"saturation\""
+        )) && t.contains("`default: VALUE` (in mm) in inputs.saturation"),
+        "{t}"
+    );
+    let o = run(
+        "default",
+        "saturation: {product: soil_whc, measurement: saturation, default: 450}",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    ok(run("value", "saturation: {value: 450}"));
+    let a = read_nc(&w.join("default-out/state/veget_state_20191003.nc"), "swf");
+    let b = read_nc(&w.join("value-out/state/veget_state_20191003.nc"), "swf");
+    assert!(a.iter().filter(|v| v.is_finite()).count() > 50);
+    assert!(
+        a.iter()
+            .zip(&b)
+            .all(|(x, y)| x == y || x.is_nan() && y.is_nan()),
+        "the default stands where the dataset lacks the measurement"
+    );
+}

@@ -32,6 +32,19 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A dataset's document lacks a measurement its product defines (an optional one), and no
+    /// constant stands in for it.
+    #[error("dataset {dataset} of product {product} has no measurement {measurement:?} (its document has {has})")]
+    MissingMeasurement {
+        /// The dataset id.
+        dataset: String,
+        /// Its product.
+        product: String,
+        /// The measurement asked for.
+        measurement: String,
+        /// The measurements the document has.
+        has: String,
+    },
     /// A request is inconsistent (unknown measurement, missing input day, bad option).
     #[error("{0}")]
     Request(String),

@@ -54,6 +54,9 @@ pub struct LoadRequest {
     pub resampling_of: HashMap<String, Resampling>,
     /// Grouping.
     pub group_by: GroupBy,
+    /// A constant for the requested measurements where a dataset's document lacks them (optional
+    /// measurements), over that dataset's footprint; None: such a dataset is an error.
+    pub default: Option<f64>,
     /// Physical values (each measurement unpacked with its `scale_factor`/`add_offset` to float32,
     /// nodata NaN) instead of the stored ones `dc.load` returns.
     pub physical: bool,
@@ -392,6 +395,46 @@ fn georeference(
     Ok(Some(out))
 }
 
+/// `value` on the pixels of `geobox` whose centre falls in the dataset's default grid, `fill`
+/// (nodata, else NaN) elsewhere: a constant standing in for a measurement the dataset lacks.
+fn constant_over_footprint(
+    doc: &Value,
+    geobox: &GeoBox,
+    value: f64,
+    fill: Option<f64>,
+) -> Result<Vec<f64>> {
+    let (crs, shape, t) = super::grid::document_grid(doc, "default")?;
+    let (w, h) = (geobox.width, geobox.height);
+    let (mut xs, mut ys): (Vec<f64>, Vec<f64>) = (0..w * h)
+        .map(|i| geobox.corner((i % w) as f64 + 0.5, (i / w) as f64 + 0.5))
+        .unzip();
+    let (from, to) = (super::grid::srs(&geobox.crs)?, super::grid::srs(crs)?);
+    if from != to {
+        let tr = gdal::spatial_ref::CoordTransform::new(&from, &to)
+            .map_err(|e| Error::Grid(format!("{} → {crs}: {e}", geobox.crs)))?;
+        // Points that cannot be transformed come back as infinities: outside.
+        let _ = tr.transform_coords(&mut xs, &mut ys, &mut []);
+    }
+    // eo3 transform: x = a·col + b·row + c, y = d·col + e·row + f.
+    let [a, b, c, d, e, f] = t;
+    let det = a * e - b * d;
+    let fill = fill.unwrap_or(f64::NAN);
+    Ok(xs
+        .iter()
+        .zip(&ys)
+        .map(|(&x, &y)| {
+            let col = (e * (x - c) - b * (y - f)) / det;
+            let row = (a * (y - f) - d * (x - c)) / det;
+            let inside = col >= 0.0 && row >= 0.0 && col < shape[1] as f64 && row < shape[0] as f64;
+            if inside {
+                value
+            } else {
+                fill
+            }
+        })
+        .collect())
+}
+
 /// Warps every requested measurement of one dataset (one GDAL dataset per file, opened by this worker).
 fn read_dataset(
     req: &LoadRequest,
@@ -408,6 +451,23 @@ fn read_dataset(
     let mut opened: HashMap<String, Opened> = HashMap::new();
     let mut out = Vec::with_capacity(ms.len());
     for m in ms {
+        let doc = found.metadata();
+        if doc["measurements"].get(&m.name).is_none() {
+            let Some(value) = req.default else {
+                let has: Vec<&str> = doc["measurements"]
+                    .as_object()
+                    .map(|o| o.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                return Err(Error::MissingMeasurement {
+                    dataset: found.id.to_string(),
+                    product: req.product.clone(),
+                    measurement: m.name.clone(),
+                    has: has.join(", "),
+                });
+            };
+            out.push(constant_over_footprint(doc, geobox, value, m.nodata)?);
+            continue;
+        }
         let b = source::band_ref(found.metadata(), location, &m.name)?;
         let path = stager.gdal_path(&b)?;
         // Every read error names the file and the band (a tile that cannot be decoded fails the

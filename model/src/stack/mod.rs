@@ -14,6 +14,7 @@ pub mod warp;
 mod window;
 
 pub use align::{to_daily, Alignment};
+pub(crate) use load::measurements;
 pub use load::{load, plan, GroupBy, LoadRequest, Plan};
 pub use physical::{Packing, Unpacked};
 pub use warp::Resampling;

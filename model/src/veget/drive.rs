@@ -119,9 +119,18 @@ fn input(
         resampling_of: HashMap::new(),
         group_by: GroupBy::Time,
         physical: false,
+        default: stored_default(ctx.catalog, role, spec, &product)?,
     };
-    let s = stack::load(ctx.catalog, &req, ctx.stager)
-        .map_err(|e| Error::Request(format!("inputs.{role}: {e}")))?;
+    let s = stack::load(ctx.catalog, &req, ctx.stager).map_err(|e| {
+        let hint = match e {
+            Error::MissingMeasurement { .. } => format!(
+                ": give `default: VALUE` (in {}) in inputs.{role} for a constant where it is missing",
+                super::units::role_units(role)
+            ),
+            _ => String::new(),
+        };
+        Error::Request(format!("inputs.{role}: {e}{hint}"))
+    })?;
     let layer = s.layers.first().ok_or_else(|| {
         Error::Request(format!(
             "inputs.{role}: product {product} has no measurements"
@@ -144,6 +153,44 @@ fn input(
         }
     }
     Ok(v)
+}
+
+/// The config's `default` (in the role's units) as a stored value of the product's measurement, so
+/// that the input's map to the role's units gives it back.
+fn stored_default(
+    catalog: &mut Catalog,
+    role: &str,
+    spec: &InputSpec,
+    product: &str,
+) -> Result<Option<f64>> {
+    let Some(d) = spec.default else {
+        return Ok(None);
+    };
+    let def = catalog_schema::product::get(catalog, product)?
+        .ok_or_else(|| {
+            Error::Request(format!(
+                "inputs.{role}: no product {product:?} in the index"
+            ))
+        })?
+        .definition;
+    let wanted: Vec<String> = spec.measurement.iter().cloned().collect();
+    let m = stack::measurements(product, &def, &wanted)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            Error::Request(format!(
+                "inputs.{role}: product {product} has no measurements"
+            ))
+        })?;
+    let map = super::units::input_map(
+        role,
+        spec,
+        (product, &m.name),
+        m.units.as_deref(),
+        m.packing,
+    )
+    .map_err(Error::Request)?;
+    Ok(Some((d - map.add_offset) / map.scale_factor))
 }
 
 /// Runs VegET as configured, writing outputs under `cfg.output.dir`; a grid needing more memory than
