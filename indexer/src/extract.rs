@@ -1,6 +1,7 @@
 //! From a recognised file to eo3 documents: open it with GDAL (locally, over `/vsis3/`, through
 //! `/vsigzip/`, or from a staged copy for HDF4/NetCDF), check its bands against the product, and build
 //! one document per dataset (one per time step for multi-time NetCDF) with a deterministic id.
+use crate::packing;
 use crate::raster::{self, RasterInfo};
 use crate::recognition::{MeasurementSource, Recognised, Spec};
 use crate::s3::{split_s3, ObjectRef, S3};
@@ -36,6 +37,10 @@ pub struct MeasurementDef {
     pub dtype: String,
     /// nodata (NaN for `"NaN"`).
     pub nodata: f64,
+    /// `scale_factor`: physical = stored × scale_factor + add_offset.
+    pub scale_factor: Option<f64>,
+    /// `add_offset`.
+    pub add_offset: Option<f64>,
 }
 
 /// What the indexer needs from a product definition.
@@ -72,23 +77,6 @@ pub struct Draft {
     pub eo3: Value,
     /// Its location URI.
     pub location: String,
-}
-
-/// GDAL data type name → numpy dtype name.
-fn numpy_dtype(gdal: &str) -> &str {
-    match gdal {
-        "Byte" => "uint8",
-        "Int8" => "int8",
-        "UInt16" => "uint16",
-        "Int16" => "int16",
-        "UInt32" => "uint32",
-        "Int32" => "int32",
-        "UInt64" => "uint64",
-        "Int64" => "int64",
-        "Float32" => "float32",
-        "Float64" => "float64",
-        other => other,
-    }
 }
 
 /// A local copy of a remote object, removed when dropped.
@@ -185,7 +173,12 @@ pub fn extract(
         };
         let gdal_path = gdal_path(&spec.file_format, &gdal_file, source).map_err(fail)?;
         if !infos.contains_key(&gdal_path) {
-            infos.insert(gdal_path.clone(), raster::inspect(&gdal_path)?);
+            let info = raster::inspect(&gdal_path).map_err(|e| {
+                missing_layer(&gdal_file, source)
+                    .map(|m| fail(format!("{name}: {m}")))
+                    .unwrap_or(e)
+            })?;
+            infos.insert(gdal_path.clone(), info);
         }
         let info = &infos[&gdal_path];
         let band = source.band.unwrap_or(1) as usize;
@@ -196,32 +189,20 @@ pub fn extract(
             )));
         }
         let b = &info.bands[if spec.time.per_band { 0 } else { band - 1 }];
-        let dtype = numpy_dtype(&b.data_type);
-        // GDAL < 3.7 has no Int8 type: it reads HDF4 int8 (MODIS pixel reliability) as Byte, with the
-        // fill as its unsigned twin (-1 → 255). Accept exactly that combination.
-        let gdal_int8 = def.dtype == "int8"
-            && dtype == "uint8"
-            && b.nodata
-                .is_none_or(|n| n == (def.nodata as i8 as u8) as f64);
-        if dtype != def.dtype && !gdal_int8 {
-            return Err(fail(format!(
-                "{name}: the file stores {dtype}, product {} says {}",
-                spec.product, def.dtype
-            )));
-        }
-        if let Some(nd) = b.nodata.filter(|_| !gdal_int8) {
-            // A float32 band's nodata is the product's value rounded to float32 (-9999.9 → -9999.900390625).
-            let same = (nd.is_nan() && def.nodata.is_nan())
-                || nd == def.nodata
-                || (dtype == "float32" && nd as f32 == def.nodata as f32);
-            if !same {
-                return Err(fail(format!(
-                    "{name}: the file's nodata is {nd}, product {} says {}",
-                    spec.product, def.nodata
-                )));
-            }
+        // Every band of a multi-time file is checked: a packing that changes inside a file is refused too.
+        let checked = if spec.time.per_band {
+            &info.bands[..]
         } else {
-            tracing::warn!(
+            std::slice::from_ref(b)
+        };
+        let mut undeclared = false;
+        for b in checked {
+            let accepted =
+                packing::check(name, b, &spec.file_format, &spec.product, def).map_err(fail)?;
+            undeclared |= accepted == packing::Accepted::ProductNodata;
+        }
+        if undeclared {
+            tracing::debug!(
                 "{}: {name} declares no nodata; using the product's {}",
                 object.uri,
                 def.nodata
@@ -401,6 +382,37 @@ fn sibling_name(file_name: &str, spec: &Spec, suffix: &str) -> Option<String> {
         .filter(|lit| !lit.is_empty() && !lit.contains('[') && file_name.ends_with(*lit))
         .map(|lit| format!("{}_{suffix}", &file_name[..file_name.len() - lit.len()]))
         .next()
+}
+
+/// When a layer cannot be opened, says whether the file lacks it: `Some("the file has no variable
+/// X (it has: …)")` if the container opens and does not list it, `None` otherwise (then GDAL's own error
+/// stands). A NetCDF without its product's variable is thus refused, never indexed as an empty dataset.
+fn missing_layer(file: &str, source: &MeasurementSource) -> Option<String> {
+    let layer = source.layer.as_deref()?;
+    let container = raster::inspect(file).ok()?;
+    let names: Vec<String> = container
+        .subdatasets
+        .iter()
+        .filter_map(|(name, _)| name.rsplit(':').next())
+        .map(|n| n.trim_start_matches('/').to_string())
+        .collect();
+    let wanted = layer.trim_start_matches('/');
+    if names.iter().any(|n| n == wanted)
+        || container
+            .subdatasets
+            .iter()
+            .any(|(n, _)| n.ends_with(layer))
+    {
+        return None;
+    }
+    Some(format!(
+        "the file has no variable {layer} (it has: {})",
+        if names.is_empty() {
+            "no variables GDAL can read as rasters".to_string()
+        } else {
+            names.join(", ")
+        }
+    ))
 }
 
 /// The GDAL path of a measurement.

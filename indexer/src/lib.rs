@@ -10,6 +10,7 @@ mod fast_get;
 mod feed;
 pub mod item_grid;
 mod objects;
+pub mod packing;
 pub mod pipeline;
 pub mod raster;
 pub mod recognition;

@@ -576,7 +576,7 @@ fn listing_prefixes(sources: &[String]) -> Vec<String> {
     out
 }
 
-/// Each product's measurements (dtype, nodata) and load CRS, from the products the run already loaded.
+/// Each product's measurements (dtype, nodata, packing) and load CRS, from the products the run already loaded.
 fn measurement_definitions(products: &ProductCache) -> BTreeMap<String, ProductDef> {
     let mut out = BTreeMap::new();
     for (name, definition) in products.definitions() {
@@ -601,6 +601,8 @@ fn measurement_definitions(products: &ProductCache) -> BTreeMap<String, ProductD
                 MeasurementDef {
                     dtype: dtype.to_string(),
                     nodata,
+                    scale_factor: m["scale_factor"].as_f64(),
+                    add_offset: m["add_offset"].as_f64(),
                 },
             );
         }

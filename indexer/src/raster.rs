@@ -1,4 +1,5 @@
-//! Raster metadata through GDAL: size, geotransform, CRS, band types and nodata, subdatasets.
+//! Raster metadata through GDAL: size, geotransform, CRS, band types, nodata and packing (scale,
+//! offset), subdatasets.
 //! A GDAL `Dataset` is not `Sync`: each worker opens its own, so this module takes paths, not datasets.
 use crate::{Error, Result};
 use gdal::{Dataset, Metadata};
@@ -31,6 +32,12 @@ pub struct BandInfo {
     pub data_type: String,
     /// Nodata value, if set.
     pub nodata: Option<f64>,
+    /// GDAL's band scale, if the file declares one. The netCDF and HDF5 drivers take it from
+    /// `scale_factor`; the HDF4 driver reports the SDS `scale_factor` as written, whatever its
+    /// convention (MODIS land's 10000 means stored ÷ 10000; see `packing`).
+    pub scale: Option<f64>,
+    /// GDAL's band offset (`add_offset`), if the file declares one.
+    pub offset: Option<f64>,
 }
 
 impl RasterInfo {
@@ -98,6 +105,8 @@ pub fn inspect(path: &str) -> Result<RasterInfo> {
         bands.push(BandInfo {
             data_type: b.band_type().name(),
             nodata: b.no_data_value(),
+            scale: declared(b.scale(), 1.0),
+            offset: declared(b.offset(), 0.0),
         });
     }
     let mut subdatasets = Vec::new();
@@ -127,6 +136,12 @@ pub fn inspect(path: &str) -> Result<RasterInfo> {
         bands,
         subdatasets,
     })
+}
+
+/// GDAL answers 1 (scale) or 0 (offset) with success for a band that declares none (GeoTIFF, netCDF
+/// without the attribute): the identity is treated as undeclared, which means the same thing.
+fn declared(v: Option<f64>, identity: f64) -> Option<f64> {
+    v.filter(|x| *x != identity)
 }
 
 #[cfg(test)]
@@ -163,13 +178,37 @@ mod tests {
             info.bands,
             vec![BandInfo {
                 data_type: "Float32".into(),
-                nodata: Some(-9999.0)
+                nodata: Some(-9999.0),
+                scale: None,
+                offset: None,
             }]
         );
         assert_eq!(
             info.eo3_transform(),
             Some([0.05, 0.0, -100.0, 0.0, -0.05, 40.0])
         );
+    }
+
+    #[test]
+    fn band_packing_is_read_and_the_identity_is_undeclared() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("packed.tif");
+        {
+            let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
+            let mut ds = driver
+                .create_with_band_type::<u16, _>(&path, 4, 4, 2)
+                .unwrap();
+            let mut b = ds.rasterband(1).unwrap();
+            b.set_scale(0.1).unwrap();
+            b.set_offset(220.0).unwrap();
+            b.set_no_data_value(Some(32767.0)).unwrap();
+        }
+        let info = inspect(path.to_str().unwrap()).unwrap();
+        assert_eq!(
+            (info.bands[0].scale, info.bands[0].offset),
+            (Some(0.1), Some(220.0))
+        );
+        assert_eq!((info.bands[1].scale, info.bands[1].offset), (None, None));
     }
 
     #[test]
