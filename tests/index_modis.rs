@@ -35,6 +35,13 @@ fn write_mod13q1(path: &Path, h: u32, v: u32) {
     ] {
         w.field(sds, -1000i16, &vec![800i16; N * N]).unwrap();
     }
+    for (sds, fill) in [
+        ("250m 16 days view zenith angle", -10000i16),
+        ("250m 16 days sun zenith angle", -10000),
+        ("250m 16 days relative azimuth angle", -4000),
+    ] {
+        w.field(sds, fill, &vec![1500i16; N * N]).unwrap();
+    }
     w.finish().unwrap();
 }
 

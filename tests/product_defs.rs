@@ -54,6 +54,10 @@ fn real_names_are_recognised_as_the_right_products() {
         ("s3://lp-prod-protected/MOD13Q1.061/MOD13Q1.A2023161.h29v09.061.2023177233537/MOD13Q1.A2023161.h29v09.061.2023177233537.hdf", "mod13q1_061", "2023-06-10", "2023-06-25", Some("h29v09")),
         ("MOD09A1.A2020001.h29v11.061.2020010000000.hdf", "mod09a1_061", "2020-01-01", "2020-01-08", Some("h29v11")),
         ("https://data.chc.ucsb.edu/products/CHIRPS-2.0/global_daily/tifs/p05/2023/chirps-v2.0.2023.01.01.tif.gz", "chirps_v2_daily_p05", "2023-01-01", "2023-01-01", None),
+        ("products/CHIRPS-2.0/global_daily/cogs/p05/2023/chirps-v2.0.2023.01.01.cog", "chirps_v2_daily_p05", "2023-01-01", "2023-01-01", None),
+        ("products/CHIRPS-2.0/prelim/global_daily/tifs/p05/2024/chirps-v2.0.2024.01.01.tif.gz", "chirps_v2_daily_p05", "2024-01-01", "2024-01-01", None),
+        ("GPM_L3/GPM_3IMERGHH.07/2024/015/3B-HHR.MS.MRG.3IMERG.20240115-S000000-E002959.0000.V07B.HDF5", "gpm_imerg_hhr_v07", "2024-01-15", "2024-01-15", None),
+        ("GPM_L3/GPM_3IMERGDF.07/2024/01/3B-DAY.MS.MRG.3IMERG.20240115-S000000-E235959.V07B.nc4", "gpm_imerg_day_v07", "2024-01-15", "2024-01-15", None),
         ("metdata/pr_2015.nc", "gridmet_pr", "2015-01-01", "2015-12-31", None),
         ("metdata/pet_2015.nc", "gridmet_pet", "2015-01-01", "2015-12-31", None),
         ("metdata/tmmn_2015.nc", "gridmet_tmmn", "2015-01-01", "2015-12-31", None),
@@ -74,8 +78,27 @@ fn real_names_are_recognised_as_the_right_products() {
         );
         assert_eq!(r.region_code.as_deref(), region, "{key}");
     }
+    // Half hours carry their S..E span and run maturity; 48 a day, told apart by time.
+    let hh = recogniser
+        .recognise("GPM_3IMERGHHL.07/2024/015/3B-HHR-L.MS.MRG.3IMERG.20240115-S233000-E235959.1410.V07B.HDF5")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            hh.start_time.map(|t| t.to_string()),
+            hh.end_time.map(|t| t.to_string()),
+            hh.maturity.as_deref()
+        ),
+        (
+            Some("23:30:00".into()),
+            Some("23:59:59.999999".into()),
+            Some("interim")
+        )
+    );
     for key in [
         "MOD13Q1.A2023161.h29v09.061.2023177233537.hdf.xml",
+        "3B-HHR.MS.MRG.3IMERG.20240115-S000000-E002959.0000.V06B.HDF5",
+        "global_daily/cogs/p25/2023/chirps-v2.0.2023.01.01.cog",
         "global_pentad/tifs/chirps-v2.0.2020.07.3.tif.gz",
         "README.txt",
     ] {

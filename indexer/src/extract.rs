@@ -6,7 +6,7 @@ use crate::raster::{self, RasterInfo};
 use crate::recognition::{MeasurementSource, Recognised, Spec};
 use crate::s3::{split_s3, ObjectRef, S3};
 use crate::{Error, Result};
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,6 +29,12 @@ pub fn dataset_id(product: &str, location: &str, band: Option<u32>) -> Uuid {
     );
     Uuid::new_v5(&etlake_namespace(), name.as_bytes())
 }
+
+/// 23:59:59.999999, the last instant of a day in `dtr:end_datetime`.
+const END_OF_DAY: NaiveTime = match NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999) {
+    Some(t) => t,
+    None => panic!("valid time"),
+};
 
 /// What a product definition says about one measurement.
 #[derive(Debug, Clone)]
@@ -290,16 +296,17 @@ pub fn extract(
         grid_docs.insert(name.clone(), json!({"shape": [info.height, info.width], "transform": [t[0], t[1], t[2], t[3], t[4], t[5], 0.0, 0.0, 1.0]}));
     }
     let processing = processing_time(recognised);
+    // Days run from midnight to 23:59:59.999999 unless the recognition rule gave times of day.
     let base = |start: NaiveDate, end: NaiveDate| {
+        let from = start.and_time(recognised.start_time.unwrap_or(NaiveTime::MIN));
+        let to = end.and_time(recognised.end_time.unwrap_or(END_OF_DAY));
+        let from = from.format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let mut props = Map::new();
-        props.insert("datetime".into(), json!(format!("{start}T00:00:00Z")));
-        props.insert(
-            "dtr:start_datetime".into(),
-            json!(format!("{start}T00:00:00Z")),
-        );
+        props.insert("datetime".into(), json!(from));
+        props.insert("dtr:start_datetime".into(), json!(from));
         props.insert(
             "dtr:end_datetime".into(),
-            json!(format!("{end}T23:59:59.999999Z")),
+            json!(to.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()),
         );
         props.insert("odc:file_format".into(), json!(spec.file_format));
         if let Some(p) = &processing {
@@ -329,6 +336,10 @@ pub fn extract(
         };
     let label_base = |d: NaiveDate| {
         let mut l = format!("{}_{}", spec.product, d.format("%Y%m%d"));
+        // Sub-daily datasets (48 IMERG half hours a day) need the time in their label.
+        if let Some(t) = recognised.start_time {
+            l.push_str(&t.format("T%H%M").to_string());
+        }
         if let Some(r) = &recognised.region_code {
             l.push('_');
             l.push_str(r);

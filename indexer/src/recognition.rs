@@ -3,7 +3,7 @@
 //! This is the one place that turns product definitions into recognition templates.
 use crate::template::Template;
 use crate::{Error, Result};
-use chrono::{Datelike, Duration, Months, NaiveDate};
+use chrono::{Datelike, Duration, Months, NaiveDate, NaiveDateTime, NaiveTime};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -90,10 +90,16 @@ pub struct StatedGrid {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimeRule {
-    /// `{year}-{month}-{day}`, `{year}-{doy}`, `{year}-{month}` or `{year}`, built from fields.
+    /// `{year}-{month}-{day}`, `{year}-{doy}`, `{year}-{month}` or `{year}`, built from fields,
+    /// optionally followed by a time of day `T{h}:{m}[:{s}]` (UTC), e.g. IMERG's half hours.
     pub start: String,
-    /// ISO-8601 duration of each dataset: `P1D`, `P8D`, `P16D`, `P1M`, `P1Y`.
+    /// ISO-8601 duration of each dataset: `P1D`, `P8D`, `P16D`, `P1M`, `P1Y`, or with a time of day
+    /// `PT30M`, `PT1H`, `PT1S`.
     pub period: String,
+    /// The dataset's last second, when the file name states it (IMERG `-E002959`): built like
+    /// `start`; the dataset then ends at that second's end, whatever `period` says.
+    #[serde(default)]
+    pub end: Option<String>,
     /// One dataset per time step of a multi-time file (`band` = 1-based step).
     #[serde(default)]
     pub per_band: bool,
@@ -125,6 +131,10 @@ pub struct Recognised {
     pub start: NaiveDate,
     /// Last day, inclusive.
     pub end: NaiveDate,
+    /// Time of day of the start, when the rule gives one (else the day starts at midnight).
+    pub start_time: Option<NaiveTime>,
+    /// Last instant of the last day, when the rule gives times (else the day's end).
+    pub end_time: Option<NaiveTime>,
     /// Region code, if the product has one.
     pub region_code: Option<String>,
     /// Maturity, if the product has one.
@@ -191,7 +201,7 @@ impl Recogniser {
             .collect::<Result<Vec<_>>>()?;
         parse_period(&spec.time.period).ok_or_else(|| {
             bad(format!(
-                "time.period: {:?} is not P<n>D, P<n>M or P<n>Y",
+                "time.period: {:?} is not P<n>D, P<n>M, P<n>Y or PT<n>H/M/S",
                 spec.time.period
             ))
         })?;
@@ -199,6 +209,13 @@ impl Recogniser {
             let names = t.field_names();
             for needed in placeholders(&spec.time.start)
                 .into_iter()
+                .chain(
+                    spec.time
+                        .end
+                        .as_deref()
+                        .map(placeholders)
+                        .unwrap_or_default(),
+                )
                 .chain(
                     spec.region_code
                         .as_deref()
@@ -253,19 +270,39 @@ impl Recogniser {
                     message: format!("{} ({}): {message}", spec.product, t.source()),
                 };
                 let start_text = fill(&spec.time.start, &fields);
-                let start = parse_start(&start_text)
+                let (start, start_time) = parse_start(&start_text)
                     .ok_or_else(|| bad(format!("{start_text:?} is not a date")))?;
-                let end = if spec.time.per_band {
+                let at = start.and_time(start_time.unwrap_or(NaiveTime::MIN));
+                // The last instant (inclusive, to the microsecond).
+                let last: NaiveDateTime = if spec.time.per_band {
                     start
                         .with_month(12)
                         .and_then(|d| d.with_day(31))
                         .unwrap_or(start)
+                        .and_time(last_instant(NaiveTime::MIN, Duration::days(1)))
+                } else if let Some(end) = &spec.time.end {
+                    let end_text = fill(end, &fields);
+                    let (d, t) = parse_start(&end_text)
+                        .ok_or_else(|| bad(format!("{end_text:?} is not a date")))?;
+                    let end = d.and_time(last_instant(
+                        t.unwrap_or(NaiveTime::MIN),
+                        match t {
+                            Some(_) => Duration::seconds(1),
+                            None => Duration::days(1),
+                        },
+                    ));
+                    if end < at {
+                        return Err(bad(format!(
+                            "the end {end_text} is before the start {start_text}"
+                        )));
+                    }
+                    end
                 } else {
                     let p = parse_period(&spec.time.period).expect("validated at load");
-                    add_period(start, p)
-                        .ok_or_else(|| bad("period overflows the calendar".into()))?
-                        - Duration::days(1)
+                    add_period(at, p).ok_or_else(|| bad("period overflows the calendar".into()))?
+                        - Duration::microseconds(1)
                 };
+                let timed = start_time.is_some() || spec.time.end.is_some();
                 let maturity = spec.maturity.as_ref().map(|m| {
                     let v = fill(m, &fields);
                     spec.maturity_map.get(&v).cloned().unwrap_or(v)
@@ -276,7 +313,9 @@ impl Recogniser {
                     maturity,
                     fields,
                     start,
-                    end,
+                    end: last.date(),
+                    start_time: timed.then_some(at.time()),
+                    end_time: timed.then_some(last.time()),
                 }));
             }
         }
@@ -305,26 +344,59 @@ fn fill(pattern: &str, fields: &BTreeMap<String, String>) -> String {
     s
 }
 
-/// `2023-01-05` (date), `2023-161` (day of year), `2023-07` (month) or `2023` (year).
-fn parse_start(s: &str) -> Option<NaiveDate> {
-    let parts: Vec<&str> = s.split('-').collect();
+/// `2023-01-05` (date), `2023-161` (day of year), `2023-07` (month) or `2023` (year), optionally
+/// followed by `T13:30` or `T13:30:00` (time of day).
+fn parse_start(s: &str) -> Option<(NaiveDate, Option<NaiveTime>)> {
+    let (date, time) = match s.split_once('T') {
+        Some((d, t)) => (d, Some(t)),
+        None => (s, None),
+    };
+    let parts: Vec<&str> = date.split('-').collect();
     let num = |p: &str| p.parse::<u32>().ok();
-    match parts.as_slice() {
+    let date = match parts.as_slice() {
         [y, m, d] => NaiveDate::from_ymd_opt(num(y)? as i32, num(m)?, num(d)?),
         [y, doy] if doy.len() == 3 => NaiveDate::from_yo_opt(num(y)? as i32, num(doy)?),
         [y, m] => NaiveDate::from_ymd_opt(num(y)? as i32, num(m)?, 1),
         [y] => NaiveDate::from_ymd_opt(num(y)? as i32, 1, 1),
         _ => None,
-    }
+    }?;
+    let time = match time {
+        None => None,
+        Some(t) => {
+            let hms: Vec<u32> = t.split(':').map(num).collect::<Option<_>>()?;
+            match hms.as_slice() {
+                [h, m] => Some(NaiveTime::from_hms_opt(*h, *m, 0)?),
+                [h, m, s] => Some(NaiveTime::from_hms_opt(*h, *m, *s)?),
+                _ => return None,
+            }
+        }
+    };
+    Some((date, time))
+}
+
+/// The last microsecond of the interval of length `unit` starting at `t` (a day: 23:59:59.999999).
+fn last_instant(t: NaiveTime, unit: Duration) -> NaiveTime {
+    t.overflowing_add_signed(unit - Duration::microseconds(1)).0
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Period {
     Days(i64),
     Months(u32),
+    Seconds(i64),
 }
 
 fn parse_period(p: &str) -> Option<Period> {
+    if let Some(body) = p.strip_prefix("PT") {
+        let (n, unit) = body.split_at(body.len().checked_sub(1)?);
+        let n: i64 = n.parse().ok().filter(|n| *n > 0)?;
+        return match unit {
+            "H" => Some(Period::Seconds(3600 * n)),
+            "M" => Some(Period::Seconds(60 * n)),
+            "S" => Some(Period::Seconds(n)),
+            _ => None,
+        };
+    }
     let body = p.strip_prefix('P')?;
     let (n, unit) = body.split_at(body.len().checked_sub(1)?);
     let n: u32 = n.parse().ok().filter(|n| *n > 0)?;
@@ -337,10 +409,11 @@ fn parse_period(p: &str) -> Option<Period> {
     }
 }
 
-fn add_period(d: NaiveDate, p: Period) -> Option<NaiveDate> {
+fn add_period(d: NaiveDateTime, p: Period) -> Option<NaiveDateTime> {
     match p {
         Period::Days(n) => d.checked_add_signed(Duration::days(n)),
         Period::Months(n) => d.checked_add_months(Months::new(n)),
+        Period::Seconds(n) => d.checked_add_signed(Duration::seconds(n)),
     }
 }
 
@@ -405,6 +478,63 @@ measurements:
             time: {start: '{year}', period: P1D, per_band: true}\nmeasurements: {pr: {layer: precipitation_amount}}\n").unwrap();
         let m = r.recognise("pr_2020.nc").unwrap().unwrap();
         assert_eq!(m.end, NaiveDate::from_ymd_opt(2020, 12, 31).unwrap());
+        assert_eq!((m.start_time, m.end_time), (None, None));
+    }
+
+    const HHR: &str = r#"
+product: hhr
+file_format: HDF5
+templates: ["3B-HHR{run:/(-E|-L)?/}.MS.MRG.3IMERG.{year:4}{month:2}{day:2}-S{sh:2}{sm:2}{ss:2}-E{eh:2}{em:2}{es:2}.{minutes:4}.{version:/V07[A-Z]/}.HDF5"]
+time: {start: "{year}-{month}-{day}T{sh}:{sm}:{ss}", end: "{year}-{month}-{day}T{eh}:{em}:{es}", period: PT30M}
+maturity: "{run}"
+maturity_map: {"": final, "-L": interim, "-E": nrt}
+measurements: {precipitation: {layer: //Grid/precipitation}}
+"#;
+
+    #[test]
+    fn half_hours_take_their_span_from_the_file_name() {
+        let mut r = Recogniser::default();
+        r.add("hhr.yaml", HHR).unwrap();
+        let t = |h, m, s, us| NaiveTime::from_hms_micro_opt(h, m, s, us).unwrap();
+        let m = r
+            .recognise("3B-HHR.MS.MRG.3IMERG.20240115-S233000-E235959.1410.V07B.HDF5")
+            .unwrap()
+            .unwrap();
+        let d = NaiveDate::from_ymd_opt(2024, 1, 15).unwrap();
+        assert_eq!((m.start, m.end), (d, d));
+        assert_eq!(m.start_time, Some(t(23, 30, 0, 0)));
+        assert_eq!(m.end_time, Some(t(23, 59, 59, 999_999)));
+        assert_eq!(m.maturity.as_deref(), Some("final"));
+        let m = r
+            .recognise("3B-HHR-E.MS.MRG.3IMERG.20240229-S120000-E122959.0720.V07B.HDF5")
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.start_time, Some(t(12, 0, 0, 0)));
+        assert_eq!(m.end_time, Some(t(12, 29, 59, 999_999)));
+        assert_eq!(m.maturity.as_deref(), Some("nrt"));
+        // An end before the start, or an hour 24, is an error naming the file.
+        for bad in [
+            "3B-HHR.MS.MRG.3IMERG.20240115-S003000-E002959.0030.V07B.HDF5",
+            "3B-HHR.MS.MRG.3IMERG.20240115-S240000-E242959.1440.V07B.HDF5",
+        ] {
+            let e = r.recognise(bad).unwrap_err().to_string();
+            assert!(e.contains(bad), "{e}");
+        }
+        // Without `end`, the period gives the span; dates without times keep whole days.
+        let mut r = Recogniser::default();
+        r.add(
+            "p.yaml",
+            "product: p\nfile_format: GeoTIFF\ntemplates: ['x_{y:4}{m:2}{d:2}{h:2}{mi:2}.tif']\n\
+            time: {start: '{y}-{m}-{d}T{h}:{mi}', period: PT1H}\nmeasurements: {v: {band: 1}}\n",
+        )
+        .unwrap();
+        let m = r.recognise("x_202012312330.tif").unwrap().unwrap();
+        assert_eq!(m.end, NaiveDate::from_ymd_opt(2021, 1, 1).unwrap());
+        assert_eq!(m.end_time, Some(t(0, 29, 59, 999_999)));
+        let e = Recogniser::default()
+            .add("q.yaml", "product: p\nfile_format: GeoTIFF\ntemplates: ['x.tif']\ntime: {start: '2020', period: PT}\nmeasurements: {}\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("PT<n>H/M/S"), "{e}");
     }
 
     #[test]

@@ -77,16 +77,11 @@ pub fn mod13q1_tile(
 ) -> Result<(), HdfEosError> {
     let n = size * size;
     let mut g = GridWriter::modis_tile(path, "MODIS_Grid_16DAY_250m_500m_VI", h, v, size, size)?;
+    // The 12 SDS in LP DAAC's order (the MeasuredParameter list of a real MOD13Q1.061 .hdf.xml).
     g.field("250m 16 days NDVI", -3000i16, ndvi)?;
     let evi: Vec<i16> = ndvi.iter().map(|x| x / 2).collect();
     g.field("250m 16 days EVI", -3000i16, &evi)?;
     g.field("250m 16 days VI Quality", 65535u16, &vec![2116u16; n])?;
-    g.field("250m 16 days pixel reliability", -1i8, &vec![0i8; n])?;
-    g.field(
-        "250m 16 days composite day of the year",
-        -1i16,
-        &vec![(doy + 7) as i16; n],
-    )?;
     for sds in ["red", "NIR", "blue", "MIR"] {
         g.field(
             &format!("250m 16 days {sds} reflectance"),
@@ -94,6 +89,28 @@ pub fn mod13q1_tile(
             &vec![900i16; n],
         )?;
     }
+    // Angles in hundredths of a degree.
+    g.field(
+        "250m 16 days view zenith angle",
+        -10000i16,
+        &vec![1200i16; n],
+    )?;
+    g.field(
+        "250m 16 days sun zenith angle",
+        -10000i16,
+        &vec![3500i16; n],
+    )?;
+    g.field(
+        "250m 16 days relative azimuth angle",
+        -4000i16,
+        &vec![-9000i16; n],
+    )?;
+    g.field(
+        "250m 16 days composite day of the year",
+        -1i16,
+        &vec![(doy + 7) as i16; n],
+    )?;
+    g.field("250m 16 days pixel reliability", -1i8, &vec![0i8; n])?;
     g.finish()
 }
 
