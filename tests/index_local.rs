@@ -3,7 +3,7 @@
 //! files counted, and ODC Python loads the same pixels that were written.
 mod common;
 use common::*;
-use sample_lake::netcdf3;
+use sample_lake::gridmet;
 
 #[test]
 fn local_lake_is_indexed_once_and_python_loads_it() {
@@ -42,28 +42,37 @@ fn local_lake_is_indexed_once_and_python_loads_it() {
     std::fs::write(daily.join("chirps-v2.0.2023.01.04.tif"), b"II*\0 truncated").unwrap();
     std::fs::write(l.join("README.txt"), "not data").unwrap();
     std::fs::create_dir_all(l.join("gridmet")).unwrap();
-    let grid = netcdf3::LatLonGrid {
+    let grid = gridmet::LatLonGrid {
         north: 41.0,
         west: -105.0,
         res: 1.0 / 24.0,
         ny: 24,
         nx: 48,
     };
-    netcdf3::daily_grid(
+    // Packed as gridMET publishes (uint16): stored values d·1000 + r·100 + c.
+    gridmet::yearly_file(
         &l.join("gridmet/pr_2020.nc"),
-        "precipitation_amount",
+        &gridmet::PR,
+        2020,
         3,
         grid,
-        |d, r, c| (d * 1000 + r * 100 + c) as f32,
-    );
+        |d, r, c| (d * 1000 + r * 100 + c) as u16,
+    )
+    .unwrap();
     // A NetCDF missing the variable its product reads.
-    netcdf3::daily_grid(
+    let not_pet = gridmet::Variable {
+        name: "not_pet",
+        ..gridmet::PET
+    };
+    gridmet::yearly_file(
         &l.join("gridmet/pet_2020.nc"),
-        "not_pet",
+        &not_pet,
+        2020,
         1,
         grid,
-        |_, _, _| 1.0,
-    );
+        |_, _, _| 1,
+    )
+    .unwrap();
 
     // A dry run reports exactly what a run would do and writes nothing, not even a run record.
     let elsewhere = tempdir();
@@ -133,7 +142,9 @@ fn local_lake_is_indexed_once_and_python_loads_it() {
     );
     assert!(
         t.contains("chirps-v2.0.2023.01.03.tif")
-            && t.contains("stores int16, product chirps_v2_daily_p05 says float32"),
+            && t.contains(
+                "precip: the file stores int16 scale 1 offset 0 nodata -9999, product chirps_v2_daily_p05 says float32"
+            ),
         "{t}"
     );
     assert!(
@@ -141,7 +152,9 @@ fn local_lake_is_indexed_once_and_python_loads_it() {
         "{t}"
     );
     assert!(
-        t.contains("pet_2020.nc") && t.contains("potential_evapotranspiration"),
+        t.contains("pet_2020.nc")
+            && t.contains("pet: the file has no variable potential_evapotranspiration (it has: ")
+            && t.contains("not_pet"),
         "{t}"
     );
 
@@ -216,10 +229,10 @@ g = dc.load(product='gridmet_pr', time=('2020-01-02', '2020-01-02'), latitude=(4
 v = g.pr.isel(time=0)
 rows_ = np.floor((41.0 - v.latitude.values) * 24 + 1e-9).astype(int)
 cols_ = np.floor((v.longitude.values + 105.0) * 24 + 1e-9).astype(int)
-exp = (1000 + rows_[:, None] * 100 + cols_[None, :]).astype('float32')
-print('gridmet', g.sizes['time'], bool((v.values == exp).all()))
+exp = (1000 + rows_[:, None] * 100 + cols_[None, :]).astype('uint16')
+print('gridmet', g.sizes['time'], v.dtype, bool((v.values == exp).all()))
 "#;
     let out = ok(python(&pg.url, code));
     assert!(out.contains("chirps 2 True True"), "{out}");
-    assert!(out.contains("gridmet 1 True"), "{out}");
+    assert!(out.contains("gridmet 1 uint16 True"), "{out}");
 }

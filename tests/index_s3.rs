@@ -3,7 +3,7 @@
 //! missing bucket, refused credentials or an unreachable endpoint.
 mod common;
 use common::*;
-use sample_lake::netcdf3;
+use sample_lake::gridmet;
 use std::path::PathBuf;
 
 const CREDS: [(&str, &str); 3] = [
@@ -32,14 +32,14 @@ fn s3_lake_is_indexed_and_errors_are_clear() {
         ));
     }
     let nc = files.path().join("pr_2021.nc");
-    let grid = netcdf3::LatLonGrid {
+    let grid = gridmet::LatLonGrid {
         north: 41.0,
         west: -105.0,
         res: 1.0 / 24.0,
         ny: 24,
         nx: 48,
     };
-    netcdf3::daily_grid(&nc, "precipitation_amount", 2, grid, |d, _, _| d as f32);
+    gridmet::yearly_file(&nc, &gridmet::PR, 2021, 2, grid, |d, _, _| d as u16).unwrap();
     let mut all = uploads.clone();
     all.push(("gridmet/pr_2021.nc".into(), nc));
     all.push(("gridmet/notes.txt".into(), files.path().join("pr_2021.nc")));

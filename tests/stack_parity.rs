@@ -4,7 +4,7 @@
 //! read) — same grid, same time labels, identical pixels with nearest, close with bilinear.
 mod common;
 use common::*;
-use sample_lake::netcdf3;
+use sample_lake::gridmet;
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -69,19 +69,21 @@ fn write_lake(l: &Path) {
         }
     }
     std::fs::create_dir_all(l.join("gridmet")).unwrap();
-    netcdf3::daily_grid(
+    gridmet::yearly_file(
         &l.join("gridmet/pr_2020.nc"),
-        "precipitation_amount",
+        &gridmet::PR,
+        2020,
         2,
-        netcdf3::LatLonGrid {
+        gridmet::LatLonGrid {
             north: 41.0,
             west: -105.0,
             res: 1.0 / 24.0,
             ny: 24,
             nx: 48,
         },
-        |d, r, c| (d * 1000 + r * 48 + c) as f32 / 8.0,
-    );
+        |d, r, c| (d * 1000 + r * 48 + c) as u16,
+    )
+    .unwrap();
     let modis = l.join("modis/MOD13Q1.A2020001.h09v05.061.2020017000000.hdf");
     std::fs::create_dir_all(modis.parent().unwrap()).unwrap();
     let ndvi: Vec<i16> = (0..48 * 48).map(|i| (i * 3 % 9000) as i16).collect();

@@ -180,7 +180,7 @@ pub fn extract(
         let gdal_path = gdal_path(&spec.file_format, &gdal_file, source).map_err(fail)?;
         if !infos.contains_key(&gdal_path) {
             let info = raster::inspect(&gdal_path).map_err(|e| {
-                missing_layer(&gdal_file, source)
+                missing_layer(&spec.file_format, &gdal_file, source)
                     .map(|m| fail(format!("{name}: {m}")))
                     .unwrap_or(e)
             })?;
@@ -398,28 +398,35 @@ fn sibling_name(file_name: &str, spec: &Spec, suffix: &str) -> Option<String> {
 /// When a layer cannot be opened, says whether the file lacks it: `Some("the file has no variable
 /// X (it has: …)")` if the container opens and does not list it, `None` otherwise (then GDAL's own error
 /// stands). A NetCDF without its product's variable is thus refused, never indexed as an empty dataset.
-fn missing_layer(file: &str, source: &MeasurementSource) -> Option<String> {
+fn missing_layer(format: &str, file: &str, source: &MeasurementSource) -> Option<String> {
     let layer = source.layer.as_deref()?;
-    let container = raster::inspect(file).ok()?;
-    let names: Vec<String> = container
-        .subdatasets
-        .iter()
-        .filter_map(|(name, _)| name.rsplit(':').next())
-        .map(|n| n.trim_start_matches('/').to_string())
-        .collect();
     let wanted = layer.trim_start_matches('/');
-    if names.iter().any(|n| n == wanted)
-        || container
-            .subdatasets
-            .iter()
-            .any(|(n, _)| n.ends_with(layer))
-    {
+    // NetCDF/HDF5: the file's arrays; HDF4: its subdatasets (whose names end with the layer).
+    let arrays = match format {
+        "NetCDF" | "HDF5" => raster::variable_names(file),
+        _ => None,
+    };
+    let names = match arrays {
+        Some(names) => names,
+        None => {
+            let container = raster::inspect(file).ok()?;
+            if container
+                .subdatasets
+                .iter()
+                .any(|(n, _)| n.ends_with(layer))
+            {
+                return None;
+            }
+            container.subdatasets.into_iter().map(|(_, d)| d).collect()
+        }
+    };
+    if names.iter().any(|n| n == wanted) {
         return None;
     }
     Some(format!(
         "the file has no variable {layer} (it has: {})",
         if names.is_empty() {
-            "no variables GDAL can read as rasters".to_string()
+            "nothing GDAL can read as a raster".to_string()
         } else {
             names.join(", ")
         }

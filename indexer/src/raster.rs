@@ -138,6 +138,35 @@ pub fn inspect(path: &str) -> Result<RasterInfo> {
     })
 }
 
+/// The arrays of a NetCDF or HDF5 file, by full path without the leading `/` (`precipitation`,
+/// `Grid/precipitation`), through GDAL's multidimensional API; `None` if GDAL cannot open it that way.
+pub fn variable_names(file: &str) -> Option<Vec<String>> {
+    use gdal::{DatasetOptions, GdalOpenFlags};
+    let ds = Dataset::open_ex(
+        file,
+        DatasetOptions {
+            open_flags: GdalOpenFlags::GDAL_OF_MULTIDIM_RASTER,
+            ..Default::default()
+        },
+    )
+    .ok()?;
+    fn walk(g: &gdal::raster::Group<'_>, prefix: &str, out: &mut Vec<String>, depth: usize) {
+        for a in g.array_names(Default::default()) {
+            out.push(format!("{prefix}{a}"));
+        }
+        if depth < 8 {
+            for name in g.group_names(Default::default()) {
+                if let Ok(sub) = g.open_group(&name, Default::default()) {
+                    walk(&sub, &format!("{prefix}{name}/"), out, depth + 1);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&ds.root_group().ok()?, "", &mut out, 0);
+    Some(out)
+}
+
 /// GDAL answers 1 (scale) or 0 (offset) with success for a band that declares none (GeoTIFF, netCDF
 /// without the attribute): the identity is treated as undeclared, which means the same thing.
 fn declared(v: Option<f64>, identity: f64) -> Option<f64> {

@@ -1,8 +1,8 @@
 //! The demo's sample lake: one water year over Colorado's Front Range (foothills to plains) in the
-//! real layouts — CHIRPS daily GeoTIFFs (half gzipped), gridMET yearly NetCDF, MODIS MOD13Q1 HDF-EOS2
+//! real layouts — CHIRPS daily GeoTIFFs (half gzipped), gridMET yearly NetCDF-4 (packed uint16), MODIS MOD13Q1 HDF-EOS2
 //! tiles, UTM soil grids — from one synthetic terrain, so rain, temperature and NDVI agree.
+use crate::gridmet;
 use crate::landsat::{civil_from_days, fraction};
-use crate::netcdf3;
 use gdal::spatial_ref::SpatialRef;
 use gdal::DriverManager;
 use std::path::Path;
@@ -146,8 +146,9 @@ pub fn write(root: &Path, days: usize) -> Result<Written, Box<dyn std::error::Er
         }
         w.chirps += 1;
     }
-    // gridMET yearly files at 1/24° (48 × 48), each calendar year touched, every day of the year.
-    let grid = netcdf3::LatLonGrid {
+    // gridMET yearly files at 1/24° (48 × 48), each calendar year touched, every day of the year,
+    // packed as gridMET publishes them (uint16 with scale_factor/add_offset, fill 32767).
+    let grid = gridmet::LatLonGrid {
         north: 40.5,
         west: -106.0,
         res: 1.0 / 24.0,
@@ -165,27 +166,28 @@ pub fn write(root: &Path, days: usize) -> Result<Written, Box<dyn std::error::Er
                 40.5 - (r as f64 + 0.5) / 24.0,
             )
         };
-        let vars: [(&str, &str, &Field); 4] = [
-            ("pr", "precipitation_amount", &precipitation),
-            ("pet", "potential_evapotranspiration", &reference_et),
-            ("tmmn", "air_temperature", &|d, x, y| {
+        let vars: [(gridmet::Variable, &Field); 4] = [
+            (gridmet::PR, &precipitation),
+            (gridmet::PET, &reference_et),
+            (gridmet::TMMN, &|d, x, y| {
                 temperature(d, x, y, false) + 273.15
             }),
-            ("tmmx", "air_temperature", &|d, x, y| {
+            (gridmet::TMMX, &|d, x, y| {
                 temperature(d, x, y, true) + 273.15
             }),
         ];
-        for (file, var, f) in vars {
-            netcdf3::daily_grid(
-                &root.join(format!("gridmet/{file}_{year}.nc")),
-                var,
+        for (var, f) in vars {
+            gridmet::yearly_file(
+                &root.join(format!("gridmet/{}_{year}.nc", var.file)),
+                &var,
+                year,
                 n,
                 grid,
                 |d, r, c| {
                     let (x, y) = at(r, c);
-                    f(first + d as i64, x, y) as f32
+                    var.pack(f(first + d as i64, x, y))
                 },
-            );
+            )?;
             w.gridmet += 1;
         }
     }
