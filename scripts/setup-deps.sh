@@ -10,6 +10,8 @@ dpkg -s libgdal-dev >/dev/null 2>&1 || need+=(libgdal-dev)
 dpkg -s gdal-bin >/dev/null 2>&1 || need+=(gdal-bin)
 # HDF-EOS2 library: the sample-lake crate writes genuine MODIS-style grid files with it.
 dpkg -s libhdfeos-dev >/dev/null 2>&1 || need+=(libhdfeos-dev)
+# libnetcdf: the sample-lake crate writes gridMET's NetCDF-4 (packed uint16) files with it.
+dpkg -s libnetcdf-dev >/dev/null 2>&1 || need+=(libnetcdf-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   need+=(postgresql-15)
