@@ -10,9 +10,11 @@ use std::path::Path;
 const GRID: &str = "MODIS_Grid_16DAY_250m_500m_VI";
 const N: usize = 48;
 
-/// A MOD13Q1-shaped tile at coarse resolution: every SDS of the product with its real name and type.
-fn write_mod13q1(path: &Path, h: u32, v: u32) {
+/// A MOD13Q1-shaped tile at coarse resolution: every SDS of the product with its real name and type,
+/// NDVI packed with `scale_factor` `ndvi_scale` (MODIS land's divide convention: 10000 = ×0.0001).
+fn write_mod13q1(path: &Path, h: u32, v: u32, ndvi_scale: f64) {
     let mut w = GridWriter::modis_tile(path, GRID, h, v, N, N).unwrap();
+    w.packing("250m 16 days NDVI", ndvi_scale, 0.0);
     let ndvi: Vec<i16> = (0..N * N).map(|i| (i % 10000) as i16).collect();
     w.field("250m 16 days NDVI", -3000i16, &ndvi).unwrap();
     w.field("250m 16 days EVI", -3000i16, &vec![1500i16; N * N])
@@ -51,8 +53,15 @@ fn modis_tiles_are_indexed_from_disk_and_s3() {
     let lake = tempdir();
     let l = lake.path();
     let good = l.join("MOD13Q1.A2023161.h09v05.061.2023177233537.hdf");
-    write_mod13q1(&good, 9, 5);
+    write_mod13q1(&good, 9, 5, 10000.0);
     std::fs::write(l.join("MOD13Q1.A2023177.h09v05.061.2023193000000.hdf"), b"").unwrap();
+    // Packed ten times coarser than the product says: refused in the product's terms.
+    write_mod13q1(
+        &l.join("MOD13Q1.A2023193.h09v05.061.2023209000000.hdf"),
+        9,
+        5,
+        1000.0,
+    );
 
     // GDAL sees a genuine HDF-EOS grid.
     let info = std::process::Command::new("gdalinfo")
@@ -72,7 +81,13 @@ fn modis_tiles_are_indexed_from_disk_and_s3() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(
-        t.contains("1 indexed") && t.contains("1 failed") && t.contains("MOD13Q1.A2023177"),
+        t.contains("1 indexed") && t.contains("2 failed") && t.contains("MOD13Q1.A2023177"),
+        "{t}"
+    );
+    // GDAL 3.6 reports the SDS scale_factor as written (10000 and 1000); read as divisors, the first
+    // is the product's 0.0001 and the second is not.
+    assert!(
+        t.contains("MOD13Q1.A2023193.h09v05.061.2023209000000.hdf: GDAL: ndvi: the file stores int16 scale 0.001 offset 0 nodata -3000, product mod13q1_061 says int16 scale 0.0001 offset 0 nodata -3000"),
         "{t}"
     );
 
@@ -131,6 +146,7 @@ fn modis_tiles_are_indexed_from_disk_and_s3() {
     let expected: Vec<i16> = (0..N * N).map(|i| (i % 10000) as i16).collect();
     assert_eq!(buf.data(), expected.as_slice());
     assert_eq!(band.no_data_value(), Some(-3000.0));
+    assert_eq!((band.scale(), band.offset()), (Some(10000.0), Some(0.0)));
 
     // ODC Python finds it by place and time.
     let code = "import datacube\ndc = datacube.Datacube(app='etlake-test')\n\

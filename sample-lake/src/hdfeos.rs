@@ -45,7 +45,21 @@ extern "C" {
     fn GDclose(fid: i32) -> c_int;
 }
 
+// The SD interface of the HDF4 library HDF-EOS is built on (Debian's `libhdf4-alt`), for SDS
+// attributes HDF-EOS has no call for (`scale_factor`, `add_offset`).
+#[link(name = "mfhdfalt")]
+extern "C" {
+    fn SDstart(name: *const i8, access: i32) -> i32;
+    fn SDnametoindex(sd: i32, name: *const i8) -> i32;
+    fn SDselect(sd: i32, index: i32) -> i32;
+    fn SDsetattr(sds: i32, name: *const i8, nt: i32, count: i32, data: *const c_void) -> c_int;
+    fn SDendaccess(sds: i32) -> c_int;
+    fn SDend(sd: i32) -> c_int;
+}
+
 const DFACC_CREATE: c_int = 4;
+const DFACC_WRITE: i32 = 2;
+const DFNT_FLOAT64: i32 = 6;
 const GCTP_SNSOID: i32 = 16;
 const HDFE_CORNER: i32 = 1;
 const HDFE_GD_UL: i32 = 0;
@@ -111,6 +125,17 @@ pub fn mod13q1_tile(
         &vec![(doy + 7) as i16; n],
     )?;
     g.field("250m 16 days pixel reliability", -1i8, &vec![0i8; n])?;
+    // MODIS land's divide convention (stored ÷ 10000) [unverified for MOD13Q1 itself].
+    for sds in [
+        "NDVI",
+        "EVI",
+        "red reflectance",
+        "NIR reflectance",
+        "blue reflectance",
+        "MIR reflectance",
+    ] {
+        g.packing(&format!("250m 16 days {sds}"), 10000.0, 0.0);
+    }
     g.finish()
 }
 
@@ -154,6 +179,8 @@ pub struct GridWriter {
     width: usize,
     height: usize,
     path: String,
+    /// `(field, scale_factor, add_offset)` written as SDS attributes once HDF-EOS has closed the file.
+    packing: Vec<(String, f64, f64)>,
 }
 
 impl GridWriter {
@@ -197,6 +224,7 @@ impl GridWriter {
                 width,
                 height,
                 path: p.clone(),
+                packing: Vec::new(),
             };
             if GDdefproj(grid, GCTP_SNSOID, 0, -1, parms.as_ptr()) < 0 {
                 return Err(err("GDdefproj"));
@@ -255,9 +283,58 @@ impl GridWriter {
         Ok(())
     }
 
-    /// Closes the grid and the file.
+    /// Gives field `name` the SDS attributes `scale_factor` and `add_offset` (float64), as MODIS land
+    /// products carry them (MOD13Q1 NDVI: 10000 and 0, meaning stored ÷ 10000).
+    pub fn packing(&mut self, name: &str, scale_factor: f64, add_offset: f64) {
+        self.packing
+            .push((name.to_string(), scale_factor, add_offset));
+    }
+
+    /// Closes the grid and the file, then writes the fields' packing attributes.
     pub fn finish(mut self) -> Result<(), HdfEosError> {
-        self.close()
+        self.close()?;
+        if self.packing.is_empty() {
+            return Ok(());
+        }
+        let err = |what: String| HdfEosError(format!("{}: {what} failed", self.path));
+        // SAFETY: the file was closed by HDF-EOS; ids are checked and released once.
+        unsafe {
+            let sd = SDstart(cstr(&self.path).as_ptr(), DFACC_WRITE);
+            if sd < 0 {
+                return Err(err("SDstart".into()));
+            }
+            let mut result = Ok(());
+            for (name, scale, offset) in &self.packing {
+                let index = SDnametoindex(sd, cstr(name).as_ptr());
+                let sds = if index < 0 { -1 } else { SDselect(sd, index) };
+                let ok = sds >= 0
+                    && SDsetattr(
+                        sds,
+                        cstr("scale_factor").as_ptr(),
+                        DFNT_FLOAT64,
+                        1,
+                        (scale as *const f64).cast(),
+                    ) >= 0
+                    && SDsetattr(
+                        sds,
+                        cstr("add_offset").as_ptr(),
+                        DFNT_FLOAT64,
+                        1,
+                        (offset as *const f64).cast(),
+                    ) >= 0;
+                if sds >= 0 {
+                    SDendaccess(sds);
+                }
+                if !ok {
+                    result = Err(err(format!("packing attributes of field {name:?}")));
+                    break;
+                }
+            }
+            if SDend(sd) < 0 && result.is_ok() {
+                result = Err(err("SDend".into()));
+            }
+            result
+        }
     }
 
     fn close(&mut self) -> Result<(), HdfEosError> {
