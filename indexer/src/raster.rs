@@ -224,7 +224,7 @@ mod tests {
         let path = dir.path().join("packed.tif");
         {
             let driver = DriverManager::get_driver_by_name("GTiff").unwrap();
-            let mut ds = driver
+            let ds = driver
                 .create_with_band_type::<u16, _>(&path, 4, 4, 2)
                 .unwrap();
             let mut b = ds.rasterband(1).unwrap();
