@@ -1,7 +1,8 @@
 //! gridMET as the University of Idaho publishes it (NetCDF-4, uint16 packed with scale_factor/
 //! add_offset, fill 32767, a `crs` GeoTransform half a cell off the coordinates; provider-specs §1a):
 //! a file packed like its product is indexed on the grid its lat/lon coordinates give and `dc.load`
-//! returns every stored value at its true lon/lat; a file packed otherwise (a repacked year), the
+//! returns every stored value at its true lon/lat; a file packed otherwise (a repacked year beside a
+//! year packed like the product), the
 //! pre-2019 float32 format, and a file without its variable are each one failed object whose reason
 //! names the file's and the product's values, and nothing of theirs is indexed.
 mod common;
@@ -76,7 +77,17 @@ fn packed_gridmet_is_indexed_where_its_coordinates_put_it_and_other_packings_are
         stored,
     )
     .unwrap();
-    // The same variable repacked with another offset: a product has one packing.
+    // One year packed like the product, the next repacked with another offset: a product has one
+    // packing, so the repacked file is refused and the other indexed.
+    gridmet::yearly_file(
+        &l.join("tmmn_2021.nc"),
+        &gridmet::TMMN,
+        2021,
+        2,
+        GRID,
+        stored,
+    )
+    .unwrap();
     let repacked = gridmet::Variable {
         offset: 200.0,
         ..gridmet::TMMN
@@ -117,7 +128,7 @@ fn packed_gridmet_is_indexed_where_its_coordinates_put_it_and_other_packings_are
     );
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(t.contains("3 indexed") && t.contains("3 failed"), "{t}");
+    assert!(t.contains("5 indexed") && t.contains("3 failed"), "{t}");
     for (file, reason) in [
         (
             "tmmn_2020.nc",
@@ -147,8 +158,8 @@ fn packed_gridmet_is_indexed_where_its_coordinates_put_it_and_other_packings_are
         assert!(line.contains(reason), "{file}: {line}");
     }
     assert_eq!(
-        rows(&pg.url, "SELECT p.name || ' ' || count(*) FROM agdc.dataset d JOIN agdc.dataset_type p ON p.id = d.dataset_type_ref GROUP BY p.name"),
-        ["gridmet_tmmx 3"]
+        rows(&pg.url, "SELECT p.name || ' ' || count(*) FROM agdc.dataset d JOIN agdc.dataset_type p ON p.id = d.dataset_type_ref GROUP BY p.name ORDER BY 1"),
+        ["gridmet_tmmn 2", "gridmet_tmmx 3"]
     );
 
     // The stored grid is the coordinates' (cell edges), not the GeoTransform attribute's.
