@@ -195,15 +195,18 @@ print(json.dumps([None if np.isnan(x) else float(x) for x in v.ravel()]))
             && t.contains("Remove `offset: -273.15` from inputs.tmin"),
         "{t}"
     );
-    // Stated units make the config's own conversion the only one: the same run.
+    // Stated units make the config's own conversion the only one: the same run. gridMET is stored
+    // packed (×0.1 + 220 K), so the config's map is ×0.1 + (220 − 273.15), written as the double
+    // etlake's own composition gives.
     let stated = config(w, "stated", "2019-10-01", "2019-10-03", None);
     let short = config(w, "short", "2019-10-01", "2019-10-03", None);
     let text_of = std::fs::read_to_string(&stated).unwrap();
+    assert_eq!(format!("{}", 220.0 - 273.15), "-53.14999999999998");
     std::fs::write(
         &stated,
         text_of.replace(
             "tmin: {product: gridmet_tmmn}",
-            "tmin: {product: gridmet_tmmn, offset: -273.15, units: degC}",
+            "tmin: {product: gridmet_tmmn, scale: 0.1, offset: -53.14999999999998, units: degC}",
         ),
     )
     .unwrap();
