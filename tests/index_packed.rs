@@ -2,9 +2,9 @@
 //! add_offset, fill 32767, a `crs` GeoTransform half a cell off the coordinates; provider-specs §1a):
 //! a file packed like its product is indexed on the grid its lat/lon coordinates give and `dc.load`
 //! returns every stored value at its true lon/lat; a file packed otherwise (a repacked year beside a
-//! year packed like the product), the
-//! pre-2019 float32 format, and a file without its variable are each one failed object whose reason
-//! names the file's and the product's values, and nothing of theirs is indexed.
+//! year packed like the product), the pre-2019 float32 format, and a file without its variable are
+//! each one failed object whose reason names the file's and the product's values, and nothing of
+//! theirs is indexed.
 mod common;
 use common::*;
 use sample_lake::gridmet::{self, LatLonGrid};
