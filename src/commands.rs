@@ -485,6 +485,9 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
         format!("run {}", report.run)
     };
     print_report(&report, head);
+    if a.dry_run {
+        print_claims(&report);
+    }
     Ok(report.ok())
 }
 
@@ -521,8 +524,41 @@ pub fn print_report(report: &indexer::pipeline::Report, head: String) {
             report.stages.not_reread
         );
     }
+    let rec = &report.recognition;
+    for (key, (n, first)) in &rec.notes {
+        println!("  note {n}: {key} (e.g. {first})");
+    }
     for (reason, n) in &report.skipped {
         println!("  skipped {n}: {reason}");
+        if reason == indexer::unclaimed::NO_TEMPLATE {
+            for (object, why) in &rec.unclaimed {
+                let why = why.strip_prefix(reason.as_str()).unwrap_or(why);
+                let why = why
+                    .split_once("; to index such files")
+                    .map_or(why, |(w, _)| w);
+                println!(
+                    "    {}{why}",
+                    object.strip_prefix("file://").unwrap_or(object)
+                );
+            }
+            if *n > rec.unclaimed.len() {
+                println!("    … (--report FILE lists every one with its closest templates)");
+            }
+            println!("    {}", indexer::unclaimed::RECIPE);
+        }
+    }
+}
+
+/// A dry run's account of what claimed the raw files: each recognition file and template, with the
+/// product, the number of objects and the first of them.
+pub fn print_claims(report: &indexer::pipeline::Report) {
+    for (c, (n, first)) in &report.recognition.claims {
+        let object = first.strip_prefix("file://").unwrap_or(first);
+        let files = if *n == 1 { "file" } else { "files" };
+        println!(
+            "  claimed {n} {files} as {} by {} template {:?} (e.g. {object})",
+            c.product, c.spec_file, c.template
+        );
     }
 }
 

@@ -23,6 +23,10 @@ pub struct NewDataset {
     /// This dataset's update policy when it differs from the batch's (a raw file's re-extracted
     /// document, which changes only when the object did).
     pub update: Option<UpdatePolicy>,
+    /// Product measurements this dataset may lack: a recognition spec declared their files optional
+    /// and they are absent. datacube's `dataset add` would refuse such a document; `dc.load` of the
+    /// measurements it has works (tested), loading an absent one fails with "No such band".
+    pub absent_ok: Vec<String>,
 }
 
 /// What happened to one dataset.
@@ -101,8 +105,13 @@ impl ProductCache {
         Ok(ProductCache { by_name })
     }
 
-    /// Checks a document against its product: it exists, the signature matches, no measurement is missing.
-    fn check(&self, p: &PreparedDataset) -> std::result::Result<&ProductInfo, String> {
+    /// Checks a document against its product: it exists, the signature matches, no measurement is
+    /// missing but those in `absent_ok`.
+    fn check(
+        &self,
+        p: &PreparedDataset,
+        absent_ok: &[String],
+    ) -> std::result::Result<&ProductInfo, String> {
         let info = self.by_name.get(&p.product).ok_or_else(|| {
             format!(
                 "product {:?} is not in the index (add it with `etlake product add`)",
@@ -119,7 +128,7 @@ impl ProductCache {
         let missing: Vec<&String> = info
             .measurements
             .iter()
-            .filter(|m| !have.is_some_and(|h| h.contains_key(m.as_str())))
+            .filter(|m| !have.is_some_and(|h| h.contains_key(m.as_str())) && !absent_ok.contains(m))
             .collect();
         if !missing.is_empty() {
             return Err(format!(
@@ -352,7 +361,7 @@ pub fn write_batch(
     let mut candidates: Vec<(usize, &ProductInfo)> = Vec::new();
     let mut seen: HashSet<Uuid> = HashSet::new();
     for (i, d) in batch.iter().enumerate() {
-        match products.check(&d.prepared) {
+        match products.check(&d.prepared, &d.absent_ok) {
             Ok(info) if seen.insert(d.prepared.id) => candidates.push((i, info)),
             Ok(_) => {
                 outcomes[i] = Some(Outcome::Failed(format!(

@@ -74,6 +74,7 @@ pub fn index_eo3_files(
                         location: Some(uri.clone()),
                         stac: None,
                         update: None,
+                        absent_ok: Vec::new(),
                     },
                 )),
                 Err(m) => failures.push(failed(

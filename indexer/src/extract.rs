@@ -5,6 +5,7 @@ use crate::packing;
 use crate::raster::{self, RasterInfo};
 use crate::recognition::{MeasurementSource, Recognised, Spec};
 use crate::s3::{split_s3, ObjectRef, S3};
+use crate::siblings::{self, Absent, Claimed, Located};
 use crate::{Error, Result};
 use chrono::{NaiveDate, NaiveTime};
 use serde_json::{json, Map, Value};
@@ -83,6 +84,8 @@ pub struct Draft {
     pub eo3: Value,
     /// Its location URI.
     pub location: String,
+    /// Optional measurements left out because their sibling files are absent.
+    pub absent: Vec<Absent>,
 }
 
 /// A local copy of a remote object, removed when dropped.
@@ -155,6 +158,16 @@ pub fn extract(
     let mut measurement_docs = Map::new();
     let mut crs_text: Option<String> = None;
     let mut steps: Option<usize> = None;
+    let (mut absent, mut staged_siblings) = (Vec::new(), Vec::new());
+    let claimed = Claimed {
+        uri: &object.uri,
+        file_name: &file_name,
+        spec,
+        recognised,
+        container,
+        s3,
+        stage_dir,
+    };
     for (name, source) in &spec.measurements {
         let def = product.measurements.get(name).ok_or_else(|| {
             fail(format!(
@@ -162,21 +175,25 @@ pub fn extract(
                 spec.product
             ))
         })?;
-        // A `suffix` measurement lives in a sibling file (soil_x_2020_whc.tif → soil_x_2020_fc.tif).
-        let (file_name, gdal_file) = match &source.suffix {
-            Some(suffix) => {
-                let sib = sibling_name(&file_name, spec, suffix).ok_or_else(|| {
-                    fail(format!(
-                        "{name}: no template literal to replace with _{suffix} in {file_name}"
-                    ))
-                })?;
-                let g = gdal_file
-                    .strip_suffix(file_name.as_str())
-                    .unwrap_or(&gdal_file);
-                (sib.clone(), format!("{g}{sib}"))
-            }
-            None => (file_name.clone(), gdal_file.clone()),
-        };
+        // A `suffix`/`file` measurement lives in a sibling file (soil_x_2020_whc.tif →
+        // soil_x_2020_fc.tif); an absent optional one is left out of the dataset.
+        let (file_name, gdal_file, file_uri) =
+            match siblings::locate(&claimed, name, source).map_err(fail)? {
+                Located::Same => (file_name.clone(), gdal_file.clone(), object.uri.clone()),
+                Located::Sibling {
+                    name,
+                    uri,
+                    gdal,
+                    staged,
+                } => {
+                    staged_siblings.push(Staged(staged));
+                    (name, gdal, uri)
+                }
+                Located::Absent(a) => {
+                    absent.push(a);
+                    continue;
+                }
+            };
         let gdal_path = gdal_path(&spec.file_format, &gdal_file, source).map_err(fail)?;
         if !infos.contains_key(&gdal_path) {
             let info = raster::inspect(&gdal_path).map_err(|e| {
@@ -261,8 +278,8 @@ pub fn extract(
         let mut m = Map::new();
         m.insert(
             "path".into(),
-            Value::String(if gz {
-                gdal_file_for_doc(&object.uri, is_s3)
+            Value::String(if file_name.ends_with(".gz") {
+                gdal_file_for_doc(&file_uri, is_s3)
             } else {
                 file_name.clone()
             }),
@@ -278,7 +295,13 @@ pub fn extract(
         }
         measurement_docs.insert(name.clone(), Value::Object(m));
     }
-    let crs = crs_text.ok_or_else(|| fail("the recognition spec maps no measurement".into()))?;
+    let crs = crs_text.ok_or_else(|| {
+        fail(if absent.is_empty() {
+            "the recognition spec maps no measurement".into()
+        } else {
+            "every measurement's file is absent".into()
+        })
+    })?;
     let mut grid_docs = Map::new();
     for (info, name) in &grids {
         let t = match &spec.grid {
@@ -354,6 +377,7 @@ pub fn extract(
         return Ok(vec![Draft {
             eo3: doc(id, label_base(recognised.start), props, measurement_docs),
             location,
+            absent,
         }]);
     }
     // Multi-time file: one dataset per day, addressed by band.
@@ -372,6 +396,7 @@ pub fn extract(
         out.push(Draft {
             eo3: doc(id, label_base(day), base(day, day), ms),
             location: location.clone(),
+            absent: absent.clone(),
         });
     }
     Ok(out)
@@ -382,17 +407,6 @@ fn gdal_file_for_doc(uri: &str, is_s3: bool) -> String {
         Some((bucket, key)) if is_s3 => format!("/vsigzip//vsis3/{bucket}/{key}"),
         _ => format!("/vsigzip/{uri}"),
     }
-}
-
-/// The sibling of `file_name` holding a `suffix` measurement: the matched template's trailing literal
-/// (the text after its last field) replaced by `_` + suffix.
-fn sibling_name(file_name: &str, spec: &Spec, suffix: &str) -> Option<String> {
-    spec.templates
-        .iter()
-        .filter_map(|t| t.rsplit('}').next())
-        .filter(|lit| !lit.is_empty() && !lit.contains('[') && file_name.ends_with(*lit))
-        .map(|lit| format!("{}_{suffix}", &file_name[..file_name.len() - lit.len()]))
-        .next()
 }
 
 /// When a layer cannot be opened, says whether the file lacks it: `Some("the file has no variable
@@ -517,7 +531,7 @@ mod tests {
         let layer = MeasurementSource {
             band: None,
             layer: Some("MODIS_Grid_16DAY_250m_500m_VI:\"250m 16 days NDVI\"".into()),
-            suffix: None,
+            ..Default::default()
         };
         assert_eq!(
             gdal_path("HDF4_EOS:EOS_GRID", "/l/x.hdf", &layer).unwrap(),
@@ -525,8 +539,7 @@ mod tests {
         );
         let band = MeasurementSource {
             band: Some(1),
-            layer: None,
-            suffix: None,
+            ..Default::default()
         };
         assert_eq!(
             gdal_path("GeoTIFF", "/vsis3/b/k.tif", &band).unwrap(),

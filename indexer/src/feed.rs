@@ -101,7 +101,7 @@ pub(crate) fn feed(
                 Ok(Some(r)) => current.works.push(Work::Raw(obj, r)),
                 Ok(None) => current
                     .skipped
-                    .push((obj.uri, "no template matches".to_string())),
+                    .push((obj.uri, crate::unclaimed::NO_TEMPLATE.to_string())),
                 Err(e) => current.failed.push((obj.uri, e.to_string())),
             }
         }

@@ -2,6 +2,7 @@
 //! and reads their raster metadata with GDAL. Crawling S3 and writing documents build on these pieces.
 #![deny(missing_docs)]
 
+pub mod claims;
 pub mod crs;
 pub mod documents;
 mod error;
@@ -16,9 +17,11 @@ pub mod raster;
 pub mod recognition;
 pub mod routing;
 pub mod s3;
+pub mod siblings;
 mod sources;
 pub mod stac_api;
 pub mod template;
+pub mod unclaimed;
 
 pub use error::{Error, Result};
 pub use recognition::{Recognised, Recogniser};

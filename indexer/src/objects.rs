@@ -5,6 +5,7 @@ use crate::extract::{self, Draft, ProductDef};
 use crate::feed::Work;
 use crate::recognition::Recogniser;
 use crate::s3::{ObjectRef, S3};
+use crate::siblings::Absent;
 use crate::Result;
 use catalog_schema::dataset::{self, NewDataset, ProductCache};
 use catalog_schema::runs::ObjectOutcome;
@@ -41,9 +42,10 @@ pub(crate) struct Context<'a> {
 /// The stage marker of objects that are skipped, not failed.
 const SKIP: &str = "skip";
 
-/// (location, prepared dataset) pairs of one object, or (product if known, reason, stage).
+/// (location, prepared dataset, optional measurements left out) of one object, or (product if
+/// known, reason, stage).
 type Extracted = std::result::Result<
-    Vec<(String, eo3::PreparedDataset)>,
+    Vec<(String, eo3::PreparedDataset, Vec<Absent>)>,
     (Option<String>, String, &'static str),
 >;
 
@@ -68,7 +70,7 @@ fn extract_raw(obj: &ObjectRef, rec: &crate::Recognised, ctx: &Context<'_>) -> E
         .into_iter()
         .map(|d: Draft| {
             CRS.with(|crs| eo3::prepare(&d.eo3, crs))
-                .map(|p| (d.location, p))
+                .map(|p| (d.location, p, d.absent))
                 .map_err(|m| fail(format!("{}: {m}", obj.uri), "build"))
         })
         .collect()
@@ -206,7 +208,7 @@ fn extract_document(
             // keep the same bytes so a lake indexed by dc-tools compares `unchanged`.
             prepared.stored["lineage"] = serde_json::json!({});
         }
-        out.push((location, prepared));
+        out.push((location, prepared, Vec::new()));
     }
     Ok(out)
 }
@@ -216,6 +218,8 @@ pub(crate) enum Yield {
     Dataset(NewDataset),
     Skipped(String),
     Failed(Row),
+    /// Indexed, with a note for the report: (summary key, detail), e.g. an optional measurement left out.
+    Note(String, String),
 }
 
 /// One object's datasets (with their STAC items), or why it gave none.
@@ -236,8 +240,18 @@ pub(crate) fn build(work: &Work, read: Option<&Result<Vec<u8>>>, ctx: &Context<'
         Err((_, reason, SKIP)) => return vec![Yield::Skipped(reason)],
         Err((product, reason, stage)) => return vec![failed(product.as_deref(), reason, stage)],
     };
-    let mut out = Vec::with_capacity(items.len());
-    for (location, prepared) in items {
+    let mut out = Vec::with_capacity(items.len() + 1);
+    // One note per object, even when a yearly file gives a dataset per day.
+    if let Some((_, prepared, absent)) = items.first() {
+        for a in absent {
+            let key = format!(
+                "optional measurement {} of {} left out (its file is absent)",
+                a.measurement, prepared.product
+            );
+            out.push(Yield::Note(key, a.note(&prepared.product)));
+        }
+    }
+    for (location, prepared, absent) in items {
         if !ctx.products_filter.is_empty() && !ctx.products_filter.contains(&prepared.product) {
             out.push(Yield::Skipped("product not selected".into()));
             continue;
@@ -255,6 +269,7 @@ pub(crate) fn build(work: &Work, read: Option<&Result<Vec<u8>>>, ctx: &Context<'
                     update: matches!(work, Work::Raw(..)).then_some(ctx.raw_update),
                     prepared,
                     location: Some(location),
+                    absent_ok: absent.into_iter().map(|a| a.measurement).collect(),
                 }),
                 Err(reason) => failed(Some(&prepared.product), reason, "build"),
             },

@@ -1,6 +1,7 @@
 //! `etlake index`: list sources (S3 globs, local folders, key lists) as a stream, recognise each object,
 //! extract documents in parallel (one GDAL dataset per worker), write them in batches, and keep an
 //! honest per-object account in the run record. Memory is bounded by the batch, not the lake.
+use crate::claims::{Annotations, Recognition};
 use crate::extract::{MeasurementDef, ProductDef};
 use crate::feed::{self, Batch, Feed, Work};
 use crate::objects::{build, failed_row, object_uri, Context, Row, Yield};
@@ -69,6 +70,8 @@ pub struct Report {
     pub elapsed: std::time::Duration,
     /// Objects through each stage so far.
     pub stages: Stages,
+    /// Which spec claimed what, notes, and why unclaimed files were not taken.
+    pub recognition: Recognition,
 }
 
 /// Per-stage counts: objects listed, recognised (a template or a metadata document), extracted (datasets
@@ -104,26 +107,43 @@ struct Accounting {
     dry_run: bool,
     jsonl: Option<std::io::BufWriter<std::fs::File>>,
     jsonl_path: Option<PathBuf>,
+    /// Every recognition spec, `--product` or not: to tell why an unclaimed file was not taken.
+    all_specs: Recogniser,
 }
 
 impl Accounting {
-    fn skip(&mut self, uri: &str, reason: &str) -> Result<()> {
+    fn skip(&mut self, uri: &str, reason: &str, selected: &Recogniser) -> Result<()> {
         self.report.add("skipped");
         *self.report.skipped.entry(reason.to_string()).or_insert(0) += 1;
-        self.write_line(&serde_json::json!({"uri": object_uri(uri), "outcome": "skipped", "stage": "recognise", "error": reason}))
+        let mut line = serde_json::json!({"uri": object_uri(uri), "outcome": "skipped", "stage": "recognise", "error": reason});
+        if reason == crate::unclaimed::NO_TEMPLATE {
+            let rows = self.jsonl.is_some();
+            let explained = self
+                .report
+                .recognition
+                .unclaimed(uri, selected, &self.all_specs, rows);
+            if let (Some(fields), Some(l)) = (explained, line.as_object_mut()) {
+                l.extend(fields);
+            }
+        }
+        self.write_line(&line)
     }
 
-    fn record(&mut self, catalog: &mut Catalog, rows: Vec<Row>) -> Result<()> {
+    fn record(&mut self, catalog: &mut Catalog, rows: Vec<Row>, extra: &Annotations) -> Result<()> {
         for r in &rows {
             let o = &r.outcome;
             self.report.add(o.outcome);
             if let (Some(reason), "failed" | "exists-different") = (&o.reason, o.outcome) {
                 self.report.problems.push((o.uri.clone(), reason.clone()));
             }
-            self.write_line(&serde_json::json!({
+            let mut line = serde_json::json!({
                 "uri": o.uri, "product": o.product, "dataset": o.dataset, "outcome": o.outcome,
                 "stage": r.stage, "error": o.reason,
-            }))?;
+            });
+            if let (Some(fields), Some(l)) = (extra.get(&o.uri), line.as_object_mut()) {
+                l.extend(fields.clone());
+            }
+            self.write_line(&line)?;
         }
         if !self.dry_run {
             let outcomes: Vec<ObjectOutcome> = rows.into_iter().map(|r| r.outcome).collect();
@@ -155,6 +175,7 @@ pub fn index(
     let started = std::time::Instant::now();
     crate::raster::configure_for_indexing();
     let mut recogniser = Recogniser::load_dir(&opts.defs_dir.join("recognition"))?;
+    let all_specs = recogniser.clone();
     let mut specs: Vec<String> = recogniser.specs().map(|s| format!("{s:?}")).collect();
     // Routing looks at every spec's rules, also with --product (items of other products are then
     // skipped as not selected, not as unknown).
@@ -213,6 +234,7 @@ pub fn index(
         dry_run: opts.dry_run,
         jsonl,
         jsonl_path: opts.report_file.clone(),
+        all_specs,
     };
     let stage = tempdir_for_staging()?;
     // Objects whose version is the one last indexed are not read again, unless asked (or unless the
@@ -332,6 +354,10 @@ struct Prepared {
     recognised: usize,
     /// Objects the checkpoint says are unchanged, with their datasets (id, product).
     unchanged: Vec<(String, Vec<(uuid::Uuid, String)>)>,
+    /// Raw files with what claimed them, as reported (object URI, recognition).
+    claims: Vec<(String, crate::Recognised)>,
+    /// (object URI, summary key, detail) of notes about objects indexed all the same.
+    notes: Vec<(String, String, String)>,
     /// Versioned objects of the batch and the datasets (indexes into `datasets`) they gave, when
     /// nothing of theirs failed: their checkpoint is recorded once the datasets are written.
     versions: Vec<(ObjectRef, Vec<usize>)>,
@@ -382,6 +408,8 @@ fn prepare(fed: Batch, ctx: &Context<'_>) -> Prepared {
         listed: fed.listed,
         recognised: inputs.len(),
         unchanged: fed.unchanged,
+        claims: Vec::new(),
+        notes: Vec::new(),
         versions: Vec::new(),
         fetch_ms: (t1 - t0).as_millis() as u64,
         extract_ms: t1.elapsed().as_millis() as u64,
@@ -389,8 +417,18 @@ fn prepare(fed: Batch, ctx: &Context<'_>) -> Prepared {
     for ((work, _), ys) in inputs.iter().zip(yields) {
         let first = out.datasets.len();
         let mut clean = !ys.is_empty();
+        if let Work::Raw(obj, rec) = work {
+            out.claims.push((object_uri(&obj.uri), rec.clone()));
+        }
         for y in ys {
             match y {
+                // An object indexed without an optional sibling is not checkpointed: the next run
+                // reads it again and picks up the sibling once it arrives.
+                Yield::Note(key, detail) => {
+                    clean = false;
+                    out.notes
+                        .push((object_uri(&work.object().uri), key, detail))
+                }
                 Yield::Dataset(d) => out.datasets.push(d),
                 Yield::Skipped(reason) => {
                     clean = false;
@@ -425,7 +463,14 @@ fn write(
     stages.extracted += batch.datasets.len();
     stages.not_reread += batch.unchanged.len();
     for (uri, reason) in &batch.skipped {
-        acc.skip(uri, reason)?;
+        acc.skip(uri, reason, ctx.recogniser)?;
+    }
+    let mut extra = Annotations::new();
+    for (uri, rec) in &batch.claims {
+        acc.report.recognition.claimed(uri, rec, &mut extra);
+    }
+    for (uri, key, detail) in &batch.notes {
+        acc.report.recognition.noted(uri, key, detail, &mut extra);
     }
     let datasets = batch.datasets;
     let mut rows = batch.rows;
@@ -504,7 +549,7 @@ fn write(
     if !ctx.write.dry_run {
         checkpoint::save(catalog, acc.report.run, &versions)?;
     }
-    acc.record(catalog, rows)?;
+    acc.record(catalog, rows, &extra)?;
     tracing::debug!(
         listed = batch.listed,
         datasets = datasets.len(),

@@ -105,8 +105,8 @@ pub struct TimeRule {
     pub per_band: bool,
 }
 
-/// Where a measurement lives: a band, a NetCDF/HDF layer, or a sibling file (Landsat).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+/// Where a measurement lives: a band, a NetCDF/HDF layer, or a sibling file (Landsat, user statics).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct MeasurementSource {
     /// 1-based band.
@@ -118,6 +118,21 @@ pub struct MeasurementSource {
     /// File-name suffix in the same directory.
     #[serde(default)]
     pub suffix: Option<String>,
+    /// A sibling file's name in the same directory: literal (`fc_conus_250m_v2.tif`) or with the
+    /// template's fields (`fc_{region}.tif`).
+    #[serde(default)]
+    pub file: Option<String>,
+    /// A sibling (`suffix` or `file`) that may be absent: the dataset is indexed without this
+    /// measurement, with a note in the report.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+impl MeasurementSource {
+    /// Whether the measurement lives in a sibling file rather than in the recognised file.
+    pub fn is_sibling(&self) -> bool {
+        self.suffix.is_some() || self.file.is_some()
+    }
 }
 
 /// A recognised file.
@@ -139,12 +154,17 @@ pub struct Recognised {
     pub region_code: Option<String>,
     /// Maturity, if the product has one.
     pub maturity: Option<String>,
+    /// The recognition file that claimed the object (as loaded, e.g. `…/recognition/soil_whc.yaml`).
+    pub spec_file: String,
+    /// The template that matched.
+    pub template: String,
 }
 
 /// All recognition specs, compiled.
 #[derive(Debug, Clone, Default)]
 pub struct Recogniser {
-    entries: Vec<(Spec, Vec<Template>)>,
+    /// (spec, its templates, the file it came from).
+    entries: Vec<(Spec, Vec<Template>, String)>,
 }
 
 impl Recogniser {
@@ -237,13 +257,14 @@ impl Recogniser {
                 }
             }
         }
-        self.entries.push((spec, templates));
+        check_user_rules(&spec, &templates).map_err(bad)?;
+        self.entries.push((spec, templates, object.to_string()));
         Ok(())
     }
 
     /// Keeps only the specs `keep` accepts (e.g. `--product`).
     pub fn retain(&mut self, keep: impl Fn(&Spec) -> bool) {
-        self.entries.retain(|(s, _)| keep(s));
+        self.entries.retain(|(s, _, _)| keep(s));
     }
 
     /// The spec of a product.
@@ -253,14 +274,21 @@ impl Recogniser {
 
     /// The loaded specs.
     pub fn specs(&self) -> impl Iterator<Item = &Spec> {
-        self.entries.iter().map(|(s, _)| s)
+        self.entries.iter().map(|(s, _, _)| s)
+    }
+
+    /// Every template with its spec and the file the spec came from, in the order they are tried.
+    pub fn templates(&self) -> impl Iterator<Item = (&Spec, &Template, &str)> {
+        self.entries
+            .iter()
+            .flat_map(|(s, ts, f)| ts.iter().map(move |t| (s, t, f.as_str())))
     }
 
     /// Recognises a key: the first spec whose template matches, with its time and region.
     /// `Ok(None)` means no template matched (skipped, not failed); `Err` means a template matched but its
     /// fields make no date (e.g. day 400).
     pub fn recognise(&self, key: &str) -> Result<Option<Recognised>> {
-        for (spec, templates) in &self.entries {
+        for (spec, templates, spec_file) in &self.entries {
             for t in templates {
                 let Some(fields) = t.matches(key) else {
                     continue;
@@ -269,40 +297,7 @@ impl Recogniser {
                     object: key.to_string(),
                     message: format!("{} ({}): {message}", spec.product, t.source()),
                 };
-                let start_text = fill(&spec.time.start, &fields);
-                let (start, start_time) = parse_start(&start_text)
-                    .ok_or_else(|| bad(format!("{start_text:?} is not a date")))?;
-                let at = start.and_time(start_time.unwrap_or(NaiveTime::MIN));
-                // The last instant (inclusive, to the microsecond).
-                let last: NaiveDateTime = if spec.time.per_band {
-                    start
-                        .with_month(12)
-                        .and_then(|d| d.with_day(31))
-                        .unwrap_or(start)
-                        .and_time(last_instant(NaiveTime::MIN, Duration::days(1)))
-                } else if let Some(end) = &spec.time.end {
-                    let end_text = fill(end, &fields);
-                    let (d, t) = parse_start(&end_text)
-                        .ok_or_else(|| bad(format!("{end_text:?} is not a date")))?;
-                    let end = d.and_time(last_instant(
-                        t.unwrap_or(NaiveTime::MIN),
-                        match t {
-                            Some(_) => Duration::seconds(1),
-                            None => Duration::days(1),
-                        },
-                    ));
-                    if end < at {
-                        return Err(bad(format!(
-                            "the end {end_text} is before the start {start_text}"
-                        )));
-                    }
-                    end
-                } else {
-                    let p = parse_period(&spec.time.period).expect("validated at load");
-                    add_period(at, p).ok_or_else(|| bad("period overflows the calendar".into()))?
-                        - Duration::microseconds(1)
-                };
-                let timed = start_time.is_some() || spec.time.end.is_some();
+                let span = Span::of(&spec.time, &fields).map_err(bad)?;
                 let maturity = spec.maturity.as_ref().map(|m| {
                     let v = fill(m, &fields);
                     spec.maturity_map.get(&v).cloned().unwrap_or(v)
@@ -312,15 +307,137 @@ impl Recogniser {
                     region_code: spec.region_code.as_ref().map(|r| fill(r, &fields)),
                     maturity,
                     fields,
-                    start,
-                    end: last.date(),
-                    start_time: timed.then_some(at.time()),
-                    end_time: timed.then_some(last.time()),
+                    start: span.start,
+                    end: span.end,
+                    start_time: span.start_time,
+                    end_time: span.end_time,
+                    spec_file: spec_file.clone(),
+                    template: t.source().to_string(),
                 }));
             }
         }
         Ok(None)
     }
+}
+
+/// A dataset's time span as the rule gives it, from the captured fields (none for literal times).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: NaiveDate,
+    /// Last day, inclusive.
+    end: NaiveDate,
+    /// Times of day, when the rule has them (else whole days).
+    start_time: Option<NaiveTime>,
+    end_time: Option<NaiveTime>,
+}
+
+impl Span {
+    /// `time.start` (a date, optionally with a time of day), then `time.end` (the last second, or
+    /// day, stated), else `period` after the start; a per-band file runs to the end of its year.
+    fn of(time: &TimeRule, fields: &BTreeMap<String, String>) -> std::result::Result<Self, String> {
+        let start_text = fill(&time.start, fields);
+        let (start, start_time) =
+            parse_start(&start_text).ok_or_else(|| format!("{start_text:?} is not a date"))?;
+        let at = start.and_time(start_time.unwrap_or(NaiveTime::MIN));
+        // The last instant (inclusive, to the microsecond).
+        let last: NaiveDateTime = if time.per_band {
+            start
+                .with_month(12)
+                .and_then(|d| d.with_day(31))
+                .unwrap_or(start)
+                .and_time(last_instant(NaiveTime::MIN, Duration::days(1)))
+        } else if let Some(end) = &time.end {
+            let end_text = fill(end, fields);
+            let (d, t) =
+                parse_start(&end_text).ok_or_else(|| format!("{end_text:?} is not a date"))?;
+            let end = d.and_time(last_instant(
+                t.unwrap_or(NaiveTime::MIN),
+                match t {
+                    Some(_) => Duration::seconds(1),
+                    None => Duration::days(1),
+                },
+            ));
+            if end < at {
+                return Err(format!(
+                    "the end {end_text} is before the start {start_text}"
+                ));
+            }
+            end
+        } else {
+            let p = parse_period(&time.period)
+                .ok_or_else(|| format!("time.period: {:?} is not a period", time.period))?;
+            add_period(at, p).ok_or_else(|| "period overflows the calendar".to_string())?
+                - Duration::microseconds(1)
+        };
+        let timed = start_time.is_some() || time.end.is_some();
+        Ok(Span {
+            start,
+            end: last.date(),
+            start_time: timed.then_some(at.time()),
+            end_time: timed.then_some(last.time()),
+        })
+    }
+}
+
+/// The rules of specs written for a user's own files: a literal `time.start`/`time.end` must be a date
+/// (with its time of day, if any) and make a span, a sibling is named one way (`suffix` or `file`, a
+/// plain name in the same directory, from fields every template captures), and only siblings can be
+/// `optional` (the claimed file itself is always there).
+fn check_user_rules(spec: &Spec, templates: &[Template]) -> std::result::Result<(), String> {
+    // Literal times (a user's file of a fixed year) are checked now rather than at each file.
+    let literal = |rule: &str| placeholders(rule).is_empty();
+    for (key, rule) in [
+        ("start", Some(&spec.time.start)),
+        ("end", spec.time.end.as_ref()),
+    ] {
+        if let Some(rule) = rule.filter(|r| literal(r)) {
+            if parse_start(rule).is_none() {
+                return Err(format!(
+                    "time.{key}: {rule:?} is not a date (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-DDD, \
+                     optionally followed by THH:MM or THH:MM:SS)"
+                ));
+            }
+        }
+    }
+    if literal(&spec.time.start) && spec.time.end.as_deref().is_none_or(literal) {
+        Span::of(&spec.time, &BTreeMap::new()).map_err(|m| format!("time: {m}"))?;
+    }
+    for (name, source) in &spec.measurements {
+        if source.suffix.is_some() && source.file.is_some() {
+            return Err(format!(
+                "measurements.{name}: give either suffix or file, not both"
+            ));
+        }
+        if source.optional && !source.is_sibling() {
+            return Err(format!(
+                "measurements.{name}: only a sibling (suffix or file) can be optional; \
+                 the matched file itself is always there"
+            ));
+        }
+        let Some(file) = &source.file else { continue };
+        if file.is_empty() || file.contains('/') {
+            return Err(format!(
+                "measurements.{name}: file {file:?} must be a file name in the same directory"
+            ));
+        }
+        for t in templates {
+            if let Some(f) = placeholders(file)
+                .into_iter()
+                .find(|f| !t.field_names().contains(&f.as_str()))
+            {
+                return Err(format!(
+                    "measurements.{name}: file {file:?} uses {{{f}}}, which template {:?} does not capture",
+                    t.source()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fills `{field}` placeholders of a rule (a sibling's `file`) from the captured fields.
+pub(crate) fn fill_fields(pattern: &str, fields: &BTreeMap<String, String>) -> String {
+    fill(pattern, fields)
 }
 
 fn placeholders(s: &str) -> Vec<String> {
@@ -535,6 +652,142 @@ measurements: {precipitation: {layer: //Grid/precipitation}}
             .add("q.yaml", "product: p\nfile_format: GeoTIFF\ntemplates: ['x.tif']\ntime: {start: '2020', period: PT}\nmeasurements: {}\n")
             .unwrap_err();
         assert!(e.to_string().contains("PT<n>H/M/S"), "{e}");
+    }
+
+    #[test]
+    fn literal_templates_with_a_fixed_time() {
+        let mut r = Recogniser::default();
+        r.add(
+            "recognition/soil_user.yaml",
+            "product: soil_user\nfile_format: GeoTIFF\ntemplates: ['whc_conus_250m_v2.tif']\n\
+             time: {start: '2020-01-01', period: P1Y}\nmeasurements:\n  whc: {band: 1}\n  \
+             field_capacity: {file: fc_conus_250m_v2.tif, optional: true}\n",
+        )
+        .unwrap();
+        let m = r
+            .recognise("/lake/statics/whc_conus_250m_v2.tif")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (m.start, m.end),
+            (
+                NaiveDate::from_ymd_opt(2020, 1, 1).unwrap(),
+                NaiveDate::from_ymd_opt(2020, 12, 31).unwrap()
+            )
+        );
+        assert_eq!(
+            (m.spec_file.as_str(), m.template.as_str()),
+            ("recognition/soil_user.yaml", "whc_conus_250m_v2.tif")
+        );
+        let fc = &r.spec("soil_user").unwrap().measurements["field_capacity"];
+        assert!(fc.optional && fc.is_sibling());
+        // The sibling itself is not claimed.
+        assert!(r
+            .recognise("/lake/statics/fc_conus_250m_v2.tif")
+            .unwrap()
+            .is_none());
+        // A bare year, as in soil_whc.yaml, and a year-month work as literal starts too.
+        for start in ["2020", "2020-07", "2020-183"] {
+            let mut r = Recogniser::default();
+            r.add("a.yaml", &format!("product: a\nfile_format: GeoTIFF\ntemplates: [a.tif]\ntime: {{start: '{start}', period: P1Y}}\nmeasurements: {{a: {{band: 1}}}}\n")).unwrap();
+            assert!(r.recognise("a.tif").unwrap().is_some(), "{start}");
+        }
+    }
+
+    #[test]
+    fn literal_starts_take_times_of_day_and_ends() {
+        let spec = |time: &str| {
+            format!("product: a\nfile_format: GeoTIFF\ntemplates: [a.tif]\ntime: {time}\nmeasurements: {{a: {{band: 1}}}}\n")
+        };
+        let t = |h, m, s, us| NaiveTime::from_hms_micro_opt(h, m, s, us).unwrap();
+        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
+        // A fixed half hour (a user's one IMERG-like file), a fixed end, and a period in hours.
+        let cases = [
+            (
+                "{start: '2020-07-01T06:30', period: PT30M}",
+                (d(2020, 7, 1), d(2020, 7, 1)),
+                (Some(t(6, 30, 0, 0)), Some(t(6, 59, 59, 999_999))),
+            ),
+            (
+                "{start: '2020-183', end: '2020-07-03', period: P1D}",
+                (d(2020, 7, 1), d(2020, 7, 3)),
+                (Some(t(0, 0, 0, 0)), Some(t(23, 59, 59, 999_999))),
+            ),
+            (
+                "{start: '2020-12-31T23:00:00', end: '2021-01-01T00:59:59', period: PT1H}",
+                (d(2020, 12, 31), d(2021, 1, 1)),
+                (Some(t(23, 0, 0, 0)), Some(t(0, 59, 59, 999_999))),
+            ),
+        ];
+        for (time, days, times) in cases {
+            let mut r = Recogniser::default();
+            r.add("a.yaml", &spec(time)).unwrap();
+            let m = r.recognise("/l/a.tif").unwrap().unwrap();
+            assert_eq!(
+                ((m.start, m.end), (m.start_time, m.end_time)),
+                (days, times),
+                "{time}"
+            );
+        }
+        // Literal times that make no date, or an end before the start, are refused at load.
+        for (time, says) in [
+            (
+                "{start: '2020-07-01T25:00', period: PT1H}",
+                "time.start: \"2020-07-01T25:00\" is not a date",
+            ),
+            (
+                "{start: '2020', end: '2020-02-30', period: P1D}",
+                "time.end: \"2020-02-30\" is not a date",
+            ),
+            (
+                "{start: '2020-07-02', end: '2020-07-01', period: P1D}",
+                "before the start",
+            ),
+        ] {
+            let e = Recogniser::default()
+                .add("a.yaml", &spec(time))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("a.yaml") && e.contains(says), "{time}: {e}");
+        }
+    }
+
+    #[test]
+    fn user_spec_mistakes_are_refused_at_load() {
+        let spec = |start: &str, ms: &str| {
+            format!("product: p\nfile_format: GeoTIFF\ntemplates: ['x_{{r}}.tif']\ntime: {{start: '{start}', period: P1Y}}\nmeasurements: {ms}\n")
+        };
+        let e = |start: &str, ms: &str| {
+            Recogniser::default()
+                .add("u.yaml", &spec(start, ms))
+                .unwrap_err()
+                .to_string()
+        };
+        let m = e("2020-13-01", "{a: {band: 1}}");
+        assert!(
+            m.contains("u.yaml") && m.contains("\"2020-13-01\" is not a date"),
+            "{m}"
+        );
+        let m = e("2020", "{a: {band: 1, optional: true}}");
+        assert!(m.contains("only a sibling"), "{m}");
+        let m = e("2020", "{a: {file: a.tif, suffix: a.tif}}");
+        assert!(m.contains("either suffix or file"), "{m}");
+        let m = e("2020", "{a: {file: ../a.tif}}");
+        assert!(m.contains("same directory"), "{m}");
+        let m = e("2020", "{a: {file: 'a_{v}.tif'}}");
+        assert!(m.contains("{v}") && m.contains("does not capture"), "{m}");
+        let m = e("2020", "{a: {file: a.tif, required: false}}");
+        assert!(m.contains("unknown field"), "{m}");
+        // Fields the template captures can name the sibling.
+        Recogniser::default()
+            .add(
+                "ok.yaml",
+                &spec(
+                    "2020",
+                    "{a: {band: 1}, b: {file: 'fc_{r}.tif', optional: true}}",
+                ),
+            )
+            .unwrap();
     }
 
     #[test]

@@ -261,6 +261,24 @@ impl S3 {
         })
     }
 
+    /// Whether an object exists (a HEAD request): `Ok(false)` only when S3 says there is no such key;
+    /// refusals and unreachable endpoints are errors, so an unreadable object is never taken for absent.
+    pub fn exists(&self, uri: &str) -> Result<bool> {
+        let (bucket, key) = split_s3(uri).ok_or_else(|| Error::S3 {
+            object: uri.into(),
+            message: "not an s3:// URI".into(),
+        })?;
+        let mut req = self.client.head_object().bucket(bucket).key(key);
+        if self.options.request_payer {
+            req = req.request_payer(RequestPayer::Requester);
+        }
+        match self.runtime.block_on(req.send()) {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
+            Err(e) => Err(s3_error(uri, &e)),
+        }
+    }
+
     /// Copies an object to a local file (HDF4 cannot be read remotely).
     pub fn download(&self, uri: &str, to: &Path) -> Result<()> {
         let bytes = self.get(uri)?;

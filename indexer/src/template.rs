@@ -15,6 +15,8 @@ pub struct Template {
     regex: Regex,
     /// Capture group `g<i>` holds field `fields[i]`.
     fields: Vec<String>,
+    /// The literal text runs, in order, each with whether it sits inside an optional `[…]` part.
+    literals: Vec<(String, bool)>,
 }
 
 impl Template {
@@ -30,14 +32,17 @@ impl Template {
         let mut depth = 0usize;
         let mut i = 0;
         let mut literal = String::new();
-        let flush = |literal: &mut String, pattern: &mut String| {
+        let mut literals = Vec::new();
+        let mut flush = |literal: &mut String, pattern: &mut String, optional: bool| {
             pattern.push_str(&regex::escape(literal));
-            literal.clear();
+            if !literal.is_empty() {
+                literals.push((std::mem::take(literal), optional));
+            }
         };
         while i < chars.len() {
             match chars[i] {
                 '{' => {
-                    flush(&mut literal, &mut pattern);
+                    flush(&mut literal, &mut pattern, depth > 0);
                     let rest: String = chars[i + 1..].iter().collect();
                     let (spec, used) = field_spec(&rest)
                         .ok_or_else(|| format!("unclosed {{ at character {}", i + 1))?;
@@ -70,7 +75,7 @@ impl Template {
                     continue;
                 }
                 '[' => {
-                    flush(&mut literal, &mut pattern);
+                    flush(&mut literal, &mut pattern, depth > 0);
                     pattern.push_str("(?:");
                     depth += 1;
                 }
@@ -78,12 +83,12 @@ impl Template {
                     if depth == 0 {
                         return Err(format!("] without [ at character {}", i + 1));
                     }
-                    flush(&mut literal, &mut pattern);
+                    flush(&mut literal, &mut pattern, true);
                     pattern.push_str(")?");
                     depth -= 1;
                 }
                 '*' => {
-                    flush(&mut literal, &mut pattern);
+                    flush(&mut literal, &mut pattern, depth > 0);
                     pattern.push_str("[^/]*");
                 }
                 c => literal.push(c),
@@ -93,13 +98,14 @@ impl Template {
         if depth != 0 {
             return Err("[ without ]".into());
         }
-        flush(&mut literal, &mut pattern);
+        flush(&mut literal, &mut pattern, false);
         pattern.push('$');
         let regex = Regex::new(&pattern).map_err(|e| format!("cannot compile: {e}"))?;
         Ok(Template {
             source: source.to_string(),
             regex,
             fields,
+            literals,
         })
     }
 
@@ -117,6 +123,36 @@ impl Template {
             }
         }
         out
+    }
+
+    /// The literal text runs a matching key must contain, in order (optional `[…]` parts left out).
+    pub fn required_literals(&self) -> Vec<&str> {
+        self.literals
+            .iter()
+            .filter(|(_, optional)| !optional)
+            .map(|(l, _)| l.as_str())
+            .collect()
+    }
+
+    /// The file-name extensions the template accepts (`.tif`, and `.gz` for `….tif[.gz]`): the text
+    /// from the last `.` of its last required literal, and of a trailing optional part.
+    pub fn extensions(&self) -> Vec<String> {
+        let ext = |l: &str| l.rfind('.').map(|i| l[i..].to_ascii_lowercase());
+        let mut out = Vec::new();
+        if let Some(e) = self.required_literals().last().and_then(|l| ext(l)) {
+            out.push(e);
+        }
+        if self.source.ends_with(']') {
+            if let Some(e) = self.literals.last().and_then(|(l, _)| ext(l)) {
+                out.push(e);
+            }
+        }
+        out
+    }
+
+    /// True when the template is one literal file name (or path): no fields, globs or optional parts.
+    pub fn is_literal(&self) -> bool {
+        self.fields.is_empty() && self.literals.len() <= 1 && !self.source.contains(['*', '['])
     }
 
     /// Matches a key (or path); returns the captured fields, or `None`.
@@ -217,6 +253,31 @@ mod tests {
         assert_eq!((m["var"].as_str(), m["year"].as_str()), ("pr", "2020"));
         // `{f}` never crosses a directory boundary.
         assert!(t.matches("a/b_c/2020.nc").is_none());
+    }
+
+    #[test]
+    fn literal_file_names_and_their_parts() {
+        // A user's own file, named as their lake names it: the dots are literal.
+        let t = Template::compile("whc_conus_250m_v2.tif").unwrap();
+        assert!(t.is_literal());
+        assert_eq!(
+            t.matches("s3://b/statics/whc_conus_250m_v2.tif"),
+            Some(BTreeMap::new())
+        );
+        assert!(t.matches("/l/whc_conus_250m_v2xtif").is_none());
+        assert!(t.matches("/l/my_whc_conus_250m_v2.tif").is_none());
+        assert!(t.matches("/l/whc_conus_250m_v2.tif.aux.xml").is_none());
+        assert_eq!(t.extensions(), [".tif"]);
+        let t = Template::compile("**/chirps-v2.0.{y:4}.{m:2}.{d:2}.tif[.gz]").unwrap();
+        assert!(!t.is_literal());
+        assert_eq!(t.required_literals(), ["chirps-v2.0.", ".", ".", ".tif"]);
+        assert_eq!(t.extensions(), [".tif", ".gz"]);
+        assert_eq!(
+            Template::compile("soil_{r}_{y:/[0-9]{4}/}_whc.tif")
+                .unwrap()
+                .required_literals(),
+            ["soil_", "_", "_whc.tif"]
+        );
     }
 
     #[test]
