@@ -53,7 +53,7 @@ fn extract_raw(obj: &ObjectRef, rec: &crate::Recognised, ctx: &Context<'_>) -> E
     let fail = |m: String, stage| (Some(rec.product.clone()), m, stage);
     let spec = ctx
         .recogniser
-        .spec(&rec.product)
+        .claiming(rec)
         .ok_or_else(|| fail("no spec".into(), "recognise"))?;
     let defs = ctx.definitions.get(&rec.product).ok_or_else(|| {
         fail(

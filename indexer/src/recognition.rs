@@ -272,6 +272,15 @@ impl Recogniser {
         self.specs().find(|s| s.product == product)
     }
 
+    /// The spec that recognised a file. A product can have several specs (its provider's naming and a
+    /// user's own file names), so the claiming file decides, not the product name.
+    pub fn claiming(&self, r: &Recognised) -> Option<&Spec> {
+        self.entries
+            .iter()
+            .find(|(s, _, f)| *f == r.spec_file && s.product == r.product)
+            .map(|(s, _, _)| s)
+    }
+
     /// The loaded specs.
     pub fn specs(&self) -> impl Iterator<Item = &Spec> {
         self.entries.iter().map(|(s, _, _)| s)
@@ -686,6 +695,24 @@ measurements: {precipitation: {layer: //Grid/precipitation}}
             .recognise("/lake/statics/fc_conus_250m_v2.tif")
             .unwrap()
             .is_none());
+        // A second spec of the same product (the etlake naming convention): each file is extracted
+        // with the spec that claimed it.
+        r.add(
+            "recognition/soil_convention.yaml",
+            "product: soil_user\nfile_format: GeoTIFF\n\
+            templates: ['soil_{region}_{year:4}_whc.tif']\ntime: {start: '{year}', period: P1Y}\n\
+            measurements: {whc: {suffix: whc.tif}}\n",
+        )
+        .unwrap();
+        let conv = r.recognise("/l/soil_conus_2019_whc.tif").unwrap().unwrap();
+        assert_eq!(
+            r.claiming(&conv).unwrap().templates[0],
+            "soil_{region}_{year:4}_whc.tif"
+        );
+        assert_eq!(
+            r.claiming(&m).unwrap().templates[0],
+            "whc_conus_250m_v2.tif"
+        );
         // A bare year, as in soil_whc.yaml, and a year-month work as literal starts too.
         for start in ["2020", "2020-07", "2020-183"] {
             let mut r = Recogniser::default();
