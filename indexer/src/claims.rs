@@ -25,7 +25,7 @@ const EXAMPLES: usize = 5;
 pub struct Recognition {
     /// Claim → (objects claimed, the first one).
     pub claims: BTreeMap<Claim, (usize, String)>,
-    /// Note → (objects, the first one's detail).
+    /// Note → (objects, the first one's example).
     pub notes: BTreeMap<String, (usize, String)>,
     /// The first unclaimed objects with why no template took them.
     pub unclaimed: Vec<(String, String)>,
@@ -49,12 +49,19 @@ impl Recognition {
         row.insert("template".into(), json!(rec.template));
     }
 
-    /// A note about an object (indexed all the same).
-    pub(crate) fn noted(&mut self, uri: &str, key: &str, detail: &str, rows: &mut Annotations) {
+    /// A note about an object (indexed all the same): its detail goes to the object's rows, the
+    /// first example to the summary.
+    pub(crate) fn noted(
+        &mut self,
+        uri: &str,
+        key: &str,
+        (detail, example): (&str, &str),
+        rows: &mut Annotations,
+    ) {
         let e = self
             .notes
             .entry(key.to_string())
-            .or_insert((0, detail.to_string()));
+            .or_insert((0, example.to_string()));
         e.0 += 1;
         let row = rows.entry(uri.to_string()).or_default();
         match row.get_mut("notes").and_then(Value::as_array_mut) {
@@ -105,15 +112,25 @@ mod tests {
         let rec = r.recognise("/l/whc_v2.tif").unwrap().unwrap();
         let (mut s, mut rows) = (Recognition::default(), Annotations::new());
         s.claimed("file:///l/whc_v2.tif", &rec, &mut rows);
-        s.noted("file:///l/whc_v2.tif", "k", "detail one", &mut rows);
-        s.noted("file:///l/whc_v2.tif", "k", "detail two", &mut rows);
+        s.noted(
+            "file:///l/whc_v2.tif",
+            "k",
+            ("detail one", "/l/a"),
+            &mut rows,
+        );
+        s.noted(
+            "file:///l/whc_v2.tif",
+            "k",
+            ("detail two", "/l/b"),
+            &mut rows,
+        );
         let (claim, (n, first)) = s.claims.iter().next().unwrap();
         assert_eq!(
             (claim.spec_file.as_str(), claim.template.as_str(), *n),
             ("rec/user.yaml", "whc_v2.tif", 1)
         );
         assert_eq!(first, "file:///l/whc_v2.tif");
-        assert_eq!(s.notes["k"], (2, "detail one".to_string()));
+        assert_eq!(s.notes["k"], (2, "/l/a".to_string()));
         let row = &rows["file:///l/whc_v2.tif"];
         assert_eq!(row["template"], "whc_v2.tif");
         assert_eq!(row["notes"], json!(["detail one", "detail two"]));

@@ -177,8 +177,13 @@ pub fn extract(
         })?;
         // A `suffix`/`file` measurement lives in a sibling file (soil_x_2020_whc.tif →
         // soil_x_2020_fc.tif); an absent optional one is left out of the dataset.
+        // A missing file is not a GDAL error: say so without GDAL's prefix.
+        let missing = |message| Error::Recognition {
+            object: object.uri.clone(),
+            message,
+        };
         let (file_name, gdal_file, file_uri) =
-            match siblings::locate(&claimed, name, source).map_err(fail)? {
+            match siblings::locate(&claimed, name, source).map_err(missing)? {
                 Located::Same => (file_name.clone(), gdal_file.clone(), object.uri.clone()),
                 Located::Sibling {
                     name,

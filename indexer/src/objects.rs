@@ -218,8 +218,9 @@ pub(crate) enum Yield {
     Dataset(NewDataset),
     Skipped(String),
     Failed(Row),
-    /// Indexed, with a note for the report: (summary key, detail), e.g. an optional measurement left out.
-    Note(String, String),
+    /// Indexed, with a note for the report: (summary key, detail, the summary's example), e.g. an
+    /// optional measurement left out and the file that was looked for.
+    Note(String, String, String),
 }
 
 /// One object's datasets (with their STAC items), or why it gave none.
@@ -248,7 +249,11 @@ pub(crate) fn build(work: &Work, read: Option<&Result<Vec<u8>>>, ctx: &Context<'
                 "optional measurement {} of {} left out (its file is absent)",
                 a.measurement, prepared.product
             );
-            out.push(Yield::Note(key, a.note(&prepared.product)));
+            out.push(Yield::Note(
+                key,
+                a.note(&prepared.product),
+                a.expected.clone(),
+            ));
         }
     }
     for (location, prepared, absent) in items {

@@ -109,14 +109,25 @@ struct Accounting {
     jsonl_path: Option<PathBuf>,
     /// Every recognition spec, `--product` or not: to tell why an unclaimed file was not taken.
     all_specs: Recogniser,
+    /// The names of their sibling files, which are read with the file a spec claims.
+    siblings: crate::unclaimed::Siblings,
 }
 
 impl Accounting {
     fn skip(&mut self, uri: &str, reason: &str, selected: &Recogniser) -> Result<()> {
+        use crate::unclaimed::{NO_TEMPLATE, SIBLING};
+        let sibling = (reason == NO_TEMPLATE)
+            .then(|| self.siblings.of(uri))
+            .flatten();
+        let reason = if sibling.is_some() { SIBLING } else { reason };
         self.report.add("skipped");
         *self.report.skipped.entry(reason.to_string()).or_insert(0) += 1;
         let mut line = serde_json::json!({"uri": object_uri(uri), "outcome": "skipped", "stage": "recognise", "error": reason});
-        if reason == crate::unclaimed::NO_TEMPLATE {
+        if let Some((spec, product, measurement)) = sibling {
+            line["spec"] = serde_json::json!(spec);
+            line["product"] = serde_json::json!(product);
+            line["measurement"] = serde_json::json!(measurement);
+        } else if reason == NO_TEMPLATE {
             let rows = self.jsonl.is_some();
             let explained = self
                 .report
@@ -234,6 +245,7 @@ pub fn index(
         dry_run: opts.dry_run,
         jsonl,
         jsonl_path: opts.report_file.clone(),
+        siblings: crate::unclaimed::Siblings::of_specs(&all_specs),
         all_specs,
     };
     let stage = tempdir_for_staging()?;
@@ -356,8 +368,8 @@ struct Prepared {
     unchanged: Vec<(String, Vec<(uuid::Uuid, String)>)>,
     /// Raw files with what claimed them, as reported (object URI, recognition).
     claims: Vec<(String, crate::Recognised)>,
-    /// (object URI, summary key, detail) of notes about objects indexed all the same.
-    notes: Vec<(String, String, String)>,
+    /// (object URI, summary key, detail, example) of notes about objects indexed all the same.
+    notes: Vec<(String, String, String, String)>,
     /// Versioned objects of the batch and the datasets (indexes into `datasets`) they gave, when
     /// nothing of theirs failed: their checkpoint is recorded once the datasets are written.
     versions: Vec<(ObjectRef, Vec<usize>)>,
@@ -424,10 +436,10 @@ fn prepare(fed: Batch, ctx: &Context<'_>) -> Prepared {
             match y {
                 // An object indexed without an optional sibling is not checkpointed: the next run
                 // reads it again and picks up the sibling once it arrives.
-                Yield::Note(key, detail) => {
+                Yield::Note(key, detail, example) => {
                     clean = false;
                     out.notes
-                        .push((object_uri(&work.object().uri), key, detail))
+                        .push((object_uri(&work.object().uri), key, detail, example))
                 }
                 Yield::Dataset(d) => out.datasets.push(d),
                 Yield::Skipped(reason) => {
@@ -469,8 +481,10 @@ fn write(
     for (uri, rec) in &batch.claims {
         acc.report.recognition.claimed(uri, rec, &mut extra);
     }
-    for (uri, key, detail) in &batch.notes {
-        acc.report.recognition.noted(uri, key, detail, &mut extra);
+    for (uri, key, detail, example) in &batch.notes {
+        acc.report
+            .recognition
+            .noted(uri, key, (detail.as_str(), example.as_str()), &mut extra);
     }
     let datasets = batch.datasets;
     let mut rows = batch.rows;

@@ -2,10 +2,15 @@
 //! came closest (same extension, most of their literal text present) with what each lacks, and where
 //! the recipe for adding a spec of one's own is. Computed only for the objects a report shows.
 use crate::recognition::Recogniser;
+use crate::template::Template;
 use serde_json::{json, Value};
 
 /// The skip reason of an object no template matches (the key its count is summarised under).
 pub const NO_TEMPLATE: &str = "no template matches";
+
+/// The skip reason of a file that is a measurement of another file's dataset (a `suffix` or `file`
+/// sibling): not unclaimed, read with the file its spec claims.
+pub const SIBLING: &str = "sibling of a claimed file (read as one of its measurements)";
 
 /// Where the recipe for a spec of one's own is.
 pub const RECIPE: &str =
@@ -22,7 +27,10 @@ pub struct Candidate {
     pub product: String,
     /// The template's literal text runs that the object's key does not contain.
     pub lacks: Vec<String>,
-    /// Letters of the template's literal words that the key shares (the ranking).
+    /// For a literal template: the start the file name shares with it, when it shares one.
+    pub differs_after: Option<String>,
+    /// Letters of the template's literal words that the key shares, and for a literal template
+    /// the length of the start they share (the ranking).
     score: usize,
 }
 
@@ -56,7 +64,9 @@ impl Unclaimed {
                 .candidates
                 .iter()
                 .map(|c| {
-                    let why = if c.lacks.is_empty() {
+                    let why = if let Some(same) = &c.differs_after {
+                        format!("the name departs from it after {same:?}")
+                    } else if c.lacks.is_empty() {
                         "its literal text is all there: a field's width or pattern does not fit"
                             .to_string()
                     } else {
@@ -77,7 +87,7 @@ impl Unclaimed {
             self.candidates
                 .iter()
                 .map(|c| {
-                    json!({"spec": c.spec_file, "template": c.template, "product": c.product, "lacks": c.lacks})
+                    json!({"spec": c.spec_file, "template": c.template, "product": c.product, "lacks": c.lacks, "differs_after": c.differs_after})
                 })
                 .collect(),
         )
@@ -117,12 +127,26 @@ pub fn explain(selected: &Recogniser, all: &Recogniser, key: &str) -> Unclaimed 
                 .collect();
             shared.sort();
             shared.dedup();
-            let score = shared.iter().map(String::len).sum();
+            let mut score: usize = shared.iter().map(String::len).sum();
+            // A literal name (`whc_conus_250m_v2.tif` against `whc_conus_250m_v3.tif`): where they part.
+            let differs_after = t.is_literal().then(|| {
+                let lit = t.source();
+                let same = lit
+                    .char_indices()
+                    .zip(name.chars())
+                    .take_while(|((_, a), b)| a == b)
+                    .last()
+                    .map_or(0, |((i, a), _)| i + a.len_utf8());
+                score += same;
+                lit[..same].to_string()
+            });
+            let differs_after = differs_after.filter(|s| !s.is_empty());
             Candidate {
                 spec_file: file.to_string(),
                 template: t.source().to_string(),
                 product: spec.product.clone(),
                 lacks,
+                differs_after,
                 score,
             }
         })
@@ -137,6 +161,54 @@ pub fn explain(selected: &Recogniser, all: &Recogniser, key: &str) -> Unclaimed 
         not_selected,
         candidates,
         extension,
+    }
+}
+
+/// The names sibling measurements take, as templates: a `file` as written (fields allowed), a
+/// `suffix` as the claiming template with its trailing literal replaced by `_` + suffix.
+#[derive(Debug, Clone, Default)]
+pub struct Siblings {
+    /// (template, spec file, product, measurement).
+    entries: Vec<(Template, String, String, String)>,
+}
+
+impl Siblings {
+    /// The sibling names of every spec.
+    pub fn of_specs(specs: &Recogniser) -> Siblings {
+        let mut entries = Vec::new();
+        for (spec, t, file) in specs.templates() {
+            for (name, source) in &spec.measurements {
+                let pattern = match (&source.suffix, &source.file) {
+                    (Some(suffix), _) => {
+                        let src = t.source();
+                        let lit = src.rsplit('}').next().unwrap_or_default();
+                        if lit.is_empty() || lit.contains('[') || lit == src {
+                            continue;
+                        }
+                        format!("{}_{suffix}", &src[..src.len() - lit.len()])
+                    }
+                    (None, Some(f)) => f.clone(),
+                    (None, None) => continue,
+                };
+                if let Ok(compiled) = Template::compile(&pattern) {
+                    entries.push((
+                        compiled,
+                        file.to_string(),
+                        spec.product.clone(),
+                        name.clone(),
+                    ));
+                }
+            }
+        }
+        Siblings { entries }
+    }
+
+    /// The spec file, product and measurement a key is a sibling file of, if any.
+    pub fn of(&self, key: &str) -> Option<(&str, &str, &str)> {
+        self.entries
+            .iter()
+            .find(|(t, ..)| t.matches(key).is_some())
+            .map(|(_, f, p, m)| (f.as_str(), p.as_str(), m.as_str()))
     }
 }
 
@@ -198,6 +270,26 @@ mod tests {
             "{}",
             u.text()
         );
+        // A literal template (a user's own file name): where the name departs from it.
+        let mut r = r;
+        r.add(
+            "recognition/user.yaml",
+            "product: user\nfile_format: GeoTIFF\ntemplates: [whc_conus_250m_v2.tif]\n\
+             time: {start: '2020', period: P1Y}\nmeasurements: {whc: {band: 1}}\n",
+        )
+        .unwrap();
+        let u = explain(&r, &r, "/lake/whc_conus_250m_v3.tif");
+        assert_eq!(u.candidates[0].product, "user");
+        assert_eq!(
+            u.candidates[0].differs_after.as_deref(),
+            Some("whc_conus_250m_v")
+        );
+        assert!(
+            u.text()
+                .contains(r#"(the name departs from it after "whc_conus_250m_v")"#),
+            "{}",
+            u.text()
+        );
         let u = explain(&r, &r, "notes.txt");
         assert!(u.candidates.is_empty());
         assert!(
@@ -205,6 +297,32 @@ mod tests {
             "{}",
             u.text()
         );
+    }
+
+    #[test]
+    fn sibling_files_are_known_as_such() {
+        let mut r = specs();
+        r.add(
+            "recognition/user.yaml",
+            "product: user\nfile_format: GeoTIFF\ntemplates: [whc_v2.tif]\ntime: {start: '2020', period: P1Y}\n\
+             measurements: {whc: {band: 1}, fc: {file: fc_v2.tif, optional: true}}\n",
+        )
+        .unwrap();
+        r.add(
+            "recognition/soil2.yaml",
+            "product: soil2\nfile_format: GeoTIFF\ntemplates: ['s_{region}_whc.tif']\ntime: {start: '2020', period: P1Y}\n\
+             measurements: {whc: {suffix: whc.tif}, sat: {suffix: sat.tif}, c: {file: 'c_{region}.tif'}}\n",
+        )
+        .unwrap();
+        let s = Siblings::of_specs(&r);
+        assert_eq!(
+            s.of("/l/fc_v2.tif"),
+            Some(("recognition/user.yaml", "user", "fc"))
+        );
+        assert_eq!(s.of("/l/s_conus_sat.tif").map(|x| x.2), Some("sat"));
+        assert_eq!(s.of("/l/c_conus.tif").map(|x| x.2), Some("c"));
+        assert_eq!(s.of("/l/fc_v3.tif"), None);
+        assert_eq!(s.of("/l/s_conus_fc.tif"), None);
     }
 
     #[test]
