@@ -156,6 +156,10 @@ pub fn explain(selected: &Recogniser, all: &Recogniser, key: &str) -> Unclaimed 
             .cmp(&a.score)
             .then(a.lacks.len().cmp(&b.lacks.len()))
     });
+    // Templates that share nothing with the name are shown only when no other is closer.
+    if candidates.iter().any(|c| c.score > 0) {
+        candidates.retain(|c| c.score > 0);
+    }
     candidates.truncate(3);
     Unclaimed {
         not_selected,
