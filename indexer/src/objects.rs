@@ -215,7 +215,7 @@ fn extract_document(
 
 /// What one object gave.
 pub(crate) enum Yield {
-    Dataset(NewDataset),
+    Dataset(Box<NewDataset>),
     Skipped(String),
     Failed(Row),
     /// Indexed, with a note for the report: (summary key, detail, the summary's example), e.g. an
@@ -269,13 +269,13 @@ pub(crate) fn build(work: &Work, read: Option<&Result<Vec<u8>>>, ctx: &Context<'
         };
         out.push(
             match stac_item::item(&prepared, &defs.definition, &location) {
-                Ok(item) => Yield::Dataset(NewDataset {
+                Ok(item) => Yield::Dataset(Box::new(NewDataset {
                     stac: Some((prepared.product.clone(), prepared.id.to_string(), item)),
                     update: matches!(work, Work::Raw(..)).then_some(ctx.raw_update),
                     prepared,
                     location: Some(location),
                     absent_ok: absent.into_iter().map(|a| a.measurement).collect(),
-                }),
+                })),
                 Err(reason) => failed(Some(&prepared.product), reason, "build"),
             },
         );

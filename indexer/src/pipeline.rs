@@ -441,7 +441,7 @@ fn prepare(fed: Batch, ctx: &Context<'_>) -> Prepared {
                     out.notes
                         .push((object_uri(&work.object().uri), key, detail, example))
                 }
-                Yield::Dataset(d) => out.datasets.push(d),
+                Yield::Dataset(d) => out.datasets.push(*d),
                 Yield::Skipped(reason) => {
                     clean = false;
                     out.skipped.push((work.object().uri.clone(), reason))
