@@ -1,7 +1,8 @@
 //! `etlake stack` against `dc.load` (datacube 1.9.20) on generated data of three families —
 //! geographic CHIRPS GeoTIFFs (plain and gzipped) and gridMET NetCDF, projected UTM soil grids (two
 //! overlapping tiles fused), sinusoidal MODIS HDF-EOS2 (against `gdalwarp`, which PyPI rasterio cannot
-//! read) — same grid, same time labels, identical pixels with nearest, close with bilinear.
+//! read) — plus Landsat C2 L2 SR COGs of the sample lake shrunk onto a grid whose origin falls between
+//! source pixels — same grid, same time labels, identical pixels with nearest, close with bilinear.
 mod common;
 use common::*;
 use sample_lake::gridmet;
@@ -84,6 +85,9 @@ fn write_lake(l: &Path) {
         |d, r, c| (d * 1000 + r * 48 + c) as u16,
     )
     .unwrap();
+    // The sample lake's USGS Landsat 8 scenes (30 m COGs from x 470010, y 4400010, under
+    // `landsat/`, indexed through their STAC items with an href rewrite).
+    sample_lake::scenes::write_scenes(&l.join("landsat")).unwrap();
     let modis = l.join("modis/MOD13Q1.A2020001.h09v05.061.2020017000000.hdf");
     std::fs::create_dir_all(modis.parent().unwrap()).unwrap();
     let ndvi: Vec<i16> = (0..48 * 48).map(|i| (i * 3 % 9000) as i16).collect();
@@ -219,6 +223,20 @@ const CASES: &[Case] = &[
         resampling: "nearest",
         group_by: "time",
     },
+    // 30 m Landsat SR/QA COGs on a 60 m grid: datacube reads them decimated 2× and pastes them, the
+    // grid's origin (multiples of 60 m) being half a decimated pixel off the files' (470010,
+    // 4400010), which odc-geo snaps toward zero.
+    Case {
+        name: "landsat-sr-60m",
+        product: "ls8_c2l2_sr",
+        measurements: "coastal,blue,green,red,nir08,swir16,swir22,qa_pixel,qa_radsat,qa_aerosol",
+        time: Some("2020-06-01/2020-07-31"),
+        bbox: [-105.37, 39.66, -105.26, 39.76],
+        crs: "EPSG:32613",
+        res: 60.0,
+        resampling: "nearest",
+        group_by: "time",
+    },
     // NetCDF days addressed by band.
     Case {
         name: "gridmet",
@@ -238,7 +256,21 @@ fn stack_matches_dc_load_and_gdalwarp() {
     let pg = cluster_with_products();
     let lake = tempdir();
     write_lake(lake.path());
-    ok(etlake(&pg.url, &["index", lake.path().to_str().unwrap()]));
+    let rewrite = format!(
+        "{}=file://{}/",
+        sample_lake::scenes::USGS_DATA,
+        lake.path().join("landsat").display()
+    );
+    let printed = ok(etlake(
+        &pg.url,
+        &[
+            "index",
+            lake.path().to_str().unwrap(),
+            "--href-rewrite",
+            &rewrite,
+        ],
+    ));
+    assert!(!printed.contains("failed"), "{printed}");
     let out = tempdir();
 
     let mut python_cases = Vec::new();

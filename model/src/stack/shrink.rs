@@ -106,10 +106,33 @@ impl Window {
     }
 }
 
-/// `x` rounded when within `tol` of an integer (odc-geo's `maybe_int`), else unchanged.
+/// `x` split into a whole and a fractional part in [−0.5, 0.5] (odc-geo's `split_float`): the whole
+/// part is `x` rounded to the nearest integer, halves toward zero (0.5 → 0, −29.5 → −29, 1.5 → 1),
+/// unlike `f64::round`, which takes halves away from zero.
+fn split_float(x: f64) -> (f64, f64) {
+    let mut part = x % 1.0;
+    let mut whole = x - part;
+    if part > 0.5 {
+        part -= 1.0;
+        whole += 1.0;
+    } else if part < -0.5 {
+        part += 1.0;
+        whole -= 1.0;
+    }
+    (whole, part)
+}
+
+/// `x` made whole when within `tol` of an integer (odc-geo's `maybe_int`), else unchanged. With
+/// datacube's 0.9-pixel tolerance for nearest, a translation of exactly half a decimated pixel (an
+/// output grid whose origin falls midway between two source pixels, e.g. 30 m Landsat on a 60 m
+/// grid) is snapped toward zero, as odc-geo snaps it.
 fn maybe_int(x: f64, tol: f64) -> f64 {
-    if x.is_finite() && (x - x.round()).abs() < tol {
-        x.round()
+    if !x.is_finite() {
+        return x;
+    }
+    let (whole, part) = split_float(x);
+    if part.abs() < tol {
+        whole
     } else {
         x
     }
@@ -269,6 +292,52 @@ mod tests {
         assert_eq!(read_scale(1.9995), 2);
         assert_eq!(read_scale(2.8), 2);
         assert_eq!(read_scale(8.33), 8);
+    }
+
+    #[test]
+    fn almost_integers_snap_halves_toward_zero_as_odc_geo() {
+        assert_eq!(maybe_int(0.5, 0.9), 0.0);
+        assert_eq!(maybe_int(-29.5, 0.9), -29.0);
+        assert_eq!(maybe_int(1.5, 0.9), 1.0);
+        assert_eq!(maybe_int(-0.7, 0.9), -1.0);
+        assert_eq!(maybe_int(2.6, 0.9), 3.0);
+        assert_eq!(maybe_int(2.4, 0.01), 2.4);
+        assert_eq!(maybe_int(2.9995, 1e-3), 3.0);
+    }
+
+    #[test]
+    fn half_pixel_offset_paste_snaps_toward_zero() {
+        // 300 × 300 Landsat pixels of 30 m from x 470010, y 4400010; a 60 m grid from (468240,
+        // 4401240): x_src = 2·x_dst − 59, y_src = 2·y_dst − 41, so −29.5 and −20.5 decimated pixels,
+        // which odc-geo snaps to −29 and −20 (datacube 1.9.20 pastes source columns 0..260, rows
+        // 0..300 into destination columns 29..159, rows 20..170, odc-geo's ROIs).
+        let src = Affine::from_gdal([470_010.0, 30.0, 0.0, 4_400_010.0, 0.0, -30.0]);
+        let dst = Affine::from_gdal([468_240.0, 60.0, 0.0, 4_401_240.0, 0.0, -60.0]);
+        let a = src.inverse().unwrap().then_after(&dst);
+        let full = Window {
+            x0: 0,
+            y0: 0,
+            x1: 159,
+            y1: 187,
+        };
+        assert_eq!(
+            plan(&a, true, (300, 300), (159, 187), full, full, true),
+            Read::Paste {
+                scale: 2,
+                src: Window {
+                    x0: 0,
+                    y0: 0,
+                    x1: 260,
+                    y1: 300
+                },
+                dst: Window {
+                    x0: 29,
+                    y0: 20,
+                    x1: 159,
+                    y1: 170
+                }
+            }
+        );
     }
 
     #[test]
