@@ -71,6 +71,7 @@ pub fn inspect(path: &str) -> Result<RasterInfo> {
         path: path.to_string(),
         message: e.to_string(),
     };
+    lake_gdal::quiet_hdf5_diagnostics();
     let ds = Dataset::open(path).map_err(|e| {
         // GDAL gives no message for some unreadable files (e.g. a zero-byte HDF): say what we know.
         if e.to_string().ends_with("Error msg: ''") {
@@ -142,6 +143,7 @@ pub fn inspect(path: &str) -> Result<RasterInfo> {
 /// `Grid/precipitation`), through GDAL's multidimensional API; `None` if GDAL cannot open it that way.
 pub fn variable_names(file: &str) -> Option<Vec<String>> {
     use gdal::{DatasetOptions, GdalOpenFlags};
+    lake_gdal::quiet_hdf5_diagnostics();
     let ds = Dataset::open_ex(
         file,
         DatasetOptions {

@@ -477,6 +477,7 @@ fn read_dataset(
             found.id, m.name, b.band
         );
         if !opened.contains_key(&path) {
+            lake_gdal::quiet_hdf5_diagnostics();
             let ds = gdal::Dataset::open(&path).map_err(|e| Error::Read {
                 object: object.clone(),
                 message: e.to_string(),
