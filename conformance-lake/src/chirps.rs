@@ -5,10 +5,15 @@
 //! Sci. Data 2:150066, doi:10.1038/sdata.2015.66; data-families.md §3.1; provider-specs.md §CHIRPS):
 //! - final, gzipped GeoTIFF: `global_daily/tifs/p05/{YYYY}/chirps-v2.0.{YYYY}.{MM}.{DD}.tif.gz`;
 //! - final, Cloud Optimized GeoTIFF: `global_daily/cogs/p05/{YYYY}/chirps-v2.0.{YYYY}.{MM}.{DD}.cog`
-//!   [unverified: directory and `.cog` extension as listed on the CHC server, not confirmed by a document];
-//! - preliminary, plain GeoTIFF (not gzipped): `prelim/global_daily/tifs/p05/{YYYY}/chirps-v2.0.{YYYY}.{MM}.{DD}.tif`;
-//! - one float32 band, mm per day, nodata −9999 (ocean and outside 50°S–50°N), EPSG:4326, the global p05
-//!   grid: 7200 × 2000 cells with its corner at (−180, 50) [dims unverified].
+//!   (`.cog` extension; [secondary]: several codebases and the CHC FTP listing, provider-specs.md §2);
+//! - preliminary: `prelim/global_daily/tifs/p05/{YYYY}/chirps-v2.0.{YYYY}.{MM}.{DD}.tif.gz` in most sources,
+//!   plain `.tif` in one [unverified which is current]: this lake writes one prelim day of each;
+//! - one float32 band, mm per day, −9999 over the ocean and outside 50°S–50°N, EPSG:4326, the global p05
+//!   grid: 7200 × 2000 cells with its corner at (−180, 50) (derived from the ERDDAP cell centres ±179.975,
+//!   ±49.975 [verified for the NetCDF form]);
+//! - whether the GeoTIFF header declares −9999 as nodata is [unverified]; code reading the final `.tif.gz`
+//!   sets it itself after opening, so the final gzipped files here do **not** declare it, while the COGs
+//!   and prelim files do.
 //!
 //! This lake writes a window of the global grid (rows [`ROW0`]…, columns [`COL0`]…, on the real 0.05°
 //! alignment) so the files stay small.
@@ -26,9 +31,14 @@ pub const COLS: usize = 40;
 pub const NODATA: f32 = -9999.0;
 pub const YEAR: i32 = 2021;
 pub const MONTH: u32 = 6;
-/// Days of [`MONTH`] published final (gzipped GeoTIFF and COG) and preliminary (plain GeoTIFF).
+/// Days of [`MONTH`] published final (gzipped GeoTIFF and COG) and preliminary (day 4 gzipped, day 5
+/// plain GeoTIFF).
 pub const FINAL_DAYS: [u32; 3] = [1, 2, 3];
 pub const PRELIM_DAYS: [u32; 2] = [4, 5];
+/// Does the file of this variant declare nodata in its header?
+pub fn declares_nodata(rel: &str) -> bool {
+    !rel.ends_with(".tif.gz") || rel.contains("/prelim/")
+}
 
 /// The grid of the window.
 pub fn transform() -> [f64; 6] {
@@ -64,8 +74,15 @@ pub fn final_gz(day: u32) -> String {
 pub fn final_cog(day: u32) -> String {
     format!("chirps/global_daily/cogs/p05/{YEAR}/chirps-v2.0.{YEAR}.{MONTH:02}.{day:02}.cog")
 }
-pub fn prelim_tif(day: u32) -> String {
-    format!("chirps/prelim/global_daily/tifs/p05/{YEAR}/chirps-v2.0.{YEAR}.{MONTH:02}.{day:02}.tif")
+pub fn prelim(day: u32) -> String {
+    let ext = if day == PRELIM_DAYS[0] {
+        "tif.gz"
+    } else {
+        "tif"
+    };
+    format!(
+        "chirps/prelim/global_daily/tifs/p05/{YEAR}/chirps-v2.0.{YEAR}.{MONTH:02}.{day:02}.{ext}"
+    )
 }
 
 const SPEC: &[&str] = &[
@@ -85,6 +102,7 @@ pub fn write(root: &Path, m: &mut Manifest) -> Result<(), String> {
             json!({
                 "format": variant, "maturity": maturity,
                 "bands": [{"band": 1, "dtype": "float32", "nodata": NODATA, "units": "mm/day",
+                           "nodata_declared_in_header": declares_nodata(rel),
                            "rule": "conformance_lake::chirps::stored(day, row, col)"}],
                 "grid": {"crs": "EPSG:4326", "shape": [ROWS, COLS], "transform": transform(),
                          "window_of": {"shape": [2000, 7200], "row0": ROW0, "col0": COL0}},
@@ -94,12 +112,16 @@ pub fn write(root: &Path, m: &mut Manifest) -> Result<(), String> {
     };
     for day in FINAL_DAYS {
         let data = values(day);
+        let plain = [Band {
+            data: &data,
+            nodata: None,
+        }];
         let band = [Band {
             data: &data,
             nodata: Some(NODATA as f64),
         }];
         // The published daily GeoTIFFs are plain striped GeoTIFFs; the archive is gzip of the whole file.
-        raster::write(&tmp, "GTiff", &[], (COLS, ROWS), transform(), &srs, &band)?;
+        raster::write(&tmp, "GTiff", &[], (COLS, ROWS), transform(), &srs, &plain)?;
         let gz = final_gz(day);
         std::fs::create_dir_all(root.join(&gz).parent().unwrap()).map_err(|e| e.to_string())?;
         raster::gzip(&tmp, &root.join(&gz))?;
@@ -122,17 +144,25 @@ pub fn write(root: &Path, m: &mut Manifest) -> Result<(), String> {
             data: &data,
             nodata: Some(NODATA as f64),
         }];
-        let tif = prelim_tif(day);
-        raster::write(
-            &root.join(&tif),
-            "GTiff",
-            &[],
-            (COLS, ROWS),
-            transform(),
-            &srs,
-            &band,
-        )?;
-        record(&tif, "GeoTIFF", "interim", day);
+        let rel = prelim(day);
+        if rel.ends_with(".gz") {
+            raster::write(&tmp, "GTiff", &[], (COLS, ROWS), transform(), &srs, &band)?;
+            std::fs::create_dir_all(root.join(&rel).parent().unwrap())
+                .map_err(|e| e.to_string())?;
+            raster::gzip(&tmp, &root.join(&rel))?;
+            record(&rel, "GeoTIFF, gzip", "interim", day);
+        } else {
+            raster::write(
+                &root.join(&rel),
+                "GTiff",
+                &[],
+                (COLS, ROWS),
+                transform(),
+                &srs,
+                &band,
+            )?;
+            record(&rel, "GeoTIFF", "interim", day);
+        }
     }
     let _ = std::fs::remove_file(&tmp);
     Ok(())
