@@ -769,7 +769,11 @@ fn check_physical(f: &mut Findings, url: &catalog_schema::DbUrl, w: &Path) {
     });
 }
 
-/// The VegET run and its numpy reference.
+/// The VegET area (lon/lat), inside the gridMET window and MOD13Q1 tile h09v05.
+const AREA: [f64; 4] = [-104.6, 36.6, -104.5, 36.7];
+
+/// The VegET run and its numpy reference (on the pixels whose centre lies in the area; the run masks
+/// the others).
 fn check_veget(f: &mut Findings, url: &catalog_schema::DbUrl, w: &Path) {
     let (whc, fc, sat, icpt) = (120.0, 100.0, 180.0, 5.0);
     let config = w.join("veget.yaml");
@@ -778,7 +782,7 @@ fn check_veget(f: &mut Findings, url: &catalog_schema::DbUrl, w: &Path) {
         format!(
             r#"
 period: {{start: 2021-06-01, end: 2021-06-05}}
-area: {{bbox: [-104.6, 36.6, -104.5, 36.7]}}
+area: {{bbox: [{}, {}, {}, {}]}}
 grid: {{like: mod13q1_061}}
 inputs:
   precipitation: {{product: gridmet_pr}}
@@ -792,7 +796,8 @@ inputs:
   interception: {{value: {icpt}}}
   water: {{value: 0}}
 output: {{dir: veget-out, daily: true}}
-"#
+"#,
+            AREA[0], AREA[1], AREA[2], AREA[3]
         ),
     )
     .unwrap();
@@ -816,6 +821,7 @@ output: {{dir: veget-out, daily: true}}
     let (x0, y0) = cl::modis::tile_ul(cl::modis::H, cl::modis::V);
     let r = cl::modis::R_SPHERE;
     let mut days = vec![];
+    let mut mask = vec![];
     let mut outside = 0;
     for (k, date) in [
         "2021-06-01",
@@ -847,6 +853,10 @@ output: {{dir: veget-out, daily: true}}
             // Nearest gridMET cell of the pixel centre (sinusoid on the sphere, inverted exactly).
             let lat = (y / r).to_degrees();
             let lon = (x / (r * (y / r).cos())).to_degrees();
+            if k == 0 {
+                let inside = lon >= AREA[0] && lon <= AREA[2] && lat >= AREA[1] && lat <= AREA[3];
+                mask.push(inside);
+            }
             let gc =
                 ((lon - (cl::gridmet::lon(0) - cl::gridmet::RES / 2.0)) / cl::gridmet::RES).floor();
             let gr =
@@ -878,7 +888,7 @@ output: {{dir: veget-out, daily: true}}
     let input = w.join("veget-reference.json");
     std::fs::write(
         &input,
-        json!({"pixels": rows * cols, "whc": whc, "fc": fc, "sat": sat, "interception": icpt, "days": days}).to_string(),
+        json!({"pixels": rows * cols, "inside": mask, "whc": whc, "fc": fc, "sat": sat, "interception": icpt, "days": days}).to_string(),
     )
     .unwrap();
     let res = python_json(url, VEGET_SCRIPT, input.to_str().unwrap());

@@ -207,6 +207,7 @@ pub const VEGET_SCRIPT: &str = r#"
 import json, sys, numpy as np, xarray as xr
 c = json.load(open(sys.argv[1]))
 n = c["pixels"]
+inside = np.array(c["inside"], dtype=bool)
 whc, fc, sat, icpt = c["whc"], c["fc"], c["sat"], c["interception"]
 swf = np.zeros(n); pack = np.zeros(n)
 worst = {"etasw": 0.0, "swf": 0.0}
@@ -243,9 +244,10 @@ for k, day in enumerate(c["days"]):
         ydim = o[var].dims[-2]
         if o[ydim].values[0] < o[ydim].values[-1]:
             v = v[::-1]
-        v = v.ravel().astype("float64")
-        worst[var] = max(worst[var], float(np.nanmax(np.abs(v - ref))) if np.isfinite(v).any() else float("inf"))
+        v = v.ravel().astype("float64")[inside]
+        r = ref[inside]
+        worst[var] = max(worst[var], float(np.nanmax(np.abs(v - r))) if np.isfinite(v).any() else float("inf"))
         worst[var + "_nan"] = int(np.isnan(v).sum()) + worst.get(var + "_nan", 0)
-        checked += n
-print(json.dumps({"checked": checked, "worst": worst, "eta_mean_last": float(np.mean(eta))}))
+        checked += int(inside.sum())
+print(json.dumps({"checked": checked, "inside": int(inside.sum()), "worst": worst, "eta_mean_last": float(np.mean(eta[inside]))}))
 "#;
