@@ -854,7 +854,8 @@ output: {{dir: veget-out, daily: true}}
             let lat = (y / r).to_degrees();
             let lon = (x / (r * (y / r).cos())).to_degrees();
             if k == 0 {
-                let inside = lon >= AREA[0] && lon <= AREA[2] && lat >= AREA[1] && lat <= AREA[3];
+                let inside =
+                    (AREA[0]..=AREA[2]).contains(&lon) && (AREA[1]..=AREA[3]).contains(&lat);
                 mask.push(inside);
             }
             let gc =
