@@ -32,6 +32,11 @@ fn conformance_lake_indexes_loads_stacks_and_runs() {
 
     // 1. Every file indexed or skipped with a reason; every data file in an indexed dataset.
     let report = w.join("report.jsonl");
+    // USGS's items point at landsatlook.usgs.gov; this lake mirrors the bucket's keys under landsat/.
+    let rewrite = format!(
+        "https://landsatlook.usgs.gov/data=file://{}/landsat",
+        l.display()
+    );
     let out = etlake(
         &pg.url,
         &[
@@ -39,6 +44,8 @@ fn conformance_lake_indexes_loads_stacks_and_runs() {
             l.to_str().unwrap(),
             "--report",
             report.to_str().unwrap(),
+            "--href-rewrite",
+            &rewrite,
         ],
     );
     eprintln!("{}", text(&out));
@@ -73,7 +80,21 @@ fn conformance_lake_indexes_loads_stacks_and_runs() {
             .unwrap()
             .to_string_lossy()
             .to_string();
-        let row = rows.get(rel);
+        // A STAC item's row names the item by its `self` link (the dataset's location).
+        let self_href = rel
+            .ends_with("_stac.json")
+            .then(|| {
+                let item: Value =
+                    serde_json::from_str(&std::fs::read_to_string(l.join(rel)).unwrap()).unwrap();
+                item["links"]
+                    .as_array()
+                    .and_then(|ls| ls.iter().find(|k| k["rel"] == "self"))
+                    .map(|k| k["href"].as_str().unwrap_or("").to_string())
+            })
+            .flatten();
+        let row = rows
+            .get(rel)
+            .or_else(|| self_href.as_ref().and_then(|h| rows.get(h)));
         f.check(row.is_some(), || format!("{rel}: no report row"));
         if let Some(r) = row {
             let outcome = r["outcome"].as_str().unwrap_or("");
@@ -171,6 +192,7 @@ fn conformance_lake_indexes_loads_stacks_and_runs() {
     // 4. etlake stack equals dc.load; MOD13Q1's stack equals the values written; --physical unpacks.
     check_stack_parity(&mut f, &pg.url, w);
     check_modis_stack(&mut f, &pg.url, w);
+    check_imerg_stack(&mut f, &pg.url, w);
     check_physical(&mut f, &pg.url, w);
 
     // 5. VegET on gridMET met and MOD13Q1 NDVI against the numpy reference.
@@ -637,8 +659,8 @@ fn check_stack_parity(f: &mut Findings, url: &catalog_schema::DbUrl, w: &Path) {
             x["mismatch"].as_u64() == Some(0) && x["coord_diff"].as_f64().is_some_and(|d| d < 1e-6),
             || {
                 format!(
-                    "stack parity {name}: {} of {} cells differ, coordinates differ by {}",
-                    x["mismatch"], x["cells"], x["coord_diff"]
+                    "stack parity {name}: {} of {} cells differ, coordinates differ by {} (e.g. {})",
+                    x["mismatch"], x["cells"], x["coord_diff"], x["example"]
                 )
             },
         );
@@ -689,6 +711,59 @@ fn check_modis_stack(f: &mut Findings, url: &catalog_schema::DbUrl, w: &Path) {
             format!(
                 "etlake stack mod13q1_061 step {g}: {bad} of {} pixels differ from the granule",
                 v.len()
+            )
+        });
+    }
+}
+
+/// `etlake stack` of IMERG daily precipitation on the 0.1° grid returns each cell's value of the file
+/// (the file stores (time, lon, lat) with ascending latitude; the stack is north-up).
+fn check_imerg_stack(f: &mut Findings, url: &catalog_schema::DbUrl, w: &Path) {
+    use cl::imerg::*;
+    let west = -180.0 + 0.1 * LON0 as f64;
+    let south = -90.0 + 0.1 * LAT0 as f64;
+    let c = StackCase {
+        name: "imerg_values",
+        product: "gpm_imerg_day_v07".into(),
+        measurement: "precipitation".into(),
+        bbox: [
+            west + 0.01,
+            south + 0.01,
+            west + 0.1 * WIN as f64 - 0.01,
+            south + 0.1 * WIN as f64 - 0.01,
+        ],
+        crs: "EPSG:4326".into(),
+        res: 0.1,
+        align: (0.0, 0.0),
+        time: ("2021-06-01", "2021-06-02"),
+    };
+    let out = w.join("stack-imerg-values.nc");
+    if let Err(e) = run_stack(url, &c, &out, &[]) {
+        f.check(false, || format!("etlake stack gpm_imerg_day_v07: {e}"));
+        return;
+    }
+    let (gt, steps) = read_stack(&out, "precipitation");
+    f.check(steps.len() == DAILY_DAYS.len(), || {
+        format!("etlake stack gpm_imerg_day_v07: {} steps", steps.len())
+    });
+    for ((shape, v), day) in steps.iter().zip(DAILY_DAYS) {
+        let mut bad = vec![];
+        for (k, &got) in v.iter().enumerate() {
+            let lon = gt[0] + ((k % shape.1) as f64 + 0.5) * gt[1];
+            let lat = gt[3] + ((k / shape.1) as f64 + 0.5) * gt[5];
+            let i = ((lon + 180.0) / 0.1).floor() as usize;
+            let j = ((lat + 90.0) / 0.1).floor() as usize;
+            let want = stored(day, i, j);
+            if got as f32 != want {
+                bad.push(format!("lon {lon:.2} lat {lat:.2}: {got} vs {want}"));
+            }
+        }
+        f.check(bad.is_empty() && !v.is_empty(), || {
+            format!(
+                "etlake stack gpm_imerg_day_v07 day {day}: {} of {} cells differ, e.g. {:?}",
+                bad.len(),
+                v.len(),
+                bad.iter().take(3).collect::<Vec<_>>()
             )
         });
     }

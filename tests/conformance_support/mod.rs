@@ -179,7 +179,8 @@ for c in json.loads(sys.argv[1]):
         if m not in d:
             out[c["name"]] = {"error": "dc.load found no datasets"}
             continue
-        e = xr.open_dataset(c["path"], mask_and_scale=False)
+        # Decoded as CF readers do (`_Unsigned`, `_FillValue` → NaN); dc.load's nodata becomes NaN too.
+        e = xr.open_dataset(c["path"])
         a, b = d[m], e[m]
         r = {"shape_dc": list(a.shape), "shape_etlake": list(b.shape),
              "times_dc": [str(t)[:19] for t in d.time.values], "times_etlake": [str(t)[:19] for t in e.time.values]}
@@ -188,11 +189,17 @@ for c in json.loads(sys.argv[1]):
             xa, xb = a[a.dims[2]].values, b[b.dims[2]].values
             r["coord_diff"] = float(max(np.abs(ya - yb).max(), np.abs(xa - xb).max()))
             av, bv = a.values.astype("float64"), b.values.astype("float64")
+            nod = a.attrs.get("nodata")
+            if nod is not None:
+                av[av == nod] = np.nan
             same = (av == bv) | (np.isnan(av) & np.isnan(bv))
             r["mismatch"] = int((~same).sum())
+            if r["mismatch"]:
+                k = np.argwhere(~same)[0]
+                r["example"] = {"at": [int(x) for x in k], "dc_load": float(av[tuple(k)]), "etlake": float(bv[tuple(k)]),
+                                "dtype_dc": str(a.dtype), "dtype_etlake": str(b.dtype), "attrs_etlake": {x: str(y) for x, y in b.attrs.items()}}
             r["cells"] = int(av.size)
-            nod = a.attrs.get("nodata")
-            r["valid"] = int((~np.isnan(av) & (av != (nod if nod is not None else np.nan))).sum())
+            r["valid"] = int((~np.isnan(av)).sum())
         out[c["name"]] = r
     except Exception as e:
         out[c["name"]] = {"error": f"{type(e).__name__}: {e}"}
