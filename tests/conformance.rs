@@ -188,6 +188,8 @@ fn conformance_lake_indexes_loads_stacks_and_runs() {
     }
     // MOD13Q1 through the indexed path and layer (what datacube's reader opens), with GDAL.
     check_modis_documents(&mut f, &pg.url);
+    // gridMET's indexed grid follows the coordinate variables, not the half-cell-off `GeoTransform`.
+    check_gridmet_grids(&mut f, &pg.url);
 
     // 4. etlake stack equals dc.load; MOD13Q1's stack equals the values written; --physical unpacks.
     check_stack_parity(&mut f, &pg.url, w);
@@ -497,6 +499,43 @@ fn check_modis_documents(f: &mut Findings, url: &catalog_schema::DbUrl) {
             )
         });
     }
+}
+
+fn check_gridmet_grids(f: &mut Findings, url: &catalog_schema::DbUrl) {
+    let t = cl::gridmet::transform();
+    let grids = rows(
+        url,
+        "SELECT p.name || E'\t' || (d.metadata->'grids'->'default')::text FROM agdc.dataset d \
+         JOIN agdc.dataset_type p ON p.id = d.dataset_type_ref WHERE p.name LIKE 'gridmet_%' AND d.archived IS NULL",
+    );
+    let mut wrong = BTreeMap::new();
+    for line in &grids {
+        let (p, g) = line.split_once('\t').unwrap();
+        let g: Value = serde_json::from_str(g).unwrap();
+        let gt: Vec<f64> = g["transform"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default();
+        // eo3 transform order: [a, b, c, d, e, f] = [dx, rx, x0, ry, dy, y0].
+        let ok = g["shape"] == json!([cl::gridmet::ROWS, cl::gridmet::COLS])
+            && gt.len() >= 6
+            && (gt[2] - t[0]).abs() < 1e-9
+            && (gt[5] - t[3]).abs() < 1e-9
+            && (gt[0] - t[1]).abs() < 1e-12
+            && (gt[4] - t[5]).abs() < 1e-12;
+        if !ok {
+            wrong.insert(p.to_string(), g.to_string());
+        }
+    }
+    f.check(!grids.is_empty() && wrong.is_empty(), || {
+        format!(
+            "gridMET: {} of {} datasets' grids are not the one the lat/lon coordinates give (corner {}, {}): {wrong:?}",
+            wrong.len(),
+            grids.len(),
+            t[0],
+            t[3]
+        )
+    });
 }
 
 struct StackCase {
