@@ -2,8 +2,36 @@
 //! providers' specifications (never from etlake's product definitions), and the Python (datacube 1.9.20,
 //! numpy) scripts it runs.
 #![allow(dead_code)]
+pub mod products;
+pub mod stacks;
+pub mod veget;
+
+use crate::common::*;
 use conformance_lake as cl;
 use serde_json::{json, Value};
+
+/// Runs a Python script of the venv (datacube 1.9.20) with one argument against the index; its last
+/// stdout line is JSON.
+pub fn python_json(url: &catalog_schema::DbUrl, script: &str, arg: &str) -> Value {
+    let home = tempdir();
+    let path = home.path().join("script.py");
+    std::fs::write(&path, script).unwrap();
+    let o = std::process::Command::new(venv().join("bin/python"))
+        .env("ODC_DEFAULT_DB_URL", url.python_url())
+        .env_remove("DATACUBE_DB_URL")
+        .arg(&path)
+        .arg(arg)
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "python failed: {t}");
+    let last = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string();
+    serde_json::from_str(&last).unwrap_or_else(|e| panic!("{e}: {t}"))
+}
 
 /// Collects every disagreement so one run lists them all.
 #[derive(Default)]
