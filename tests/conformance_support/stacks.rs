@@ -196,7 +196,7 @@ pub fn check_modis_stack(f: &mut Findings, url: &catalog_schema::DbUrl, w: &Path
         f.check(false, || format!("etlake stack mod13q1_061: {e}"));
         return;
     }
-    let (gt, steps) = read_stack(&out, "ndvi");
+    let (gt, steps) = read_stack(f, &out, "ndvi");
     f.check(steps.len() == 2, || {
         format!(
             "etlake stack mod13q1_061: {} steps, the lake has 2 composites",
@@ -251,7 +251,7 @@ pub fn check_imerg_stack(f: &mut Findings, url: &catalog_schema::DbUrl, w: &Path
         f.check(false, || format!("etlake stack gpm_imerg_day_v07: {e}"));
         return;
     }
-    let (gt, steps) = read_stack(&out, "precipitation");
+    let (gt, steps) = read_stack(f, &out, "precipitation");
     f.check(steps.len() == DAILY_DAYS.len(), || {
         format!("etlake stack gpm_imerg_day_v07: {} steps", steps.len())
     });
@@ -278,12 +278,25 @@ pub fn check_imerg_stack(f: &mut Findings, url: &catalog_schema::DbUrl, w: &Path
     }
 }
 
-/// Reads every step of `var` from a stack NetCDF through GDAL: the geotransform and per step (shape, values).
 /// Per step: (rows, cols) and the values.
 pub type Steps = Vec<((usize, usize), Vec<f64>)>;
 
-pub fn read_stack(path: &Path, var: &str) -> ([f64; 6], Steps) {
-    let ds = gdal::Dataset::open(format!("NETCDF:\"{}\":{var}", path.display())).unwrap();
+/// Reads every step of `var` from a stack NetCDF through GDAL: the geotransform and the steps; an
+/// output GDAL cannot open is a finding (and an empty result).
+pub fn read_stack(f: &mut Findings, path: &Path, var: &str) -> ([f64; 6], Steps) {
+    let ds = match gdal::Dataset::open(format!("NETCDF:\"{}\":{var}", path.display())) {
+        Ok(ds) => ds,
+        Err(e) => {
+            let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            f.check(false, || {
+                format!(
+                    "etlake stack exited 0 but GDAL cannot open {var} in {} ({bytes} bytes): {e}",
+                    path.display()
+                )
+            });
+            return ([0.0; 6], vec![]);
+        }
+    };
     let gt = ds.geo_transform().unwrap();
     let (w, h) = ds.raster_size();
     let steps = (1..=ds.raster_count())
@@ -324,7 +337,7 @@ pub fn check_physical(f: &mut Findings, url: &catalog_schema::DbUrl, w: &Path) {
         });
         return;
     }
-    let (gt, steps) = read_stack(&out, &c.measurement);
+    let (gt, steps) = read_stack(f, &out, &c.measurement);
     let v = &cl::gridmet::VARIABLES[3];
     let mut bad = vec![];
     for (d, (shape, vals)) in steps.iter().enumerate() {
