@@ -195,7 +195,24 @@ fn conformance_lake_indexes_loads_stacks_and_runs() {
     // 4. etlake stack equals dc.load; MOD13Q1's stack equals the values written; --physical unpacks.
     check_stack_parity(&mut f, &pg.url, w);
     check_modis_stack(&mut f, &pg.url, w);
-    check_imerg_stack(&mut f, &pg.url, w);
+    check_imerg_stack(
+        &mut f,
+        &pg.url,
+        w,
+        "gpm_imerg_day_v07",
+        ("2021-06-01", "2021-06-02"),
+        &cl::imerg::DAILY_DAYS,
+    );
+    if let Some(p) = &hh_product {
+        check_imerg_stack(
+            &mut f,
+            &pg.url,
+            w,
+            p,
+            ("2021-06-01T00:00:00", "2021-06-01T00:59:59"),
+            &cl::imerg::HALF_HOURS.map(|k| 100 + k),
+        );
+    }
     check_physical(&mut f, &pg.url, w);
 
     // 5. VegET on gridMET met and MOD13Q1 NDVI against the numpy reference.

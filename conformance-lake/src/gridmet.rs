@@ -12,8 +12,9 @@
 //! - packing: `pet` is verified (provider-specs.md §1a, a real `pet_2015.nc` listing): `ushort`,
 //!   `scale_factor` 0.1, `add_offset` 0, `_FillValue` = `missing_value` = 32767, `_Unsigned = "true"`,
 //!   chunks (day 61, lat 98, lon 231), DEFLATE level 9. `pr` is written the same way [unverified: by analogy
-//!   with `pet`]. `tmmn`/`tmmx` keep `scale_factor` 0.1 with a non-zero `add_offset` — 210 K for `tmmn`
-//!   and 220 K for `tmmx` [unverified: no published header found; 220 is the commonly cited value];
+//!   with `pet`]. `tmmn`/`tmmx` keep `scale_factor` 0.1 with `add_offset` 220 K [unverified: no published
+//!   header found; 0.1/220 is the commonly cited packing for both (provider-specs.md §1a). A lower offset
+//!   for `tmmn` (e.g. 210, for headroom below −53 °C) is possible; one real `tmmn_YYYY.nc` header decides];
 //! - variable `crs` with `grid_mapping_name = latitude_longitude` and a `GeoTransform` text attribute of
 //!   five numbers (the verified string, double space included) whose origin is the **first cell centre**
 //!   (−124.7666666333333, 49.4), half a cell off the grid corner the coordinates imply (−124.7875,
@@ -93,7 +94,7 @@ pub const VARIABLES: [Variable; 4] = [
         height: Some("2 m"),
         units: "K",
         scale_factor: 0.1,
-        add_offset: 210.0,
+        add_offset: 220.0,
     },
     Variable {
         file: "tmmx",
@@ -127,8 +128,8 @@ pub fn stored(v: &str, d: usize, r: usize, c: usize) -> u16 {
         }
         // ETo 1…12 mm.
         "pet" => 10 + (d * 3 + r + c * 2) % 110,
-        // tmmn: 210 + 0.1·v K → 255…285 K.
-        "tmmn" => 450 + (d * 5 + r * 2 + c) % 300,
+        // tmmn: 220 + 0.1·v K → 255…285 K.
+        "tmmn" => 350 + (d * 5 + r * 2 + c) % 300,
         // tmmx: 220 + 0.1·v K → 270…310 K.
         "tmmx" => 500 + (d * 5 + r * 2 + c) % 400,
         _ => panic!("unknown gridMET variable {v}"),

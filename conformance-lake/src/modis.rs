@@ -16,7 +16,9 @@
 //! 10000` meaning physical = stored / 10000; the User's Guide's "scale 0.0001"), inferred from the
 //! `orig_scale_factor=10000` OPeNDAP reports for a MYD13Q1.061 file (OSGeo/gdal#7167); `_FillValue` on
 //! `pixel reliability` (−1) follows the User's Guide rank key "−1 Fill/No Data" and the MOD13Q1.005 fill
-//! table; types of SDS 8–12 (int16 × 4, int8) follow the User's Guide. Tiles are written full size (real
+//! table; types of SDS 8–12 (int16 × 4, int8) follow the User's Guide. The angles' scales follow from
+//! their valid ranges: zeniths ±9000 × 0.01 = ±90°, relative azimuth ±3600 × 0.1 = ±360° (with 0.01 its
+//! fill −4000 would be −40°, inside the valid angles) [unverified beyond that consistency]. Tiles are written full size (real
 //! 4800 × 4800 grid) with DEFLATE in 4800 × 240 tiles [unverified: the real files' chunking].
 use crate::hdfeos::{Attr, GridFile, HdfValue, GCTP_SNSOID};
 use crate::manifest::Manifest;

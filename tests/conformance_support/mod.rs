@@ -251,7 +251,7 @@ for k, day in enumerate(c["days"]):
     i = day["inputs"]
     p = np.array(i["pr"]) * 0.1
     eto = np.array(i["pet"]) * 0.1
-    tmin = np.array(i["tmmn"]) * 0.1 + 210.0 - 273.15
+    tmin = np.array(i["tmmn"]) * 0.1 + 220.0 - 273.15
     tmax = np.array(i["tmmx"]) * 0.1 + 220.0 - 273.15
     ndvi = (np.array(i["ndvi0"]) + day["w"] * (np.array(i["ndvi1"]) - np.array(i["ndvi0"]))) / 10000.0
     tavg = (tmin + tmax) / 2

@@ -227,13 +227,20 @@ pub fn check_modis_stack(f: &mut Findings, url: &catalog_schema::DbUrl, w: &Path
 
 /// `etlake stack` of IMERG daily precipitation on the 0.1° grid returns each cell's value of the file
 /// (the file stores (time, lon, lat) with ascending latitude; the stack is north-up).
-pub fn check_imerg_stack(f: &mut Findings, url: &catalog_schema::DbUrl, w: &Path) {
+pub fn check_imerg_stack(
+    f: &mut Findings,
+    url: &catalog_schema::DbUrl,
+    w: &Path,
+    product: &str,
+    time: (&'static str, &'static str),
+    steps_written: &[u32],
+) {
     use cl::imerg::*;
     let west = -180.0 + 0.1 * LON0 as f64;
     let south = -90.0 + 0.1 * LAT0 as f64;
     let c = StackCase {
         name: "imerg_values",
-        product: "gpm_imerg_day_v07".into(),
+        product: product.into(),
         measurement: "precipitation".into(),
         bbox: [
             west + 0.01,
@@ -244,18 +251,22 @@ pub fn check_imerg_stack(f: &mut Findings, url: &catalog_schema::DbUrl, w: &Path
         crs: "EPSG:4326".into(),
         res: 0.1,
         align: (0.0, 0.0),
-        time: ("2021-06-01", "2021-06-02"),
+        time,
     };
-    let out = w.join("stack-imerg-values.nc");
+    let out = w.join(format!("stack-imerg-{product}.nc"));
     if let Err(e) = run_stack(url, &c, &out, &[]) {
-        f.check(false, || format!("etlake stack gpm_imerg_day_v07: {e}"));
+        f.check(false, || format!("etlake stack {product}: {e}"));
         return;
     }
     let (gt, steps) = read_stack(f, &out, "precipitation");
-    f.check(steps.len() == DAILY_DAYS.len(), || {
-        format!("etlake stack gpm_imerg_day_v07: {} steps", steps.len())
+    f.check(steps.len() == steps_written.len(), || {
+        format!(
+            "etlake stack {product}: {} steps, the lake has {}",
+            steps.len(),
+            steps_written.len()
+        )
     });
-    for ((shape, v), day) in steps.iter().zip(DAILY_DAYS) {
+    for ((shape, v), &day) in steps.iter().zip(steps_written) {
         let mut bad = vec![];
         for (k, &got) in v.iter().enumerate() {
             let lon = gt[0] + ((k % shape.1) as f64 + 0.5) * gt[1];
@@ -269,7 +280,7 @@ pub fn check_imerg_stack(f: &mut Findings, url: &catalog_schema::DbUrl, w: &Path
         }
         f.check(bad.is_empty() && !v.is_empty(), || {
             format!(
-                "etlake stack gpm_imerg_day_v07 day {day}: {} of {} cells differ, e.g. {:?}",
+                "etlake stack {product} step {day}: {} of {} cells differ, e.g. {:?}",
                 bad.len(),
                 v.len(),
                 bad.iter().take(3).collect::<Vec<_>>()
