@@ -112,6 +112,14 @@ pub fn stack(conn: &ConnArgs, a: &StackArgs) -> Result<Success> {
     };
     let stager = stack::source::Stager::new()?;
     let plan = stack::plan(&mut c, &req)?;
+    if plan.is_empty() {
+        // An empty stack has no time dimension to write: say so rather than leave a file readers refuse.
+        return Err(Error::Request(format!(
+            "no dataset of product {} matches the time and area asked for: nothing written to {}",
+            req.product,
+            a.out.display()
+        )));
+    }
     let per_row = output::banded::bytes_per_row(&plan, req.geobox.width);
     let rows = (a.max_memory * (1 << 20) as f64 / per_row.max(1) as f64) as usize;
     if rows >= req.geobox.height {

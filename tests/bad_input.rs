@@ -1,5 +1,5 @@
 //! Bad product and metadata-type input: each gets an error naming the file, the key and the rule,
-//! exit code 1, and leaves the database exactly as it was.
+//! exit code 1, and leaves the database exactly as it was; a stack with no dataset writes nothing.
 mod common;
 use common::*;
 use std::path::Path;
@@ -187,6 +187,23 @@ fn bad_products_are_refused_with_clear_errors_and_nothing_written() {
         &["product", "update", &missing],
         &["missing.yaml", "not in the index", "etlake product add"],
     );
+    // A stack of a product with no dataset in the area is an error, and no file is left behind (an
+    // empty stack has no time dimension: readers refuse such a file).
+    let out_nc = d.join("empty.nc");
+    refused(
+        &pg.url,
+        &[
+            "stack",
+            "--product",
+            "rain",
+            "--bbox",
+            "0,0,1,1",
+            "--out",
+            out_nc.to_str().unwrap(),
+        ],
+        &["no dataset of product rain", "nothing written", "empty.nc"],
+    );
+    assert!(!out_nc.exists(), "an empty stack left {}", out_nc.display());
 }
 
 #[test]

@@ -103,7 +103,7 @@ pub fn mod13q1_tile(
             &vec![900i16; n],
         )?;
     }
-    // Angles in hundredths of a degree.
+    // Zenith angles in hundredths of a degree, the relative azimuth in tenths (valid ±3600).
     g.field(
         "250m 16 days view zenith angle",
         -10000i16,
@@ -117,7 +117,7 @@ pub fn mod13q1_tile(
     g.field(
         "250m 16 days relative azimuth angle",
         -4000i16,
-        &vec![-9000i16; n],
+        &vec![-900i16; n],
     )?;
     g.field(
         "250m 16 days composite day of the year",

@@ -90,16 +90,9 @@ pub fn check_stack_parity(f: &mut Findings, url: &catalog_schema::DbUrl, w: &Pat
             align: (0.0, 0.0),
             time: ("2021-06-01", "2021-06-05"),
         },
-        StackCase {
-            name: "imerg_day",
-            product: "gpm_imerg_day_v07".into(),
-            measurement: "precipitation".into(),
-            bbox: [-105.9, 35.1, -103.1, 37.9],
-            crs: "EPSG:4326".into(),
-            res: 0.1,
-            align: (0.0, 0.0),
-            time: ("2021-06-01", "2021-06-02"),
-        },
+        // IMERG has no parity case: datacube's reader refuses its files (no georeferencing in them,
+        // README "Limits known today"); `check_imerg_stack` compares etlake's stack with the files'
+        // cells instead, and the load checks pin datacube's refusal.
     ];
     for (name, s, p, m) in [
         ("ls8_sr", 0, "ls8_c2l2_sr", "red"),

@@ -189,6 +189,13 @@ pub struct Plan {
     groups: Vec<(DateTime<Utc>, Vec<Placed>)>,
 }
 
+impl Plan {
+    /// Whether no dataset matched the request (no time step to assemble).
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+}
+
 /// Finds the request's datasets and groups them into time steps.
 pub fn plan(catalog: &mut Catalog, req: &LoadRequest) -> Result<Plan> {
     let product = catalog_schema::product::get(catalog, &req.product)?
