@@ -54,5 +54,6 @@ fn query(product: &str, k: usize) -> Result<Query, Box<dyn std::error::Error>> {
         product: product.to_string(),
         time: Some(time),
         bbox: Some([w, s, w + 0.3, s + 0.3]),
+        limit: None,
     })
 }

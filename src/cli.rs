@@ -142,6 +142,9 @@ pub struct SearchArgs {
     /// Longitude/latitude box W,S,E,N.
     #[arg(long, value_name = "W,S,E,N", allow_hyphen_values = true)]
     pub bbox: Option<String>,
+    /// At most this many datasets.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Print the query plan Postgres chooses instead of the datasets.

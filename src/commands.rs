@@ -7,18 +7,22 @@ use crate::cli::{
 use catalog_schema::config::{self, ConnectOptions, Resolved, SystemEnv};
 use catalog_schema::embedded::{Embedded, Status};
 use catalog_schema::metadata_type::AddOutcome;
+pub use catalog_schema::search::parse_bbox;
 use catalog_schema::{check, document, init, metadata_type, product, Catalog, Error, Result};
 
 /// Whether a command fully succeeded (exit 0) or reported a problem it already printed (exit 1).
 pub type Success = bool;
 
-fn resolve(conn: &ConnArgs) -> Result<Resolved> {
-    let opts = ConnectOptions {
+fn options(conn: &ConnArgs) -> ConnectOptions {
+    ConnectOptions {
         db_url: conn.db.clone(),
         env: conn.env.clone(),
         config_paths: conn.config.clone(),
-    };
-    config::resolve(&opts, &SystemEnv)
+    }
+}
+
+fn resolve(conn: &ConnArgs) -> Result<Resolved> {
+    config::resolve(&options(conn), &SystemEnv)
 }
 
 fn open(conn: &ConnArgs) -> Result<Catalog> {
@@ -27,10 +31,9 @@ fn open(conn: &ConnArgs) -> Result<Catalog> {
     Catalog::open(&resolved, &SystemEnv)
 }
 
+/// The index a command reads or writes (the library call `etlake.Index` makes too).
 pub fn open_index(conn: &ConnArgs) -> Result<Catalog> {
-    let mut c = open(conn)?;
-    c.require_agdc()?;
-    Ok(c)
+    Catalog::open_index(&options(conn), &SystemEnv)
 }
 
 pub fn db(conn: &ConnArgs, cmd: &DbCommand) -> Result<Success> {
@@ -294,15 +297,12 @@ pub fn product(conn: &ConnArgs, cmd: &ProductCommand) -> Result<Success> {
                 }
             }
         }
-        ProductCommand::Show { name } => match product::get(&mut c, name)? {
-            Some(p) => print!("{}", product::to_yaml(&p.definition)),
-            None => {
-                return Err(Error::NotFound {
-                    object: format!("product {name:?}"),
-                    message: "not in the index (see `etlake product list`)".into(),
-                })
-            }
-        },
+        ProductCommand::Show { name } => {
+            print!(
+                "{}",
+                product::to_yaml(&product::require(&mut c, name)?.definition)
+            )
+        }
     }
     Ok(true)
 }
@@ -562,25 +562,6 @@ pub fn print_claims(report: &indexer::pipeline::Report) {
     }
 }
 
-/// Parses `--bbox W,S,E,N`.
-pub fn parse_bbox(b: &str) -> Result<[f64; 4]> {
-    let v: Vec<f64> = b
-        .split(',')
-        .map(|x| x.trim().parse::<f64>())
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|_| Error::Invalid {
-            object: format!("--bbox {b}"),
-            message: "expected four numbers W,S,E,N".into(),
-        })?;
-    match v.as_slice() {
-        [w, s, e, n] if w < e && s < n => Ok([*w, *s, *e, *n]),
-        _ => Err(Error::Invalid {
-            object: format!("--bbox {b}"),
-            message: "expected W,S,E,N with W < E and S < N".into(),
-        }),
-    }
-}
-
 pub fn search(conn: &ConnArgs, a: &SearchArgs) -> Result<Success> {
     use catalog_schema::search;
     let bbox = a.bbox.as_deref().map(parse_bbox).transpose()?;
@@ -594,6 +575,7 @@ pub fn search(conn: &ConnArgs, a: &SearchArgs) -> Result<Success> {
         product: a.product.clone(),
         time,
         bbox,
+        limit: a.limit,
     };
     if a.explain {
         println!("{}", search::explain(&mut c, &query)?);

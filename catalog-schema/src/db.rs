@@ -1,6 +1,6 @@
 //! The connection to the index: opening it (starting the embedded cluster when nothing is configured)
 //! and the small queries every command needs.
-use crate::config::{Environment, Resolved, Source};
+use crate::config::{self, ConnectOptions, Environment, Resolved, Source};
 use crate::embedded::Embedded;
 use crate::error::DbContext;
 use crate::{DbUrl, Error, Result};
@@ -26,6 +26,17 @@ impl Catalog {
         };
         let mut c = Catalog::connect(&url)?;
         c.source = resolved.source.clone();
+        Ok(c)
+    }
+
+    /// Opens the ODC index the options and environment name, exactly as every `etlake` command and
+    /// the Python `etlake.Index` do: resolve the configuration, connect (starting the embedded
+    /// cluster when nothing is configured), and require the `agdc` schema.
+    pub fn open_index(opts: &ConnectOptions, env: &dyn Environment) -> Result<Catalog> {
+        let resolved = config::resolve(opts, env)?;
+        tracing::debug!("database from {}", resolved.source);
+        let mut c = Catalog::open(&resolved, env)?;
+        c.require_agdc()?;
         Ok(c)
     }
 

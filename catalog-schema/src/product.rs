@@ -773,6 +773,14 @@ pub fn get(catalog: &mut Catalog, name: &str) -> Result<Option<StoredProduct>> {
     Ok(query(catalog, Some(name))?.into_iter().next())
 }
 
+/// One product by name, or the error every interface reports for an unknown product.
+pub fn require(catalog: &mut Catalog, name: &str) -> Result<StoredProduct> {
+    get(catalog, name)?.ok_or_else(|| Error::NotFound {
+        object: format!("product {name:?}"),
+        message: "not in the index (see `etlake product list`)".into(),
+    })
+}
+
 /// All products, by name.
 pub fn list(catalog: &mut Catalog) -> Result<Vec<StoredProduct>> {
     query(catalog, None)

@@ -19,6 +19,8 @@ pub struct Query {
     pub time: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// Longitude/latitude box (west, south, east, north).
     pub bbox: Option<[f64; 4]>,
+    /// At most this many datasets (after the post-filter, as datacube counts them).
+    pub limit: Option<usize>,
 }
 
 /// One dataset found.
@@ -28,6 +30,13 @@ pub struct Found {
     pub id: Uuid,
     /// Active locations, newest first (as datacube orders them).
     pub uris: Vec<String>,
+    /// The `time` search field's range (what datacube's `Dataset.time` holds), when the metadata type
+    /// has one.
+    pub time: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The `lon` search field's range (west, east).
+    pub lon: Option<(f64, f64)>,
+    /// The `lat` search field's range (south, north).
+    pub lat: Option<(f64, f64)>,
     /// The stored document as JSON text (checked to be JSON by the search's post-filter).
     document: Box<str>,
     /// The document parsed, on first use.
@@ -145,6 +154,39 @@ pub fn parse_time_range(s: &str) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
     }
 }
 
+/// Checks a longitude/latitude box W,S,E,N: an empty or inverted area is refused (it would silently
+/// find nothing). `object` names the argument as the user wrote it.
+pub fn check_bbox(object: &str, [w, s, e, n]: [f64; 4]) -> Result<[f64; 4]> {
+    if w < e && s < n {
+        Ok([w, s, e, n])
+    } else {
+        Err(Error::Invalid {
+            object: object.to_string(),
+            message: "expected W,S,E,N with W < E and S < N".into(),
+        })
+    }
+}
+
+/// Parses `W,S,E,N` (the command line's `--bbox`).
+pub fn parse_bbox(b: &str) -> Result<[f64; 4]> {
+    let object = format!("--bbox {b}");
+    let v: Vec<f64> = b
+        .split(',')
+        .map(|x| x.trim().parse::<f64>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| Error::Invalid {
+            object: object.clone(),
+            message: "expected four numbers W,S,E,N".into(),
+        })?;
+    match v.as_slice() {
+        [w, s, e, n] => check_bbox(&object, [*w, *s, *e, *n]),
+        _ => Err(Error::Invalid {
+            object,
+            message: "expected four numbers W,S,E,N".into(),
+        }),
+    }
+}
+
 /// A product's id and the SQL of its time, lat and lon search fields (None when its metadata type
 /// has no such field). Resolved once per connection: a product's metadata type does not change.
 #[derive(Debug, Clone)]
@@ -205,9 +247,17 @@ fn build(
             message: format!("its metadata type has no {name} field to search on"),
         })
     };
-    let mut sql = String::from(
-        "SELECT agdc.dataset.id, agdc.dataset.metadata::text \
+    // The time, lon and lat ranges as datacube's fields compute them (NULL when the type has none).
+    let bounds = |sql: &Option<String>, cast: &str| match sql {
+        Some(e) => format!("lower({e}), upper({e})"),
+        None => format!("NULL::{cast}, NULL::{cast}"),
+    };
+    let mut sql = format!(
+        "SELECT agdc.dataset.id, agdc.dataset.metadata::text, {}, {}, {} \
          FROM agdc.dataset WHERE agdc.dataset.archived IS NULL AND agdc.dataset.dataset_type_ref = ",
+        bounds(&ps.time, "timestamptz"),
+        bounds(&ps.lon, "float8"),
+        bounds(&ps.lat, "float8"),
     );
     // The product id is written into the statement, not bound: only a literal lets the planner prove
     // the predicate of the product's partial dix_* indexes, so the cached generic plan (chosen after a
@@ -289,9 +339,15 @@ pub fn search(catalog: &mut Catalog, q: &Query) -> Result<Vec<Found>> {
         out.push(Found {
             id: r.get(0),
             uris: Vec::new(),
+            time: r.get::<_, Option<DateTime<Utc>>>(2).zip(r.get(3)),
+            lon: r.get::<_, Option<f64>>(4).zip(r.get(5)),
+            lat: r.get::<_, Option<f64>>(6).zip(r.get(7)),
             document: document.into(),
             parsed: OnceLock::new(),
         });
+    }
+    if let Some(limit) = q.limit {
+        out.truncate(limit);
     }
     if !out.is_empty() {
         let ids: Vec<Uuid> = out.iter().map(|f| f.id).collect();
@@ -367,5 +423,22 @@ mod tests {
         let (a, b) = parse_time_range("2020-01-01T12:00:00Z").unwrap();
         assert_eq!(a, b);
         assert!(parse_time_range("yesterday").is_err());
+    }
+
+    #[test]
+    fn empty_or_inverted_areas_are_refused() {
+        assert_eq!(
+            parse_bbox("-105, 40,-103,41").unwrap(),
+            [-105.0, 40.0, -103.0, 41.0]
+        );
+        for bad in ["-103,40,-103,41", "-103,41,-105,40", "1,2,3", "a,b,c,d"] {
+            let e = parse_bbox(bad).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("--bbox {bad}: expected")), "{e}");
+        }
+        let e = check_bbox("lon=(1, 1), lat=(0, 1)", [1.0, 0.0, 1.0, 1.0]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "lon=(1, 1), lat=(0, 1): expected W,S,E,N with W < E and S < N"
+        );
     }
 }

@@ -142,6 +142,7 @@ pub fn like_product(
             product: product.to_string(),
             time: None,
             bbox: Some(lonlat),
+            limit: None,
         },
     )?;
     let first = found.first().ok_or_else(|| {

@@ -211,6 +211,7 @@ pub fn plan(catalog: &mut Catalog, req: &LoadRequest) -> Result<Plan> {
             product: req.product.clone(),
             time: req.time,
             bbox: Some(lonlat),
+            limit: None,
         },
     )?;
     let mut by_key: BTreeMap<DateTime<Utc>, Vec<Placed>> = BTreeMap::new();
