@@ -34,9 +34,10 @@ if [ "${1:-}" = "--python" ]; then
     "$venv/bin/pip" install -q --disable-pip-version-check $pins
     echo "$pins" > "$venv/.etlake-pins"
   fi
-  # Reading etlake's NetCDF and Zarr outputs with xarray (netCDF4, zarr), and the notebook (nbconvert, ipykernel,
-  # matplotlib): installed after datacube so its pins stay as resolved.
-  extras="netCDF4==1.7.2 matplotlib==3.9.4 nbconvert==7.16.6 ipykernel==6.29.5 zarr==3.1.6"
+  # Reading etlake's NetCDF and Zarr outputs with xarray (netCDF4, zarr), the notebook (nbconvert, ipykernel,
+  # matplotlib), and building and testing the Python package (maturin, pytest): installed after datacube
+  # so its pins stay as resolved.
+  extras="netCDF4==1.7.2 matplotlib==3.9.4 nbconvert==7.16.6 ipykernel==6.29.5 zarr==3.1.6 maturin==1.16.0 pytest==9.2.0"
   if [ "$(cat "$venv/.etlake-extras" 2>/dev/null)" != "$extras" ]; then
     echo "==> adding to $venv: $extras"
     "$venv/bin/pip" install -q --disable-pip-version-check $extras
