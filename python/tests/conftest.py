@@ -79,7 +79,7 @@ class Lake:
 def write_lake(root: Path) -> None:
     import numpy as np
     import rasterio
-    from rasterio.transform import from_origin
+    from affine import Affine
 
     for place, west, north in PLACES:
         for day in (1, 2, 3):
@@ -88,7 +88,7 @@ def write_lake(root: Path) -> None:
             data = np.full((20, 40), float(day), dtype="float32")
             with rasterio.open(
                 path, "w", driver="GTiff", width=40, height=20, count=1, dtype="float32",
-                crs="EPSG:4326", transform=from_origin(west, north, 0.05, 0.05), nodata=-9999.0,
+                crs="EPSG:4326", transform=Affine(0.05, 0.0, west, 0.0, -0.05, north), nodata=-9999.0,
             ) as dst:
                 dst.write(data, 1)
 
