@@ -45,3 +45,6 @@ class Index:
 
         ``time`` is ``A/B`` or one value; ``bbox_label`` names the area in error messages.
         """
+
+def _panic_for_tests() -> None:
+    """Panics in Rust; raises ``EtlakeError`` (for the tests, not part of the API)."""

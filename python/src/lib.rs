@@ -196,10 +196,18 @@ impl Index {
     }
 }
 
+/// Panics inside the guard every call runs in: the tests' proof that a Rust panic reaches Python as
+/// an `EtlakeError` and the interpreter lives on. Not part of the API.
+#[pyfunction]
+fn _panic_for_tests(py: Python<'_>) -> PyResult<()> {
+    run(py, || -> Result<(), Error> { panic!("deliberate panic") })
+}
+
 #[pymodule]
 fn _etlake(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<Index>()?;
+    m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     m.add("EtlakeError", py.get_type::<EtlakeError>())?;
     m.add("NotFoundError", py.get_type::<NotFoundError>())?;
     m.add("InvalidInputError", py.get_type::<InvalidInputError>())?;
