@@ -109,6 +109,8 @@ impl Index {
 
 #[pymethods]
 impl Index {
+    /// Opens the index as `etlake --db URL --env ENV --config PATH…` would (embedded cluster when
+    /// nothing is configured).
     #[new]
     #[pyo3(signature = (url=None, *, env=None, config=None))]
     fn new(
@@ -143,16 +145,21 @@ impl Index {
         self.with(py, |c| Ok(c.url().redacted()))
     }
 
+    /// All products: (name, metadata type, active datasets, definition JSON), by name.
     fn products(&self, py: Python<'_>) -> PyResult<Vec<ProductRow>> {
         self.with(py, |c| {
             Ok(product::list(c)?.into_iter().map(product_row).collect())
         })
     }
 
+    /// One product as `products` gives it; `NotFoundError` when the index has none of that name.
     fn product(&self, py: Python<'_>, name: String) -> PyResult<ProductRow> {
         self.with(py, |c| product::require(c, &name).map(product_row))
     }
 
+    /// The datasets `dc.find_datasets` finds: (id, (start, end) RFC 3339, (west, east),
+    /// (south, north), uris, document JSON). `time` is `A/B` or one value; `bbox_label` names the
+    /// area in error messages.
     #[pyo3(signature = (product, *, time=None, bbox=None, bbox_label=None, limit=None))]
     fn search(
         &self,
