@@ -27,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stac_api: None,
         lineage: Default::default(),
         recheck: false,
+        shard: None,
     };
     let report = index(&mut catalog, &opts, &|_| {})?;
     println!(

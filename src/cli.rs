@@ -238,6 +238,16 @@ pub struct IndexArgs {
     /// Write one JSON line per object (uri, product, dataset, outcome, stage, error).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Take only shard I of N concurrent runs (`I/N`, shards 0 to N-1): each object goes to the shard
+    /// its URI hashes to (FNV-1a 64), a sibling file with the file that claims it. `/N` or `I` alone
+    /// take the other number from --shard-count or the environment: $JOB_COMPLETION_INDEX
+    /// (Kubernetes Indexed Job) or $AWS_BATCH_JOB_ARRAY_INDEX and $AWS_BATCH_JOB_ARRAY_SIZE (AWS Batch
+    /// array job), which also apply without --shard.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// The number of shards (with $JOB_COMPLETION_INDEX, which does not say it).
+    #[arg(long, value_name = "N")]
+    pub shard_count: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -406,8 +406,23 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
         }),
         None => None,
     };
+    let env = |k: &str| std::env::var(k).ok();
+    let shard = indexer::shard::Shard::resolve(a.shard.as_deref(), a.shard_count, &env).map_err(
+        |message| Error::Invalid {
+            object: "etlake index --shard".into(),
+            message,
+        },
+    )?;
+    if shard.is_none() && env(indexer::shard::K8S_INDEX).is_some() {
+        tracing::warn!(
+            "${} is set but no shard count is given (--shard /N or --shard-count N): \
+             this run takes every object",
+            indexer::shard::K8S_INDEX
+        );
+    }
     let mut c = open_index(conn)?;
     let opts = indexer::pipeline::IndexOptions {
+        shard,
         sources: a.sources.clone(),
         from_file: a.from_file.clone(),
         products: a.products.clone(),
@@ -479,11 +494,14 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
         object: "etlake index".into(),
         message: e.to_string(),
     })?;
-    let head = if a.dry_run {
+    let mut head = if a.dry_run {
         "dry run (nothing written)".to_string()
     } else {
         format!("run {}", report.run)
     };
+    if let Some(s) = shard {
+        head = format!("{head} (shard {}/{})", s.index, s.count);
+    }
     print_report(&report, head);
     if a.dry_run {
         print_claims(&report);
@@ -518,6 +536,12 @@ pub fn print_report(report: &indexer::pipeline::Report, head: String) {
         "{head}: {what} in {secs:.1} s ({:.0} objects/s)",
         total as f64 / secs
     );
+    if report.stages.other_shards > 0 {
+        println!(
+            "  left to other shards {}: listed here, read and reported by the runs of their shards",
+            report.stages.other_shards
+        );
+    }
     if report.stages.not_reread > 0 {
         println!(
             "  not read again {}: same version as last read (--recheck reads them)",

@@ -329,6 +329,7 @@ pub fn veget_run(
             stac_api: None,
             lineage: Default::default(),
             recheck: false,
+            shard: None,
         };
         let ir = indexer::pipeline::index(&mut c, &opts, &|_| {})?;
         print_report(&ir, "outputs indexed".into());

@@ -33,6 +33,8 @@ pub(crate) struct Batch {
     pub(crate) listed: usize,
     /// (object, its datasets) of objects the crawl checkpoint says are unchanged: not read again.
     pub(crate) unchanged: Vec<(String, Vec<(uuid::Uuid, String)>)>,
+    /// Objects listed that belong to other shards of a sharded run: neither read nor reported.
+    pub(crate) other_shards: usize,
 }
 
 /// A batch, or the listing error that ended the run.
@@ -59,6 +61,7 @@ pub(crate) fn feed(
     s3: Option<&S3>,
     (checkpoints, derivation): (&HashMap<String, Seen>, &str),
     batch: usize,
+    shard: Option<(crate::shard::Shard, &crate::unclaimed::Siblings)>,
     out: std::sync::mpsc::SyncSender<Feed>,
 ) {
     let mut current = Batch::default();
@@ -75,6 +78,25 @@ pub(crate) fn feed(
             }
         };
         current.listed += 1;
+        let document = obj.body.is_some() || is_document_key(&obj.uri);
+        let mut recognised = None;
+        if let Some((shard, siblings)) = shard {
+            // Recognition reads nothing (names only); it tells a sibling file from a file of its own.
+            recognised = (!document).then(|| recogniser.recognise(&obj.uri));
+            let key = match &recognised {
+                None | Some(Ok(Some(_))) => crate::objects::object_uri(&obj.uri),
+                Some(_) => crate::shard::owner(&obj.uri, siblings),
+            };
+            if !shard.takes(&key) {
+                current.other_shards += 1;
+                if current.listed >= 4 * batch
+                    && out.send(Feed::Batch(std::mem::take(&mut current))).is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+        }
         let seen = checkpoints.get(&obj.uri);
         if let (Some(seen), Some(etag)) = (seen, &obj.etag) {
             // The same bytes, converted by the same definitions and options.
@@ -88,7 +110,7 @@ pub(crate) fn feed(
                 continue;
             }
         }
-        if obj.body.is_some() || is_document_key(&obj.uri) {
+        if document {
             let fetch = match s3 {
                 Some(s3) if obj.body.is_none() && obj.uri.starts_with("s3://") => {
                     Some(s3.spawn_get(&obj.uri))
@@ -97,7 +119,7 @@ pub(crate) fn feed(
             };
             current.works.push(Work::Document(obj, fetch));
         } else {
-            match recogniser.recognise(&obj.uri) {
+            match recognised.unwrap_or_else(|| recogniser.recognise(&obj.uri)) {
                 Ok(Some(r)) => current.works.push(Work::Raw(obj, r)),
                 Ok(None) => current
                     .skipped

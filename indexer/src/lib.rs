@@ -17,6 +17,7 @@ pub mod raster;
 pub mod recognition;
 pub mod routing;
 pub mod s3;
+pub mod shard;
 pub mod siblings;
 mod sources;
 pub mod stac_api;

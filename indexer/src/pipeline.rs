@@ -53,6 +53,8 @@ pub struct IndexOptions {
     pub lineage: dataset::LineagePolicy,
     /// Read every object again, even those the crawl checkpoint says are unchanged.
     pub recheck: bool,
+    /// Take only this shard's objects (`--shard i/N`); the others are left to the other runs.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// The account of a run.
@@ -88,6 +90,8 @@ pub struct Stages {
     pub written: usize,
     /// Objects not read again: the same version (ETag, or mtime and size) as when last indexed.
     pub not_reread: usize,
+    /// Objects listed that belong to other shards (`--shard`): neither read nor reported here.
+    pub other_shards: usize,
 }
 
 impl Report {
@@ -300,13 +304,16 @@ pub fn index(
     // extracts batch k+1, and this thread writes batch k. Prepared documents are the heavy part, so the
     // worker hands a batch over only when this thread takes it: memory stays bounded by a few batches.
     let mut listing_error = None;
+    // A sibling file goes to the shard of the file that claims it (every spec's, as `skip` tells them).
+    let shard_siblings = crate::unclaimed::Siblings::of_specs(&acc.all_specs);
     std::thread::scope(|scope| -> Result<()> {
         let (feed_tx, feed_rx) = std::sync::mpsc::sync_channel(1);
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(0);
         let (recogniser, s3, batch) = (&recogniser, s3.as_ref(), opts.batch_size.max(1));
         let checkpoints = &checkpoints;
         let seen = (checkpoints, derivation.as_str());
-        scope.spawn(move || feed::feed(rx, recogniser, s3, seen, batch, feed_tx));
+        let shard = opts.shard.map(|s| (s, &shard_siblings));
+        scope.spawn(move || feed::feed(rx, recogniser, s3, seen, batch, shard, feed_tx));
         let ctx = &ctx;
         scope.spawn(move || {
             for msg in feed_rx {
@@ -363,6 +370,7 @@ struct Prepared {
     /// (object, reason) of objects skipped.
     skipped: Vec<(String, String)>,
     listed: usize,
+    other_shards: usize,
     recognised: usize,
     /// Objects the checkpoint says are unchanged, with their datasets (id, product).
     unchanged: Vec<(String, Vec<(uuid::Uuid, String)>)>,
@@ -418,6 +426,7 @@ fn prepare(fed: Batch, ctx: &Context<'_>) -> Prepared {
             .collect(),
         skipped: fed.skipped,
         listed: fed.listed,
+        other_shards: fed.other_shards,
         recognised: inputs.len(),
         unchanged: fed.unchanged,
         claims: Vec::new(),
@@ -471,6 +480,7 @@ fn write(
     let t0 = std::time::Instant::now();
     let stages = &mut acc.report.stages;
     stages.listed += batch.listed;
+    stages.other_shards += batch.other_shards;
     stages.recognised += batch.recognised;
     stages.extracted += batch.datasets.len();
     stages.not_reread += batch.unchanged.len();

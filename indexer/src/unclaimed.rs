@@ -172,8 +172,19 @@ pub fn explain(selected: &Recogniser, all: &Recogniser, key: &str) -> Unclaimed 
 /// `suffix` as the claiming template with its trailing literal replaced by `_` + suffix.
 #[derive(Debug, Clone, Default)]
 pub struct Siblings {
-    /// (template, spec file, product, measurement).
-    entries: Vec<(Template, String, String, String)>,
+    /// (template, spec file, product, measurement, how to name the claimed file).
+    entries: Vec<(Template, String, String, String, Owner)>,
+}
+
+/// How the claimed file's name follows from a sibling's.
+#[derive(Debug, Clone)]
+enum Owner {
+    /// `suffix:` siblings: the sibling ends with `_<suffix>` where the claimed file has the template's
+    /// last literal.
+    Suffix { tail: String, literal: String },
+    /// `file:` siblings: the claimed file is a template of the spec filled with the sibling's fields,
+    /// when that leaves a plain file name.
+    File { templates: Vec<String> },
 }
 
 impl Siblings {
@@ -182,16 +193,25 @@ impl Siblings {
         let mut entries = Vec::new();
         for (spec, t, file) in specs.templates() {
             for (name, source) in &spec.measurements {
-                let pattern = match (&source.suffix, &source.file) {
+                let (pattern, owner) = match (&source.suffix, &source.file) {
                     (Some(suffix), _) => {
                         let src = t.source();
                         let lit = src.rsplit('}').next().unwrap_or_default();
                         if lit.is_empty() || lit.contains('[') || lit == src {
                             continue;
                         }
-                        format!("{}_{suffix}", &src[..src.len() - lit.len()])
+                        let owner = Owner::Suffix {
+                            tail: format!("_{suffix}"),
+                            literal: lit.to_string(),
+                        };
+                        (format!("{}_{suffix}", &src[..src.len() - lit.len()]), owner)
                     }
-                    (None, Some(f)) => f.clone(),
+                    (None, Some(f)) => (
+                        f.clone(),
+                        Owner::File {
+                            templates: spec.templates.clone(),
+                        },
+                    ),
                     (None, None) => continue,
                 };
                 if let Ok(compiled) = Template::compile(&pattern) {
@@ -200,6 +220,7 @@ impl Siblings {
                         file.to_string(),
                         spec.product.clone(),
                         name.clone(),
+                        owner,
                     ));
                 }
             }
@@ -212,7 +233,30 @@ impl Siblings {
         self.entries
             .iter()
             .find(|(t, ..)| t.matches(key).is_some())
-            .map(|(_, f, p, m)| (f.as_str(), p.as_str(), m.as_str()))
+            .map(|(_, f, p, m, _)| (f.as_str(), p.as_str(), m.as_str()))
+    }
+
+    /// The key of the file that claims `key` as its sibling, when its name can be told: the object a
+    /// sharded run hashes in its place, so one shard reads the whole dataset.
+    pub fn owner(&self, key: &str) -> Option<String> {
+        let (t, .., owner) = self
+            .entries
+            .iter()
+            .find(|(t, ..)| t.matches(key).is_some())?;
+        let dir = &key[..key.rfind('/').map_or(0, |i| i + 1)];
+        match owner {
+            Owner::Suffix { tail, literal } => key
+                .strip_suffix(tail.as_str())
+                .map(|stem| format!("{stem}{literal}")),
+            Owner::File { templates } => {
+                let fields = t.matches(key)?;
+                templates
+                    .iter()
+                    .map(|c| crate::recognition::fill_fields(c, &fields))
+                    .find(|name| !name.contains(['{', '}', '[', ']', '*', '/']) && !name.is_empty())
+                    .map(|name| format!("{dir}{name}"))
+            }
+        }
     }
 }
 
@@ -327,6 +371,20 @@ mod tests {
         assert_eq!(s.of("/l/c_conus.tif").map(|x| x.2), Some("c"));
         assert_eq!(s.of("/l/fc_v3.tif"), None);
         assert_eq!(s.of("/l/s_conus_fc.tif"), None);
+        // The file that claims each sibling (what a sharded run hashes in its place).
+        assert_eq!(
+            s.owner("/l/s_conus_sat.tif").as_deref(),
+            Some("/l/s_conus_whc.tif")
+        );
+        assert_eq!(
+            s.owner("/l/c_conus.tif").as_deref(),
+            Some("/l/s_conus_whc.tif")
+        );
+        assert_eq!(
+            s.owner("s3://b/p/fc_v2.tif").as_deref(),
+            Some("s3://b/p/whc_v2.tif")
+        );
+        assert_eq!(s.owner("/l/fc_v3.tif"), None);
     }
 
     #[test]

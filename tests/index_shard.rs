@@ -1,0 +1,229 @@
+//! `etlake index --shard i/N`: four concurrent runs over one lake index exactly the datasets one run
+//! indexes, each object read and reported by one shard only (a multi-file dataset's siblings with the
+//! file that claims them), every run exits 0, and each says how many objects it left to the others.
+//! The shard index comes from the argument or from the variables Kubernetes Indexed Jobs and AWS Batch
+//! array jobs set.
+mod common;
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn report_rows(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// (dataset id, product, location) of every active dataset.
+fn datasets(url: &catalog_schema::DbUrl) -> Vec<String> {
+    rows(
+        url,
+        "SELECT d.id::text || ' ' || p.name || ' ' || l.uri_scheme || ':' || l.uri_body \
+         FROM agdc.dataset d JOIN agdc.dataset_type p ON p.id = d.dataset_type_ref \
+         JOIN agdc.dataset_location l ON l.dataset_ref = d.id WHERE d.archived IS NULL ORDER BY 1",
+    )
+}
+
+/// "left to other shards 12:" → 12 (0 when the line is absent).
+fn left_to_others(out: &str) -> usize {
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix("left to other shards "))
+        .and_then(|r| r.split(':').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+#[test]
+fn four_shards_index_what_one_run_indexes_each_object_once() {
+    let pg = cluster_with_products();
+    let sharded = pg.create_db("sharded");
+    ok(etlake(&sharded, &["db", "init"]));
+    let defs = workspace().join("product-defs/products");
+    ok(etlake(
+        &sharded,
+        &["product", "add", defs.to_str().unwrap()],
+    ));
+
+    let lake = tempdir();
+    let l = lake.path();
+    // CHIRPS dailies (.tif and .tif.gz), gridMET yearly NetCDF, MODIS HDF-EOS tiles, soil grids whose
+    // fc/sat files are siblings of the whc file, and Landsat scenes (STAC items and their COGs).
+    sample_lake::lake::write(l, 10).unwrap();
+    std::fs::write(l.join("README.txt"), "not data").unwrap();
+    let src = l.to_str().unwrap();
+    let rewrite = format!("{}=file://{}/", sample_lake::scenes::USGS_DATA, l.display());
+    let reports = tempdir();
+    let one = reports.path().join("one.jsonl");
+    let args = |report: &Path| -> Vec<String> {
+        ["index", src, "--href-rewrite", &rewrite, "--report"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([report.display().to_string()])
+            .collect()
+    };
+    let strs = |v: &[String]| v.iter().map(String::clone).collect::<Vec<_>>();
+    let single: Vec<String> = args(&one);
+    let single_out = ok(etlake(
+        &pg.url,
+        &single.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    assert!(!single_out.contains("left to other shards"), "{single_out}");
+
+    // Four at once: two by argument, one as a Kubernetes Indexed Job pod (index from the environment,
+    // count from --shard-count), one as an AWS Batch array child (both from the environment).
+    let shard_report = |i: usize| reports.path().join(format!("shard{i}.jsonl"));
+    let outs: Vec<std::process::Output> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..4)
+            .map(|i| {
+                let (sharded, shard_report, strs, args) = (&sharded, &shard_report, &strs, &args);
+                s.spawn(move || {
+                    let mut a = strs(&args(&shard_report(i)));
+                    let index = i.to_string();
+                    let vars: Vec<(&str, &str)> = match i {
+                        0 | 1 => {
+                            a.extend(["--shard".into(), format!("{i}/4")]);
+                            vec![]
+                        }
+                        2 => {
+                            a.extend(["--shard-count".into(), "4".into()]);
+                            vec![("JOB_COMPLETION_INDEX", index.as_str())]
+                        }
+                        _ => vec![
+                            ("AWS_BATCH_JOB_ARRAY_INDEX", index.as_str()),
+                            ("AWS_BATCH_JOB_ARRAY_SIZE", "4"),
+                        ],
+                    };
+                    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+                    etlake_with(sharded, &vars, &a)
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let texts: Vec<String> = outs.into_iter().map(ok).collect();
+
+    // The same datasets, at the same locations.
+    let expected = datasets(&pg.url);
+    assert!(expected.len() > 40, "{single_out}");
+    assert_eq!(datasets(&sharded), expected);
+
+    // Every object the single run reported, reported by exactly one shard, with the same outcome.
+    let key = |r: &Value| {
+        format!(
+            "{} {} {}",
+            r["uri"].as_str().unwrap(),
+            r["outcome"],
+            r["dataset"]
+        )
+    };
+    let mut want: Vec<String> = report_rows(&one).iter().map(key).collect();
+    want.sort();
+    let mut owner: BTreeMap<String, usize> = BTreeMap::new();
+    let mut got = Vec::new();
+    for (i, text) in texts.iter().enumerate() {
+        assert!(text.contains(&format!("(shard {i}/4)")), "{text}");
+        let rows = report_rows(&shard_report(i));
+        assert!(!rows.is_empty(), "shard {i} took nothing:\n{text}");
+        for r in &rows {
+            let uri = r["uri"].as_str().unwrap().to_string();
+            // (A gridMET yearly file gives one row per day, all from its one shard.)
+            let first = *owner.entry(uri.clone()).or_insert(i);
+            assert_eq!(first, i, "{uri} read by shards {first} and {i}");
+            got.push(key(r));
+        }
+        // What a shard leaves to the others is what they report.
+        let others: usize = (0..4)
+            .filter(|j| *j != i)
+            .map(|j| {
+                let mut uris: Vec<String> = report_rows(&shard_report(j))
+                    .iter()
+                    .map(|r| r["uri"].as_str().unwrap().to_string())
+                    .collect();
+                uris.dedup();
+                uris.len()
+            })
+            .sum();
+        assert_eq!(left_to_others(text), others, "shard {i}:\n{text}");
+    }
+    got.sort();
+    assert_eq!(got, want, "the shards' rows are the single run's rows");
+
+    // A soil dataset's sibling files (fc, sat) go with the whc file that claims them.
+    let soil: Vec<(&String, &usize)> = owner.iter().filter(|(u, _)| u.contains("/soil/")).collect();
+    assert!(soil.len() >= 3, "{soil:?}");
+    for (uri, shard) in &soil {
+        let whc = uri
+            .replace("_fc.tif", "_whc.tif")
+            .replace("_sat.tif", "_whc.tif");
+        assert_eq!(owner.get(&whc), Some(*shard), "{uri} and {whc}");
+    }
+    // Landsat band files (skipped as siblings of the STAC items) go with their SR item (whose row is
+    // reported under the item's self link, its object hashed under the listed file).
+    let bands: Vec<(&String, &usize)> = owner
+        .iter()
+        .filter(|(u, _)| u.ends_with("_SR_B4.TIF"))
+        .collect();
+    assert!(!bands.is_empty());
+    for (uri, shard) in bands {
+        let id = uri.rsplit('/').next().unwrap().replace("_SR_B4.TIF", "_SR");
+        let item = owner
+            .iter()
+            .find(|(u, _)| u.ends_with(&format!("/items/{id}")));
+        assert_eq!(item.map(|i| i.1), Some(shard), "{uri} and its item {id}");
+    }
+
+    // Re-running the shards reads nothing again: each shard's checkpoints are its own objects.
+    let again = ok(etlake(
+        &sharded,
+        &["index", src, "--href-rewrite", &rewrite, "--shard", "1/4"],
+    ));
+    assert!(
+        !again.contains(" indexed") && again.contains("not read again"),
+        "{again}"
+    );
+    assert_eq!(left_to_others(&again), left_to_others(&texts[1]), "{again}");
+}
+
+#[test]
+fn invalid_shards_are_refused_before_anything_is_read() {
+    let pg = Cluster::start();
+    ok(etlake(&pg.url, &["db", "init"]));
+    let lake = tempdir();
+    for (args, vars, says) in [
+        (
+            vec!["--shard", "4/4"],
+            vec![],
+            "shard index 4 is not below the shard count 4",
+        ),
+        (vec!["--shard", "a/4"], vec![], "not a whole number"),
+        (vec!["--shard", "2"], vec![], "needs the number of shards"),
+        (vec!["--shard-count", "4"], vec![], "no shard index"),
+        (
+            vec![],
+            vec![("AWS_BATCH_JOB_ARRAY_INDEX", "1")],
+            "AWS_BATCH_JOB_ARRAY_SIZE",
+        ),
+        (
+            vec!["--shard-count", "3"],
+            vec![("JOB_COMPLETION_INDEX", "3")],
+            "not below the shard count 3",
+        ),
+    ] {
+        let mut a = vec!["index", lake.path().to_str().unwrap()];
+        a.extend(args.iter().copied());
+        let out = etlake_with(&pg.url, &vars, &a);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?} {vars:?}:\n{t}");
+        assert!(
+            t.contains(says) && t.contains("--shard"),
+            "{args:?} {vars:?}:\n{t}"
+        );
+        assert_eq!(
+            rows(&pg.url, "SELECT count(*)::text FROM etlake.index_run"),
+            ["0"],
+            "no run started"
+        );
+    }
+}
