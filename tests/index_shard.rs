@@ -35,9 +35,17 @@ fn left_to_others(out: &str) -> usize {
         .map_or(0, |n| n.parse().unwrap())
 }
 
-#[test]
-fn four_shards_index_what_one_run_indexes_each_object_once() {
-    let pg = cluster_with_products();
+/// What four concurrent shard runs did: each object URI → the shard that reported it, and each
+/// shard's output.
+struct Sharded {
+    owner: BTreeMap<String, usize>,
+    texts: Vec<String>,
+}
+
+/// Indexes with `index_args` once into `pg`'s database and as four concurrent shards into a second
+/// database of the same cluster (`vars` added to every run), and checks that the shards index the
+/// same datasets and report the same rows, each object by one shard, each run exiting 0.
+fn single_and_four_shards(pg: &Cluster, index_args: &[String], vars: &[(&str, &str)]) -> Sharded {
     let sharded = pg.create_db("sharded");
     ok(etlake(&sharded, &["db", "init"]));
     let defs = workspace().join("product-defs/products");
@@ -45,28 +53,17 @@ fn four_shards_index_what_one_run_indexes_each_object_once() {
         &sharded,
         &["product", "add", defs.to_str().unwrap()],
     ));
-
-    let lake = tempdir();
-    let l = lake.path();
-    // CHIRPS dailies (.tif and .tif.gz), gridMET yearly NetCDF, MODIS HDF-EOS tiles, soil grids whose
-    // fc/sat files are siblings of the whc file, and Landsat scenes (STAC items and their COGs).
-    sample_lake::lake::write(l, 10).unwrap();
-    std::fs::write(l.join("README.txt"), "not data").unwrap();
-    let src = l.to_str().unwrap();
-    let rewrite = format!("{}=file://{}/", sample_lake::scenes::USGS_DATA, l.display());
     let reports = tempdir();
     let one = reports.path().join("one.jsonl");
     let args = |report: &Path| -> Vec<String> {
-        ["index", src, "--href-rewrite", &rewrite, "--report"]
-            .iter()
-            .map(|s| s.to_string())
-            .chain([report.display().to_string()])
-            .collect()
+        let mut a = index_args.to_vec();
+        a.extend(["--report".to_string(), report.display().to_string()]);
+        a
     };
-    let strs = |v: &[String]| v.iter().map(String::clone).collect::<Vec<_>>();
-    let single: Vec<String> = args(&one);
-    let single_out = ok(etlake(
+    let single = args(&one);
+    let single_out = ok(etlake_with(
         &pg.url,
+        vars,
         &single.iter().map(String::as_str).collect::<Vec<_>>(),
     ));
     assert!(!single_out.contains("left to other shards"), "{single_out}");
@@ -77,26 +74,24 @@ fn four_shards_index_what_one_run_indexes_each_object_once() {
     let outs: Vec<std::process::Output> = std::thread::scope(|s| {
         let runs: Vec<_> = (0..4)
             .map(|i| {
-                let (sharded, shard_report, strs, args) = (&sharded, &shard_report, &strs, &args);
+                let (sharded, shard_report, args) = (&sharded, &shard_report, &args);
                 s.spawn(move || {
-                    let mut a = strs(&args(&shard_report(i)));
+                    let mut a = args(&shard_report(i));
                     let index = i.to_string();
-                    let vars: Vec<(&str, &str)> = match i {
-                        0 | 1 => {
-                            a.extend(["--shard".into(), format!("{i}/4")]);
-                            vec![]
-                        }
+                    let mut env: Vec<(&str, &str)> = vars.to_vec();
+                    match i {
+                        0 | 1 => a.extend(["--shard".into(), format!("{i}/4")]),
                         2 => {
                             a.extend(["--shard-count".into(), "4".into()]);
-                            vec![("JOB_COMPLETION_INDEX", index.as_str())]
+                            env.push(("JOB_COMPLETION_INDEX", index.as_str()));
                         }
-                        _ => vec![
+                        _ => env.extend([
                             ("AWS_BATCH_JOB_ARRAY_INDEX", index.as_str()),
                             ("AWS_BATCH_JOB_ARRAY_SIZE", "4"),
-                        ],
+                        ]),
                     };
                     let a: Vec<&str> = a.iter().map(String::as_str).collect();
-                    etlake_with(sharded, &vars, &a)
+                    etlake_with(sharded, &env, &a)
                 })
             })
             .collect();
@@ -106,7 +101,7 @@ fn four_shards_index_what_one_run_indexes_each_object_once() {
 
     // The same datasets, at the same locations.
     let expected = datasets(&pg.url);
-    assert!(expected.len() > 40, "{single_out}");
+    assert!(expected.len() > 20, "{single_out}");
     assert_eq!(datasets(&sharded), expected);
 
     // Every object the single run reported, reported by exactly one shard, with the same outcome.
@@ -150,6 +145,29 @@ fn four_shards_index_what_one_run_indexes_each_object_once() {
     got.sort();
     assert_eq!(got, want, "the shards' rows are the single run's rows");
 
+    Sharded { owner, texts }
+}
+
+#[test]
+fn four_shards_index_what_one_run_indexes_each_object_once() {
+    let pg = cluster_with_products();
+    let lake = tempdir();
+    let l = lake.path();
+    // CHIRPS dailies (.tif and .tif.gz), gridMET yearly NetCDF, MODIS HDF-EOS tiles, soil grids whose
+    // fc/sat files are siblings of the whc file, and Landsat scenes (STAC items and their COGs).
+    sample_lake::lake::write(l, 10).unwrap();
+    std::fs::write(l.join("README.txt"), "not data").unwrap();
+    let src = l.to_str().unwrap();
+    let rewrite = format!("{}=file://{}/", sample_lake::scenes::USGS_DATA, l.display());
+    let args: Vec<String> = ["index", src, "--href-rewrite", &rewrite]
+        .map(String::from)
+        .to_vec();
+    let Sharded { owner, texts } = single_and_four_shards(&pg, &args, &[]);
+    let sharded = {
+        let mut u = pg.url.clone();
+        u.dbname = Some("sharded".into());
+        u
+    };
     // A soil dataset's sibling files (fc, sat) go with the whc file that claims them.
     let soil: Vec<(&String, &usize)> = owner.iter().filter(|(u, _)| u.contains("/soil/")).collect();
     assert!(soil.len() >= 3, "{soil:?}");
@@ -225,5 +243,100 @@ fn invalid_shards_are_refused_before_anything_is_read() {
             ["0"],
             "no run started"
         );
+    }
+}
+
+#[test]
+fn four_shards_over_s3_index_what_one_run_indexes() {
+    let pg = cluster_with_products();
+    let s3 = S3Server::start(false);
+    let lake = tempdir();
+    sample_lake::lake::write(lake.path(), 6).unwrap();
+    std::fs::write(lake.path().join("README.txt"), "not data").unwrap();
+    // The raster part of the lake (the Landsat items' hrefs name USGS's bucket, not this one).
+    let mut uploads = Vec::new();
+    let mut dirs = vec![lake.path().to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let key = p.strip_prefix(lake.path()).unwrap().display().to_string();
+            if p.is_dir() {
+                if key != "collection02" {
+                    dirs.push(p);
+                }
+            } else {
+                uploads.push((key, p));
+            }
+        }
+    }
+    s3.upload("lake", &uploads);
+    let creds = [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let args: Vec<String> = ["index", "s3://lake/", "--endpoint-url", &s3.endpoint]
+        .map(String::from)
+        .to_vec();
+    let Sharded { owner, .. } = single_and_four_shards(&pg, &args, &creds);
+    assert_eq!(owner.len(), uploads.len(), "{owner:?}");
+    let soil: Vec<(&String, &usize)> = owner.iter().filter(|(u, _)| u.contains("/soil/")).collect();
+    assert_eq!(soil.len(), 3, "{soil:?}");
+    assert!(soil.iter().all(|(_, s)| *s == soil[0].1), "{soil:?}");
+}
+
+#[test]
+fn the_backfill_examples_run_as_their_platforms_start_them() {
+    let pg = cluster_with_products();
+    let lake = tempdir();
+    let (size, gt) = CHIRPS_GRID;
+    for day in 1..=8 {
+        let p = lake
+            .path()
+            .join(format!("chirps-v2.0.2023.01.{day:02}.tif"));
+        write_geotiff::<f32>(&p, size, gt, -9999.0, &[&|_, _| 1.0]);
+    }
+    let src = lake.path().to_str().unwrap();
+    let yaml = |name: &str| -> serde_yaml_ng::Value {
+        let p = workspace().join("examples/backfill").join(name);
+        serde_yaml_ng::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    // The command of each example with its S3 prefix replaced by the local lake, as a dry run, in the
+    // environment its platform gives child 3 of 8.
+    let command = |v: &serde_yaml_ng::Value| -> Vec<String> {
+        v.as_sequence()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .map(|a| {
+                if a.starts_with("s3://") {
+                    src.to_string()
+                } else {
+                    a
+                }
+            })
+            .chain(["--dry-run".to_string()])
+            .collect()
+    };
+    let k8s = yaml("k8s-indexed-job.yaml");
+    let count = k8s["spec"]["completions"].as_u64().unwrap().to_string();
+    let pod = &k8s["spec"]["template"]["spec"]["containers"][0];
+    let batch = yaml("aws-batch-array-job.yaml");
+    for (args, vars) in [
+        (command(&pod["args"]), vec![("JOB_COMPLETION_INDEX", "3")]),
+        (
+            command(&batch["containerProperties"]["command"]),
+            vec![
+                ("AWS_BATCH_JOB_ARRAY_INDEX", "3"),
+                ("AWS_BATCH_JOB_ARRAY_SIZE", count.as_str()),
+            ],
+        ),
+    ] {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let t = ok(etlake_with(&pg.url, &vars, &a));
+        assert!(t.contains("(shard 3/8)"), "{args:?}:\n{t}");
+        // The report rows (on stdout) are this shard's objects only.
+        let taken = t.lines().filter(|l| l.starts_with("{\"uri\"")).count();
+        assert_eq!(taken + left_to_others(&t), 8, "{t}");
     }
 }
