@@ -489,4 +489,114 @@ mod tests {
             Source::Embedded
         );
     }
+
+    /// Any config text, environment and option values resolve to a URL or an error, never a panic.
+    mod never_panics {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn config(cases: u32) -> proptest::test_runner::Config {
+            proptest::test_runner::Config {
+                cases,
+                failure_persistence: None,
+                rng_seed: match std::env::var_os("PROPTEST_RNG_SEED") {
+                    Some(_) => proptest::test_runner::Config::default().rng_seed,
+                    None => proptest::test_runner::RngSeed::Fixed(0x5eed_c0f1),
+                },
+                ..Default::default()
+            }
+        }
+
+        /// Lines as datacube.conf files have them (INI and YAML), with random names and values.
+        fn arb_line() -> impl Strategy<Value = String> {
+            let key = prop_oneof![
+                prop::sample::select(vec![
+                    "db_url",
+                    "db_hostname",
+                    "db_port",
+                    "db_database",
+                    "db_username",
+                    "db_password",
+                    "alias",
+                    "index_driver",
+                    "db_connection_timeout",
+                ])
+                .prop_map(str::to_string),
+                "[a-zA-Z_ ]{0,8}",
+            ];
+            let value = prop_oneof![
+                ".{0,20}",
+                Just("postgresql://u:p@h:5432/db".to_string()),
+                Just("postgresql://[::1:5432/db".to_string()),
+                Just("99999".to_string()),
+                Just("default".to_string()),
+                Just("datacube".to_string()),
+            ];
+            prop_oneof![
+                (
+                    key.clone(),
+                    prop::sample::select(vec![":", "=", ": ", " = "]),
+                    value.clone()
+                )
+                    .prop_map(|(k, s, v)| format!("{k}{s}{v}")),
+                "[a-z]{0,8}".prop_map(|n| format!("[{n}]")),
+                (key.clone(), value.clone()).prop_map(|(k, v)| format!("  {k}: {v}")),
+                "[a-z]{0,8}".prop_map(|n| format!("{n}:")),
+                prop::sample::select(vec![
+                    "",
+                    "#",
+                    ";",
+                    "[",
+                    "]",
+                    "-",
+                    "- a",
+                    "{",
+                    "? x",
+                    "&a",
+                    "*a",
+                    "!!binary x",
+                    "key: [1, 2]"
+                ])
+                .prop_map(str::to_string),
+                ".{0,30}",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(config(512))]
+
+            #[test]
+            fn config_text_parses_or_explains(lines in prop::collection::vec(arb_line(), 0..12), text in ".{0,200}") {
+                let _ = parse_config_text(&lines.join("\n"));
+                let _ = parse_config_text(&text);
+            }
+        }
+
+        proptest! {
+            #![proptest_config(config(128))]
+
+            #[test]
+            fn resolution_from_any_file_and_variables(
+                lines in prop::collection::vec(arb_line(), 0..10),
+                vars in prop::collection::vec((
+                    prop::sample::select(vec![
+                        "ODC_ENVIRONMENT", "ODC_DEFAULT_DB_URL", "DATACUBE_DB_URL", "DB_HOSTNAME", "DB_PORT",
+                        "DB_DATABASE", "DB_USERNAME", "DB_PASSWORD", "ODC_DEFAULT_DB_PORT", "ODC_X_DB_URL",
+                    ]),
+                    prop_oneof![".{0,16}", Just("x".to_string()), Just("70000".to_string()), Just("postgresql://h/d".to_string())],
+                ), 0..4),
+                env_name in prop::option::of(prop_oneof![Just("default".to_string()), Just("x".to_string()), "[a-z]{0,6}"]),
+            ) {
+                let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let (e, d) = env(&vars);
+                std::fs::write(d.path().join("cwd/datacube.conf"), lines.join("\n")).unwrap();
+                let opts = ConnectOptions { env: env_name, ..Default::default() };
+                if let Ok(r) = resolve(&opts, &e) {
+                    if let Some(u) = r.url {
+                        let _ = (u.redacted(), u.python_url(), u.to_pg_config("etlake"));
+                    }
+                }
+            }
+        }
+    }
 }

@@ -46,12 +46,29 @@ impl DbUrl {
             let (h, after) = v6
                 .split_once(']')
                 .ok_or_else(|| bad("unclosed [ in host"))?;
-            (h, after.strip_prefix(':'))
+            let port = match after {
+                "" => None,
+                _ => Some(
+                    after
+                        .strip_prefix(':')
+                        .ok_or_else(|| bad(&format!("{after:?} after [{h}]: expected :port")))?,
+                ),
+            };
+            if h.contains(['[', ']']) {
+                return Err(bad(&format!("host [{h}]: brackets inside brackets")));
+            }
+            (h, port)
         } else {
-            match hostport.rsplit_once(':') {
+            let (h, p) = match hostport.rsplit_once(':') {
                 Some((h, p)) => (h, Some(p)),
                 None => (hostport, None),
+            };
+            if h.contains([':', '[', ']']) {
+                return Err(bad(&format!(
+                    "host {h:?}: an IPv6 address goes in brackets ([::1]:5432), other hosts have no :, [ or ]"
+                )));
             }
+            (h, p)
         };
         let parse_port = |p: &str| {
             p.parse::<u16>()
@@ -74,13 +91,15 @@ impl DbUrl {
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = dec(&v.replace('+', " "))?;
+            let (k, v) = (dec(&k.replace('+', " "))?, dec(&v.replace('+', " "))?);
+            let k = k.as_str();
             match k {
-                "host" => url.host = Some(v),
+                // An empty host, user or dbname means libpq's default, as in the URL's body.
+                "host" => url.host = Some(v).filter(|v| !v.is_empty()),
                 "port" => url.port = Some(parse_port(&v)?),
-                "user" => url.user = Some(v),
+                "user" => url.user = Some(v).filter(|v| !v.is_empty()),
                 "password" => url.password = Some(v),
-                "dbname" => url.dbname = Some(v),
+                "dbname" => url.dbname = Some(v).filter(|v| !v.is_empty()),
                 _ => url.params.push((k.to_string(), v)),
             }
         }
@@ -130,15 +149,13 @@ impl DbUrl {
     fn render(&self, scheme: &str, mask: bool) -> String {
         let enc = |s: &str| percent_encode(s);
         let mut s = format!("{scheme}://");
-        if let Some(u) = &self.user {
-            s.push_str(&enc(u));
-            if self.password.is_some() {
+        // Every part percent-encoded (SQLAlchemy and libpq decode them), so a password with `@` or
+        // `/`, or a value with `&`, stays one part.
+        if self.user.is_some() || self.password.is_some() {
+            s.push_str(&enc(self.user.as_deref().unwrap_or("")));
+            if let Some(p) = &self.password {
                 s.push(':');
-                s.push_str(if mask {
-                    "***"
-                } else {
-                    self.password.as_deref().unwrap_or("")
-                });
+                s.push_str(&if mask { "***".to_string() } else { enc(p) });
             }
             s.push('@');
         }
@@ -150,8 +167,15 @@ impl DbUrl {
                     query.push(("port".into(), p.to_string()));
                 }
             }
+            // An IPv6 address in brackets (its colons would read as a port).
+            Some(h) if h.contains(':') => {
+                s.push_str(&format!("[{}]", h.replace(['[', ']'], "")));
+                if let Some(p) = self.port {
+                    s.push_str(&format!(":{p}"));
+                }
+            }
             Some(h) => {
-                s.push_str(h);
+                s.push_str(&enc(h));
                 if let Some(p) = self.port {
                     s.push_str(&format!(":{p}"));
                 }
@@ -168,7 +192,10 @@ impl DbUrl {
         }
         query.extend(self.params.iter().cloned());
         if !query.is_empty() {
-            let q: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let q: Vec<String> = query
+                .iter()
+                .map(|(k, v)| format!("{}={}", enc_query(k), enc_query(v)))
+                .collect();
             s.push('?');
             s.push_str(&q.join("&"));
         }
@@ -256,6 +283,20 @@ fn percent_decode(s: &str) -> std::result::Result<String, ()> {
     String::from_utf8(out).map_err(|_| ())
 }
 
+/// A query key or value: `/`, `:` and `@` stay as they are (RFC 3986 allows them there; socket
+/// directories read better), `&`, `=`, `+`, `%`, `#` and the rest are encoded.
+fn enc_query(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.char_indices() {
+        if matches!(c, '/' | ':' | '@') {
+            out.push(c);
+        } else {
+            out.push_str(&percent_encode(&s[i..i + c.len_utf8()]));
+        }
+    }
+    out
+}
+
 fn percent_encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
@@ -288,6 +329,35 @@ mod tests {
     }
 
     #[test]
+    fn printed_urls_keep_every_part_whole() {
+        // Found by the properties below: the password, an IPv6 host and query values were printed
+        // as they are, so `@`, `/`, `:` or `&` in them changed what the URL says.
+        let u = DbUrl::from_parts(
+            Some("::1"),
+            Some("5433"),
+            Some("dc"),
+            Some("me"),
+            Some("p@ss/w:rd&x"),
+        )
+        .unwrap();
+        assert_eq!(
+            u.python_url(),
+            "postgresql+psycopg2://me:p%40ss%2Fw%3Ard%26x@[::1]:5433/dc"
+        );
+        assert_eq!(DbUrl::parse(&u.python_url()).unwrap(), u);
+        let q = DbUrl::parse("postgresql:///dc?host=/run/pg&application_name=a%26b").unwrap();
+        assert_eq!(DbUrl::parse(&q.python_url()).unwrap(), q);
+        for bad in [
+            "postgresql://]::1/dc",
+            "postgresql://a[::1/dc",
+            "postgresql://[::1]x/dc",
+        ] {
+            let e = DbUrl::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("host") || e.contains("port"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn socket_urls_work() {
         let u = DbUrl::parse("postgresql:///datacube").unwrap();
         assert_eq!(u.host, None);
@@ -316,5 +386,84 @@ mod tests {
         let u = DbUrl::from_parts(Some("h"), Some("6543"), None, Some("bob"), None).unwrap();
         assert_eq!(u.redacted(), "postgresql://bob@h:6543/datacube");
         assert!(DbUrl::from_parts(None, Some("x"), None, None, None).is_err());
+    }
+
+    /// Any text parses to a URL or an error, never a panic; what parses prints and parses again the same.
+    mod never_panics {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn url_like() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                "[a-zA-Z0-9._-]{0,6}",
+                prop::sample::select(vec![
+                    "@",
+                    ":",
+                    "/",
+                    "?",
+                    "&",
+                    "=",
+                    "[",
+                    "]",
+                    "%",
+                    "%2",
+                    "%zz",
+                    "%FF",
+                    "%C3%A9",
+                    "+",
+                    "::1",
+                    "é",
+                    "#",
+                    ":65535",
+                    ":65536",
+                    ":-1",
+                    "host=",
+                    "port=x",
+                    "dbname=",
+                    "sslmode=require",
+                ])
+                .prop_map(str::to_string),
+            ];
+            (
+                prop::sample::select(vec![
+                    "postgresql://",
+                    "postgres://",
+                    "postgresql+psycopg2://",
+                    "postgresql+psycopg://",
+                    "mysql://",
+                    "",
+                    "postgresql:/",
+                ]),
+                prop::collection::vec(piece, 0..12),
+            )
+                .prop_map(|(scheme, p)| format!("{scheme}{}", p.concat()))
+        }
+
+        proptest! {
+            #![proptest_config(proptest::test_runner::Config {
+                cases: 1024,
+                failure_persistence: None,
+                rng_seed: match std::env::var_os("PROPTEST_RNG_SEED") {
+                    Some(_) => proptest::test_runner::Config::default().rng_seed,
+                    None => proptest::test_runner::RngSeed::Fixed(0x5eed_0db0),
+                },
+                ..Default::default()
+            })]
+
+            #[test]
+            fn database_urls_parse_or_explain(text in prop_oneof![url_like(), ".{0,40}"]) {
+                if let Ok(u) = DbUrl::parse(&text) {
+                    let _ = (u.redacted(), u.to_pg_config("etlake"));
+                    let again = DbUrl::parse(&u.python_url());
+                    prop_assert_eq!(again.as_ref().ok(), Some(&u), "{} printed as {}", text, u.python_url());
+                }
+            }
+
+            #[test]
+            fn url_parts_build_or_explain(parts in prop::collection::vec(prop::option::of(prop_oneof![".{0,10}", Just("5432".to_string()), Just("99999".to_string())]), 5)) {
+                let p: Vec<Option<&str>> = parts.iter().map(|x| x.as_deref()).collect();
+                let _ = DbUrl::from_parts(p[0], p[1], p[2], p[3], p[4]).map(|u| u.python_url());
+            }
+        }
     }
 }

@@ -397,19 +397,45 @@ pub fn apply_mtl(item: &mut Value, mtl: &Value) -> Result<(), String> {
             None => Err(format!("{k}: missing")),
         }
     };
-    let zone = num("UTM_ZONE")?;
-    let cell = num("GRID_CELL_SIZE_REFLECTIVE").unwrap_or(30.0);
-    let (lines, samples) = (num("REFLECTIVE_LINES")?, num("REFLECTIVE_SAMPLES")?);
+    // Whole numbers in a range (a UTM zone is 1–60; a size at least one pixel).
+    let whole = |k: &str, range: std::ops::RangeInclusive<f64>| -> Result<i64, String> {
+        let v = num(k)?;
+        if v.fract() == 0.0 && range.contains(&v) {
+            Ok(v as i64)
+        } else {
+            Err(format!(
+                "{k}: {v} is not a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ))
+        }
+    };
+    let finite = |k: &str| -> Result<f64, String> {
+        let v = num(k)?;
+        v.is_finite()
+            .then_some(v)
+            .ok_or(format!("{k}: {v} is not a finite number"))
+    };
+    let zone = whole("UTM_ZONE", 1.0..=60.0)?;
+    let cell = match pa.get("GRID_CELL_SIZE_REFLECTIVE") {
+        None => 30.0,
+        Some(_) => finite("GRID_CELL_SIZE_REFLECTIVE")?,
+    };
+    let size = 1.0..=f64::from(i32::MAX);
+    let (lines, samples) = (
+        whole("REFLECTIVE_LINES", size.clone())?,
+        whole("REFLECTIVE_SAMPLES", size)?,
+    );
     let (ulx, uly) = (
-        num("CORNER_UL_PROJECTION_X_PRODUCT")?,
-        num("CORNER_UL_PROJECTION_Y_PRODUCT")?,
+        finite("CORNER_UL_PROJECTION_X_PRODUCT")?,
+        finite("CORNER_UL_PROJECTION_Y_PRODUCT")?,
     );
     let props = item
         .get_mut("properties")
         .and_then(Value::as_object_mut)
         .ok_or("properties: required")?;
-    props.insert("proj:epsg".into(), json!(32600 + zone as i64));
-    props.insert("proj:shape".into(), json!([lines as i64, samples as i64]));
+    props.insert("proj:epsg".into(), json!(32600 + zone));
+    props.insert("proj:shape".into(), json!([lines, samples]));
     props.insert(
         "proj:transform".into(),
         json!([cell, 0.0, ulx - cell / 2.0, 0.0, -cell, uly + cell / 2.0]),
