@@ -1,8 +1,13 @@
 //! `etlake index`: list sources (S3 globs, local folders, key lists) as a stream, recognise each object,
 //! extract documents in parallel (one GDAL dataset per worker), write them in batches, and keep an
 //! honest per-object account in the run record. Memory is bounded by the batch, not the lake.
-use crate::claims::{Annotations, Recognition};
-use crate::extract::{MeasurementDef, ProductDef};
+//! The run's account is in `report`, what it derives before listing in `setup`.
+mod report;
+mod setup;
+
+pub use report::{Report, Stages};
+
+use crate::claims::Annotations;
 use crate::feed::{self, Batch, Feed, Work};
 use crate::objects::{build, failed_row, object_uri, Context, Row, Yield};
 use crate::recognition::Recogniser;
@@ -13,9 +18,10 @@ use catalog_schema::dataset::{self, NewDataset, Outcome, ProductCache};
 use catalog_schema::runs::{self, ObjectOutcome};
 use catalog_schema::Catalog;
 use rayon::prelude::*;
+use report::Accounting;
 use serde_json::Value;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use setup::{derivation, listing_prefixes, measurement_definitions, tempdir_for_staging};
+use std::path::PathBuf;
 
 /// What to index and how.
 #[derive(Debug, Clone, Default)]
@@ -55,128 +61,6 @@ pub struct IndexOptions {
     pub recheck: bool,
     /// Take only this shard's objects (`--shard i/N`); the others are left to the other runs.
     pub shard: Option<crate::shard::Shard>,
-}
-
-/// The account of a run.
-#[derive(Debug, Default, Clone)]
-pub struct Report {
-    /// Run id.
-    pub run: i64,
-    /// outcome → count (`indexed`, `unchanged`, `exists-different`, `skipped`, `failed`).
-    pub counts: BTreeMap<&'static str, usize>,
-    /// (object, reason) of everything failed or different.
-    pub problems: Vec<(String, String)>,
-    /// Skip reasons → count (not stored per object: a lake has many files no product claims).
-    pub skipped: BTreeMap<String, usize>,
-    /// Wall time so far.
-    pub elapsed: std::time::Duration,
-    /// Objects through each stage so far.
-    pub stages: Stages,
-    /// Which spec claimed what, notes, and why unclaimed files were not taken.
-    pub recognition: Recognition,
-}
-
-/// Per-stage counts: objects listed, recognised (a template or a metadata document), extracted (datasets
-/// built from them) and written (datasets whose batch committed, whatever their outcome).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Stages {
-    /// Objects listed.
-    pub listed: usize,
-    /// Objects recognised as a product's file or a metadata document.
-    pub recognised: usize,
-    /// Datasets built.
-    pub extracted: usize,
-    /// Datasets through the batch writer.
-    pub written: usize,
-    /// Objects not read again: the same version (ETag, or mtime and size) as when last indexed.
-    pub not_reread: usize,
-    /// Objects listed that belong to other shards (`--shard`): neither read nor reported here.
-    pub other_shards: usize,
-}
-
-impl Report {
-    /// True when nothing failed.
-    pub fn ok(&self) -> bool {
-        self.counts.get("failed").copied().unwrap_or(0) == 0
-    }
-    pub(crate) fn add(&mut self, label: &'static str) {
-        *self.counts.entry(label).or_insert(0) += 1;
-    }
-}
-
-/// Where every outcome goes: the counts and problems of the [`Report`], the run record in the index
-/// (unless dry run), and the `--report` JSON-lines file.
-struct Accounting {
-    report: Report,
-    dry_run: bool,
-    jsonl: Option<std::io::BufWriter<std::fs::File>>,
-    jsonl_path: Option<PathBuf>,
-    /// Every recognition spec, `--product` or not: to tell why an unclaimed file was not taken.
-    all_specs: Recogniser,
-    /// The names of their sibling files, which are read with the file a spec claims.
-    siblings: crate::unclaimed::Siblings,
-}
-
-impl Accounting {
-    fn skip(&mut self, uri: &str, reason: &str, selected: &Recogniser) -> Result<()> {
-        use crate::unclaimed::{NO_TEMPLATE, SIBLING};
-        let sibling = (reason == NO_TEMPLATE)
-            .then(|| self.siblings.of(uri))
-            .flatten();
-        let reason = if sibling.is_some() { SIBLING } else { reason };
-        self.report.add("skipped");
-        *self.report.skipped.entry(reason.to_string()).or_insert(0) += 1;
-        let mut line = serde_json::json!({"uri": object_uri(uri), "outcome": "skipped", "stage": "recognise", "error": reason});
-        if let Some((spec, product, measurement)) = sibling {
-            line["spec"] = serde_json::json!(spec);
-            line["product"] = serde_json::json!(product);
-            line["measurement"] = serde_json::json!(measurement);
-        } else if reason == NO_TEMPLATE {
-            let rows = self.jsonl.is_some();
-            let explained = self
-                .report
-                .recognition
-                .unclaimed(uri, selected, &self.all_specs, rows);
-            if let (Some(fields), Some(l)) = (explained, line.as_object_mut()) {
-                l.extend(fields);
-            }
-        }
-        self.write_line(&line)
-    }
-
-    fn record(&mut self, catalog: &mut Catalog, rows: Vec<Row>, extra: &Annotations) -> Result<()> {
-        for r in &rows {
-            let o = &r.outcome;
-            self.report.add(o.outcome);
-            if let (Some(reason), "failed" | "exists-different") = (&o.reason, o.outcome) {
-                self.report.problems.push((o.uri.clone(), reason.clone()));
-            }
-            let mut line = serde_json::json!({
-                "uri": o.uri, "product": o.product, "dataset": o.dataset, "outcome": o.outcome,
-                "stage": r.stage, "error": o.reason,
-            });
-            if let (Some(fields), Some(l)) = (extra.get(&o.uri), line.as_object_mut()) {
-                l.extend(fields.clone());
-            }
-            self.write_line(&line)?;
-        }
-        if !self.dry_run {
-            let outcomes: Vec<ObjectOutcome> = rows.into_iter().map(|r| r.outcome).collect();
-            runs::record(catalog, self.report.run, &outcomes)?;
-        }
-        Ok(())
-    }
-
-    fn write_line(&mut self, v: &Value) -> Result<()> {
-        use std::io::Write;
-        if let (Some(w), Some(p)) = (&mut self.jsonl, &self.jsonl_path) {
-            writeln!(w, "{v}").map_err(|source| Error::Io {
-                path: p.clone(),
-                source,
-            })?;
-        }
-        Ok(())
-    }
 }
 
 /// Runs an indexing job. `progress` is called after each batch with the counts so far. With
@@ -584,131 +468,4 @@ fn write(
         "batch written"
     );
     Ok(())
-}
-
-/// What an object's documents derive from besides its bytes — etlake's version, the products'
-/// definitions, the recognition specs, the run's conversion options — as a short stable tag. The
-/// checkpoint keeps it beside the object's version, so changing any of them makes objects read again.
-fn derivation(specs: &[String], products: &ProductCache, opts: &IndexOptions) -> String {
-    let mut defs: Vec<String> = products
-        .definitions()
-        .map(|(n, d)| format!("{n}={d}"))
-        .collect();
-    defs.sort();
-    let text = format!(
-        "{}\n{}\n{}\n{:?} {:?}",
-        catalog_schema::VERSION,
-        defs.join("\n"),
-        specs.join("\n"),
-        opts.href_rewrites,
-        opts.rename_product
-    );
-    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, text.as_bytes())
-        .simple()
-        .to_string()[..12]
-        .to_string()
-}
-
-/// The literal beginnings of the run's sources (an S3 prefix before any glob character, a local
-/// folder's absolute path), to load only their checkpoints; empty (all) when a source has none (key
-/// lists, stdin).
-fn listing_prefixes(sources: &[String]) -> Vec<String> {
-    let mut out = Vec::new();
-    for src in sources {
-        let literal: String = src
-            .chars()
-            .take_while(|c| !matches!(c, '*' | '?' | '[' | '{'))
-            .collect();
-        if src.starts_with('@') || src == "-" {
-            return Vec::new();
-        } else if literal.starts_with("s3://") {
-            out.push(literal);
-        } else {
-            let local = literal.strip_prefix("file://").unwrap_or(&literal);
-            // A glob's literal part may end inside a file name: keep its folder.
-            let path = Path::new(local);
-            let dir = if src.len() > literal.len() && !literal.ends_with('/') {
-                path.parent().unwrap_or(path)
-            } else {
-                path
-            };
-            match std::fs::canonicalize(if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            }) {
-                Ok(p) => out.push(p.display().to_string()),
-                Err(_) => return Vec::new(),
-            }
-        }
-    }
-    out
-}
-
-/// Each product's measurements (dtype, nodata, packing) and load CRS, from the products the run already loaded.
-fn measurement_definitions(products: &ProductCache) -> BTreeMap<String, ProductDef> {
-    let mut out = BTreeMap::new();
-    for (name, definition) in products.definitions() {
-        let mut ms = BTreeMap::new();
-        for m in definition
-            .get("measurements")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let (Some(measurement), Some(dtype)) = (m["name"].as_str(), m["dtype"].as_str()) else {
-                continue;
-            };
-            let nodata = match &m["nodata"] {
-                Value::String(s) if s == "NaN" => f64::NAN,
-                Value::String(s) if s.starts_with('-') => f64::NEG_INFINITY,
-                Value::String(_) => f64::INFINITY,
-                v => v.as_f64().unwrap_or(f64::NAN),
-            };
-            ms.insert(
-                measurement.to_string(),
-                MeasurementDef {
-                    dtype: dtype.to_string(),
-                    nodata,
-                    scale_factor: m["scale_factor"].as_f64(),
-                    add_offset: m["add_offset"].as_f64(),
-                },
-            );
-        }
-        let load_crs = definition
-            .pointer("/load/crs")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        out.insert(
-            name.to_string(),
-            ProductDef {
-                load_crs,
-                measurements: ms,
-                definition: definition.clone(),
-            },
-        );
-    }
-    out
-}
-
-fn tempdir_for_staging() -> Result<TempDir> {
-    let base = std::env::temp_dir().join(format!("etlake-stage-{}", std::process::id()));
-    std::fs::create_dir_all(&base).map_err(|source| Error::Io {
-        path: base.clone(),
-        source,
-    })?;
-    Ok(TempDir(base))
-}
-
-/// A staging directory removed at the end of the run.
-struct TempDir(PathBuf);
-impl TempDir {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
