@@ -35,6 +35,17 @@ impl DbUrl {
             )));
         }
         let dec = |s: &str| percent_decode(s).map_err(|_| bad("invalid percent-encoding"));
+        // With credentials in the URL, a password holding an unencoded `/`, `?` or `:` ends up in
+        // what is split off as host or port: errors then quote neither.
+        let credentials = rest.split('?').next().unwrap_or_default().contains('@');
+        let shown = |v: &str| {
+            if credentials {
+                "(not shown: the URL holds credentials; percent-encode / ? @ : in a password)"
+                    .to_string()
+            } else {
+                format!("{v:?}")
+            }
+        };
         // Split by hand: the url crate refuses `user@/db` (empty host), which libpq accepts.
         let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
         let (authority, path) = before_query.split_once('/').unwrap_or((before_query, ""));
@@ -48,14 +59,18 @@ impl DbUrl {
                 .ok_or_else(|| bad("unclosed [ in host"))?;
             let port = match after {
                 "" => None,
-                _ => Some(
-                    after
-                        .strip_prefix(':')
-                        .ok_or_else(|| bad(&format!("{after:?} after [{h}]: expected :port")))?,
-                ),
+                _ => Some(after.strip_prefix(':').ok_or_else(|| {
+                    bad(&format!(
+                        "{} after the [host]: expected :port",
+                        shown(after)
+                    ))
+                })?),
             };
             if h.contains(['[', ']']) {
-                return Err(bad(&format!("host [{h}]: brackets inside brackets")));
+                return Err(bad(&format!(
+                    "host [{}]: brackets inside brackets",
+                    shown(h)
+                )));
             }
             (h, port)
         } else {
@@ -65,14 +80,15 @@ impl DbUrl {
             };
             if h.contains([':', '[', ']']) {
                 return Err(bad(&format!(
-                    "host {h:?}: an IPv6 address goes in brackets ([::1]:5432), other hosts have no :, [ or ]"
+                    "host {}: an IPv6 address goes in brackets ([::1]:5432), other hosts have no :, [ or ]",
+                    shown(h)
                 )));
             }
             (h, p)
         };
         let parse_port = |p: &str| {
             p.parse::<u16>()
-                .map_err(|_| bad(&format!("port {p:?} is not a number")))
+                .map_err(|_| bad(&format!("port {} is not a number", shown(p))))
         };
         let (user, password) = match userinfo {
             Some(u) => match u.split_once(':') {
@@ -260,7 +276,9 @@ impl DbUrlParts {
     /// Splits `scheme://user:PASSWORD@rest` around the password, if there is one.
     fn split_password(text: &str) -> Option<(&str, &str)> {
         let start = text.find("://")? + 3;
-        let at = start + text[start..].find('@')?;
+        // The last `@` before the query: a password with an unencoded `@` stays hidden whole.
+        let body = text[start..].split('?').next().unwrap_or_default();
+        let at = start + body.rfind('@')?;
         let colon = start + text[start..at].find(':')?;
         Some((&text[..=colon], &text[at..]))
     }
@@ -379,6 +397,16 @@ mod tests {
             .to_string();
         assert!(err.contains("not a Postgres scheme"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
+        // A password with an unencoded `:`, `/`, `?` or `@` splits where it should not: no part of it
+        // may reach the message, whichever part it lands in.
+        for (url, secret) in [
+            ("postgresql://user:p4ss:w/rd@db/dc", "p4ss"),
+            ("postgresql://u:qz/ss@db/dc", "qz"),
+            ("postgresql://u:hunt@er2@db:x/dc", "hunt"),
+        ] {
+            let err = DbUrl::parse(url).unwrap_err().to_string();
+            assert!(!err.contains(secret), "{url}: {err}");
+        }
     }
 
     #[test]

@@ -88,6 +88,14 @@ pub struct Draft {
     pub absent: Vec<Absent>,
 }
 
+/// A path in the staging directory for a local copy of `name`, unique within the process: workers
+/// stage objects in parallel, and two objects (or two siblings) in different folders can share a name.
+pub(crate) fn staging_path(stage_dir: &Path, name: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    stage_dir.join(format!("{}-{n}-{name}", std::process::id()))
+}
+
 /// A local copy of a remote object, removed when dropped.
 struct Staged(Option<PathBuf>);
 impl Drop for Staged {
@@ -120,7 +128,7 @@ pub fn extract(
     let staged = if is_s3 && container {
         let s3 = s3.ok_or_else(|| fail("no S3 client".into()))?;
         let name = object.uri.rsplit('/').next().unwrap_or("object");
-        let local = stage_dir.join(format!("{}-{name}", std::process::id()));
+        let local = staging_path(stage_dir, name);
         s3.download(&object.uri, &local)?;
         Staged(Some(local))
     } else {
@@ -513,6 +521,17 @@ fn processing_time(r: &Recognised) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn staging_paths_are_unique_for_one_name() {
+        let d = Path::new("/tmp/stage");
+        let (a, b) = (staging_path(d, "fc.nc"), staging_path(d, "fc.nc"));
+        assert_ne!(a, b);
+        assert!(
+            a.starts_with(d) && a.to_string_lossy().ends_with("-fc.nc"),
+            "{a:?}"
+        );
+    }
 
     #[test]
     fn ids_are_deterministic_and_distinct_per_band() {

@@ -45,6 +45,13 @@ pub fn ensure_grid(item: &mut Value, item_uri: &str, s3: Option<&S3>) -> Result<
 /// The scene's `_MTL.json` beside the item: (its URI, its JSON).
 fn read_mtl(item: &Value, item_uri: &str, s3: Option<&S3>) -> Result<(String, Value), String> {
     let mtl = stac_eo3::mtl_uri(item, item_uri).ok_or("no item id to find an _MTL.json")?;
+    if mtl.starts_with("http://") || mtl.starts_with("https://") {
+        // Items from a STAC API carry http(s) locations; their MTL is not fetched.
+        return Err(format!(
+            "{mtl}: MTLs are read beside items on local disks and s3:// only (index the scene's \
+             folder instead)"
+        ));
+    }
     let bytes = match (mtl.starts_with("s3://"), s3) {
         (true, Some(s3)) => s3.get(&mtl).map_err(|e| e.to_string())?,
         _ => std::fs::read(&mtl).map_err(|e| format!("{mtl}: {e}"))?,

@@ -6,8 +6,9 @@
 //! datacube's `scale_factor`/`add_offset` do. HDF4 SDS attributes are reported by GDAL as written, and
 //! MODIS land products use them two ways: MOD13/MOD09 write `scale_factor = 10000` meaning
 //! `physical = stored ÷ 10000` (MODIS land's "divide" reading), MOD11 writes `0.02` meaning
-//! `stored × 0.02` (HDF4's calibration reading, `physical = scale × (stored − offset)`). A HDF4 scale
-//! above 1 is read as a divisor, anything else as a multiplier: that is what tells those products apart.
+//! `stored × 0.02`, and its offsets add (`Emis_31`: `stored × 0.002 + 0.49` in the MOD11 user guide's
+//! SDS table [secondary]), as in CF. A HDF4 scale above 1 is read as a divisor, anything else as a
+//! CF multiplier: that is what tells those products apart.
 //!
 //! A file that declares no packing (Landsat's GeoTIFFs, a bare SDS) takes the product's, as a band
 //! without nodata takes the product's nodata; only a declared packing that differs is refused.
@@ -55,12 +56,6 @@ impl Packing {
             Packing {
                 scale: 1.0 / s,
                 offset: -o / s + 0.0,
-            }
-        } else if file_format.starts_with("HDF4") {
-            // HDF4 calibration: physical = scale × (stored − offset).
-            Packing {
-                scale: s,
-                offset: -o * s + 0.0,
             }
         } else {
             Packing {
@@ -263,6 +258,10 @@ mod tests {
         let lst = band("UInt16", Some(0.0), Some(0.02), None);
         let d = def("uint16", 0.0, Some(0.02), None);
         assert!(check("lst", &lst, "HDF4_EOS:EOS_GRID", "mod11a1_061", &d).is_ok());
+        // ... whose offsets add: Emis_31 is stored × 0.002 + 0.49.
+        let emis = band("Byte", Some(0.0), Some(0.002), Some(0.49));
+        let d = def("uint8", 0.0, Some(0.002), Some(0.49));
+        assert!(check("emis_31", &emis, "HDF4_EOS:EOS_GRID", "mod11a1_061", &d).is_ok());
         // An SDS declaring another packing: refused with both values, convention applied.
         let e = check(
             "ndvi",

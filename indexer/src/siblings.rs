@@ -102,9 +102,7 @@ pub(crate) fn locate(
     let (gdal, staged) = match split_s3(&uri) {
         Some(_) if c.container => {
             let s3 = c.s3.expect("checked above");
-            let local = c
-                .stage_dir
-                .join(format!("{}-sibling-{sibling}", std::process::id()));
+            let local = crate::extract::staging_path(c.stage_dir, &format!("sibling-{sibling}"));
             s3.download(&uri, &local)
                 .map_err(|e| format!("{name}: {e}"))?;
             (local.display().to_string(), Some(local))

@@ -38,10 +38,15 @@ impl Span {
             let end_text = fill(end, fields);
             let (d, t) =
                 parse_start(&end_text).ok_or_else(|| format!("{end_text:?} is not a date"))?;
+            // The end names its last unit: a day, a minute (`T00:29`) or a second (`T00:29:59`).
+            let has_seconds = end_text
+                .split_once('T')
+                .is_some_and(|(_, clock)| clock.matches(':').count() >= 2);
             let end = d.and_time(last_instant(
                 t.unwrap_or(NaiveTime::MIN),
                 match t {
-                    Some(_) => Duration::seconds(1),
+                    Some(_) if has_seconds => Duration::seconds(1),
+                    Some(_) => Duration::minutes(1),
                     None => Duration::days(1),
                 },
             ));
@@ -194,6 +199,16 @@ measurements: {precipitation: {layer: //Grid/precipitation}}
         .unwrap();
         let m = r.recognise("x_202012312330.tif").unwrap().unwrap();
         assert_eq!(m.end, NaiveDate::from_ymd_opt(2021, 1, 1).unwrap());
+        assert_eq!(m.end_time, Some(t(0, 29, 59, 999_999)));
+        // An end given to the minute ends at that minute's last instant, not its first second.
+        let mut r = Recogniser::default();
+        r.add(
+            "m.yaml",
+            "product: p\nfile_format: GeoTIFF\ntemplates: ['y_{y:4}{m:2}{d:2}-S{sh:2}{sm:2}-E{eh:2}{em:2}.tif']\n\
+            time: {start: '{y}-{m}-{d}T{sh}:{sm}', end: '{y}-{m}-{d}T{eh}:{em}', period: PT30M}\nmeasurements: {v: {band: 1}}\n",
+        )
+        .unwrap();
+        let m = r.recognise("y_20240115-S0000-E0029.tif").unwrap().unwrap();
         assert_eq!(m.end_time, Some(t(0, 29, 59, 999_999)));
         let e = Recogniser::default()
             .add("q.yaml", "product: p\nfile_format: GeoTIFF\ntemplates: ['x.tif']\ntime: {start: '2020', period: PT}\nmeasurements: {}\n")

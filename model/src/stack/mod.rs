@@ -46,9 +46,16 @@ impl Layer {
         &self.data[t * pixels..(t + 1) * pixels]
     }
 
-    /// Whether `v` is this layer's nodata (NaN counts as nodata for float layers).
+    /// Whether `v` is this layer's nodata (NaN counts as nodata for float layers). Values are held
+    /// as the dtype stores them, so a float32 nodata the product writes in decimal (IMERG's −9999.9)
+    /// is compared at float32 (−9999.900390625), as datacube compares it.
     pub fn is_nodata(&self, v: f64) -> bool {
-        v.is_nan() || self.nodata.is_some_and(|n| n == v)
+        v.is_nan() || self.stored_nodata().is_some_and(|n| n == v)
+    }
+
+    /// The nodata value as this layer's dtype holds it.
+    pub fn stored_nodata(&self) -> Option<f64> {
+        self.nodata.map(|n| load::quantise(&self.dtype, n))
     }
 }
 

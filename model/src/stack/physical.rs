@@ -70,8 +70,9 @@ pub fn unpack(mut layer: Layer) -> Layer {
     }
     let p = layer.packing;
     let nodata = layer.nodata;
+    let stored = layer.stored_nodata();
     for v in &mut layer.data {
-        *v = if v.is_nan() || nodata == Some(*v) {
+        *v = if v.is_nan() || stored == Some(*v) {
             f64::NAN
         } else {
             p.apply(*v) as f32 as f64
@@ -131,5 +132,24 @@ mod tests {
         // Unpacking twice changes nothing.
         let again = unpack(u.clone());
         assert_eq!((again.data[2], again.unpacked), (u.data[2], u.unpacked));
+    }
+
+    #[test]
+    fn a_float32_nodata_written_in_decimal_is_nodata_at_float32() {
+        // IMERG's product says −9999.9; a float32 file (and the stack) hold −9999.900390625.
+        let stored = -9999.9f32 as f64;
+        let l = Layer {
+            name: "precipitation".into(),
+            dtype: "float32".into(),
+            nodata: Some(-9999.9),
+            units: Some("mm/day".into()),
+            packing: Packing::NONE,
+            unpacked: None,
+            data: vec![stored, 1.5],
+        };
+        assert!(l.is_nodata(stored) && !l.is_nodata(1.5));
+        let u = unpack(l);
+        assert!(u.data[0].is_nan(), "{:?}", u.data);
+        assert_eq!(u.data[1], 1.5);
     }
 }

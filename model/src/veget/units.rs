@@ -97,7 +97,7 @@ pub(crate) fn check_role_units(role: &str, units: &str) -> Result<(), String> {
 }
 
 /// The map from a measurement's stored values to the role's units: the product's packing (or the
-/// config's `scale`/`offset`, which replace it), then the units conversion. Errors name the role,
+/// config's `scale`/`offset`, each replacing its own half), then the units conversion. Errors name the role,
 /// product, measurement and units, and say what to change in the config.
 pub(crate) fn input_map(
     role: &str,
@@ -109,13 +109,25 @@ pub(crate) fn input_map(
     let what = format!("inputs.{role}: product {product} measurement {measurement}");
     let own = spec.scale.is_some() || spec.offset.is_some();
     let packing = if own {
+        // Each key replaces its own half: `scale:` alone keeps the product's add_offset (a gridMET
+        // temperature rescaled by hand keeps its +220 K).
         Packing {
-            scale_factor: spec.scale.unwrap_or(1.0),
-            add_offset: spec.offset.unwrap_or(0.0),
+            scale_factor: spec.scale.unwrap_or(product_packing.scale_factor),
+            add_offset: spec.offset.unwrap_or(product_packing.add_offset),
         }
     } else {
         product_packing
     };
+    if !(packing.scale_factor.is_finite()
+        && packing.scale_factor != 0.0
+        && packing.add_offset.is_finite())
+    {
+        return Err(format!(
+            "{what}: scale {} and offset {} cannot map stored values (the scale must be a non-zero \
+             number)",
+            packing.scale_factor, packing.add_offset
+        ));
+    }
     let (units, whose) = match (&spec.units, product_units) {
         (Some(u), _) => (u.as_str(), "the config's units"),
         (None, Some(u)) => (u, "the product's units"),
@@ -216,6 +228,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.scale_factor, 0.001);
+        let zero = input_map(
+            "ndvi",
+            &spec("{product: p, scale: 0}"),
+            ("p", "ndvi"),
+            Some("1"),
+            NDVI,
+        );
+        assert!(zero.unwrap_err().contains("non-zero"));
+        // `scale:` alone keeps the product's offset: 2731 × 0.1 + 220 K = 493.1 K = 219.95 °C.
+        let t = input_map(
+            "tmin",
+            &spec("{product: g, scale: 0.1, units: K}"),
+            ("g", "tmmn"),
+            Some("K"),
+            GRIDMET_TMMN,
+        )
+        .unwrap();
+        assert!(
+            (t.apply(2731.0) - (2731.0 * 0.1 + 220.0 - 273.15)).abs() < 1e-9,
+            "{t:?}"
+        );
         // Stated units: the config's values are kelvin, converted once.
         let k = input_map(
             "tmin",
