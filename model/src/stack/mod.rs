@@ -48,9 +48,10 @@ impl Layer {
 
     /// Whether `v` is this layer's nodata (NaN counts as nodata for float layers). Values are held
     /// as the dtype stores them, so a float32 nodata the product writes in decimal (IMERG's −9999.9)
-    /// is compared at float32 (−9999.900390625), as datacube compares it.
+    /// is also matched at float32 (−9999.900390625), as datacube compares it; the product's own value
+    /// (what empty pixels are filled with) matches too.
     pub fn is_nodata(&self, v: f64) -> bool {
-        v.is_nan() || self.stored_nodata().is_some_and(|n| n == v)
+        v.is_nan() || self.nodata == Some(v) || self.stored_nodata() == Some(v)
     }
 
     /// The nodata value as this layer's dtype holds it.

@@ -72,7 +72,7 @@ pub fn unpack(mut layer: Layer) -> Layer {
     let nodata = layer.nodata;
     let stored = layer.stored_nodata();
     for v in &mut layer.data {
-        *v = if v.is_nan() || stored == Some(*v) {
+        *v = if v.is_nan() || nodata == Some(*v) || stored == Some(*v) {
             f64::NAN
         } else {
             p.apply(*v) as f32 as f64
