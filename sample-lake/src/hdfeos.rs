@@ -181,6 +181,8 @@ pub struct GridWriter {
     path: String,
     /// `(field, scale_factor, add_offset)` written as SDS attributes once HDF-EOS has closed the file.
     packing: Vec<(String, f64, f64)>,
+    /// Held from creation to close (the field's drop comes after `Drop::drop` closed the file).
+    _lock: std::sync::MutexGuard<'static, ()>,
 }
 
 impl GridWriter {
@@ -193,6 +195,7 @@ impl GridWriter {
         width: usize,
         height: usize,
     ) -> Result<GridWriter, HdfEosError> {
+        let lock = crate::c_library_lock();
         let p = path.display().to_string();
         let err = |call: &str| HdfEosError(format!("{p}: {call} failed"));
         let (x0, y0) = modis_tile_upper_left(h, v);
@@ -225,6 +228,7 @@ impl GridWriter {
                 height,
                 path: p.clone(),
                 packing: Vec::new(),
+                _lock: lock,
             };
             if GDdefproj(grid, GCTP_SNSOID, 0, -1, parms.as_ptr()) < 0 {
                 return Err(err("GDdefproj"));

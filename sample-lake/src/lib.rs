@@ -10,3 +10,10 @@ pub mod landsat;
 pub mod netcdf4;
 pub mod scenes;
 pub mod usgs_items;
+
+/// libnetcdf and the HDF4/HDF-EOS libraries are not thread-safe, and tests write lakes from
+/// parallel threads of one process: every writer through them holds this lock while it works.
+pub(crate) fn c_library_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -125,6 +125,7 @@ pub fn write(
     global: &[(String, Attr)],
     vars: &[Var],
 ) -> Result<(), NetCdfError> {
+    let _lock = crate::c_library_lock();
     let p = path.display().to_string();
     let check = |code: c_int, what: &str| -> Result<(), NetCdfError> {
         if code == 0 {
