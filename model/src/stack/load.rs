@@ -344,10 +344,9 @@ fn warp_layers(
         for w in warped {
             let (step, per_m) = w?;
             for (layer, values) in layers.iter_mut().zip(per_m) {
-                let (nodata, stored) = (layer.nodata, layer.stored_nodata());
+                let invalid = layer.nodata_test();
                 let dst = &mut layer.data[step * pixels..(step + 1) * pixels];
                 for (d, v) in dst.iter_mut().zip(values) {
-                    let invalid = |x: f64| x.is_nan() || nodata == Some(x) || stored == Some(x);
                     if invalid(*d) && !invalid(v) {
                         *d = v;
                     }

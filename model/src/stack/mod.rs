@@ -51,12 +51,16 @@ impl Layer {
     /// is also matched at float32 (−9999.900390625), as datacube compares it; the product's own value
     /// (what empty pixels are filled with) matches too.
     pub fn is_nodata(&self, v: f64) -> bool {
-        v.is_nan() || self.nodata == Some(v) || self.stored_nodata() == Some(v)
+        self.nodata_test()(v)
     }
 
-    /// The nodata value as this layer's dtype holds it.
-    pub fn stored_nodata(&self) -> Option<f64> {
-        self.nodata.map(|n| load::quantise(&self.dtype, n))
+    /// `is_nodata` as a value that borrows nothing from the layer, for loops that write its data.
+    pub fn nodata_test(&self) -> impl Fn(f64) -> bool + Copy {
+        let (nodata, stored) = (
+            self.nodata,
+            self.nodata.map(|n| load::quantise(&self.dtype, n)),
+        );
+        move |v: f64| v.is_nan() || nodata == Some(v) || stored == Some(v)
     }
 }
 

@@ -70,9 +70,9 @@ pub fn unpack(mut layer: Layer) -> Layer {
     }
     let p = layer.packing;
     let nodata = layer.nodata;
-    let stored = layer.stored_nodata();
+    let missing = layer.nodata_test();
     for v in &mut layer.data {
-        *v = if v.is_nan() || nodata == Some(*v) || stored == Some(*v) {
+        *v = if missing(*v) {
             f64::NAN
         } else {
             p.apply(*v) as f32 as f64
