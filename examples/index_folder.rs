@@ -28,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         lineage: Default::default(),
         recheck: false,
         shard: None,
+        ..Default::default()
     };
     let report = index(&mut catalog, &opts, &|_| {})?;
     println!(

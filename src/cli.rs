@@ -248,6 +248,22 @@ pub struct IndexArgs {
     /// The number of shards (with $JOB_COMPLETION_INDEX, which does not say it).
     #[arg(long, value_name = "N")]
     pub shard_count: Option<u32>,
+    /// Index what an SQS queue announces: S3 event notifications (raw, in SNS envelopes, or from
+    /// EventBridge) and STAC items or eo3 documents sent as messages. Runs until SIGTERM/SIGINT
+    /// (finishing the batch in hand), or with --drain until the queue is empty.
+    #[arg(long, value_name = "QUEUE_URL", conflicts_with_all = ["sources", "from_file", "stac_api", "shard"])]
+    pub sqs: Option<String>,
+    /// With --sqs: stop once a receive finds the queue empty.
+    #[arg(long, requires = "sqs")]
+    pub drain: bool,
+    /// With --sqs: seconds a received message stays hidden from other consumers; extended every third
+    /// of it while its batch is worked on.
+    #[arg(long, value_name = "SECS", default_value_t = 60, requires = "sqs")]
+    pub visibility_timeout: i32,
+    /// With --sqs: long-polling wait of each receive, in seconds (0–20).
+    #[arg(long, value_name = "SECS", default_value_t = 20, requires = "sqs",
+          value_parser = clap::value_parser!(i32).range(0..=20))]
+    pub wait_time: i32,
 }
 
 #[derive(Debug, Subcommand)]

@@ -387,11 +387,11 @@ pub fn defs_dir(given: &Option<std::path::PathBuf>) -> std::path::PathBuf {
 }
 
 pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
-    if a.sources.is_empty() && a.from_file.is_none() && a.stac_api.is_none() {
+    if a.sources.is_empty() && a.from_file.is_none() && a.stac_api.is_none() && a.sqs.is_none() {
         return Err(Error::Invalid {
             object: "etlake index".into(),
             message:
-                "give at least one source (s3://…, a folder, a file, -), --from-file or --stac-api"
+                "give at least one source (s3://…, a folder, a file, -), --from-file, --stac-api or --sqs"
                     .into(),
         });
     }
@@ -467,7 +467,11 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
         } else {
             catalog_schema::dataset::UpdatePolicy::Safe
         },
+        ..Default::default()
     };
+    if let Some(queue) = &a.sqs {
+        return index_sqs(&mut c, &opts, a, queue);
+    }
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
@@ -507,6 +511,62 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
         print_claims(&report);
     }
     Ok(report.ok())
+}
+
+/// `etlake index --sqs`: batches until the queue is empty (--drain) or a signal; the summary as a
+/// crawl's, with the messages' account.
+fn index_sqs(
+    c: &mut Catalog,
+    opts: &indexer::pipeline::IndexOptions,
+    a: &IndexArgs,
+    queue: &str,
+) -> Result<Success> {
+    let sqs = indexer::sqs::SqsOptions {
+        queue_url: queue.to_string(),
+        drain: a.drain,
+        visibility_timeout: a.visibility_timeout,
+        wait_seconds: a.wait_time,
+        region: a.region.clone(),
+    };
+    let progress = |r: &indexer::sqs::SqsReport| {
+        let parts: Vec<String> = r
+            .report
+            .counts
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect();
+        tracing::info!(
+            "{} messages received, {} deleted, {} failed | {}",
+            r.received,
+            r.deleted,
+            r.failed,
+            parts.join(", ")
+        );
+    };
+    let r = indexer::sqs::run(c, opts, &sqs, &progress).map_err(|e| Error::Invalid {
+        object: "etlake index --sqs".into(),
+        message: e.to_string(),
+    })?;
+    let head = if a.dry_run {
+        format!("{queue} dry run (nothing written, no message deleted)")
+    } else {
+        queue.to_string()
+    };
+    print_report(&r.report, head);
+    let ignored: Vec<String> = r.ignored.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    println!(
+        "  messages: {} received in {} batches, {} deleted, {} left on the queue (failed){}",
+        r.received,
+        r.batches,
+        r.deleted,
+        r.failed,
+        if ignored.is_empty() {
+            String::new()
+        } else {
+            format!("; events ignored: {}", ignored.join(", "))
+        }
+    );
+    Ok(r.ok())
 }
 
 /// Problems to stderr (without repeating an object its reason already names), then the summary:

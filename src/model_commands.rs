@@ -330,6 +330,7 @@ pub fn veget_run(
             lineage: Default::default(),
             recheck: false,
             shard: None,
+            ..Default::default()
         };
         let ir = indexer::pipeline::index(&mut c, &opts, &|_| {})?;
         print_report(&ir, "outputs indexed".into());

@@ -26,6 +26,7 @@ mod error;
 pub mod etlake_schema;
 pub mod fields;
 pub mod init;
+pub mod locations;
 pub mod metadata_type;
 pub mod product;
 pub mod runs;

@@ -28,6 +28,14 @@ pub enum Error {
         /// What S3 said, in words a user can act on.
         message: String,
     },
+    /// An SQS request failed (unknown queue, denied access, unreachable endpoint).
+    #[error("{queue}: {message}")]
+    Queue {
+        /// The queue URL.
+        queue: String,
+        /// What SQS said.
+        message: String,
+    },
     /// A source argument is not usable.
     #[error("{source_arg}: {message}")]
     Source {

@@ -61,6 +61,13 @@ pub struct IndexOptions {
     pub recheck: bool,
     /// Take only this shard's objects (`--shard i/N`); the others are left to the other runs.
     pub shard: Option<crate::shard::Shard>,
+    /// Objects given one by one (what an SQS batch announced), indexed before the sources; only their
+    /// own checkpoints are read.
+    pub objects: Vec<ObjectRef>,
+    /// What the run record names as its sources instead of `sources` (e.g. the queue's URL).
+    pub run_label: Option<String>,
+    /// Append to the `--report` file instead of starting it afresh (one file for a run of many batches).
+    pub report_append: bool,
 }
 
 /// Runs an indexing job. `progress` is called after each batch with the counts so far. With
@@ -96,6 +103,7 @@ pub fn index(
     let derivation = derivation(&specs, &products, opts);
     let definitions = measurement_definitions(&products);
     let needs_s3 = opts.sources.iter().any(|s| s.starts_with("s3://"))
+        || opts.objects.iter().any(|o| o.uri.starts_with("s3://"))
         || opts.from_file.is_some()
         || opts.sources.iter().any(|s| s == "-");
     let s3 = if needs_s3 {
@@ -112,18 +120,28 @@ pub fn index(
         sources.push(format!("@{}", f.display()));
     }
     let jsonl = match &opts.report_file {
-        Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(
-            |source| Error::Io {
-                path: p.clone(),
-                source,
-            },
-        )?)),
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .append(opts.report_append)
+                .truncate(!opts.report_append)
+                .open(p)
+                .map_err(|source| Error::Io {
+                    path: p.clone(),
+                    source,
+                })?,
+        )),
         None => None,
     };
     let run = if opts.dry_run {
         0
     } else {
-        runs::start(catalog, "index", &sources)?
+        let label = match &opts.run_label {
+            Some(l) => std::slice::from_ref(l),
+            None => &sources[..],
+        };
+        runs::start(catalog, "index", label)?
     };
     let mut acc = Accounting {
         report: Report {
@@ -142,7 +160,14 @@ pub fn index(
     let checkpoints = if opts.recheck || opts.update != dataset::UpdatePolicy::Never {
         Default::default()
     } else {
-        let mut seen = checkpoint::load(catalog, &listing_prefixes(&sources))?;
+        let prefixes: Vec<String> = if opts.objects.is_empty() {
+            listing_prefixes(&sources)
+        } else if sources.is_empty() && opts.stac_api.is_none() {
+            opts.objects.iter().map(|o| o.uri.clone()).collect()
+        } else {
+            Vec::new()
+        };
+        let mut seen = checkpoint::load(catalog, &prefixes)?;
         // With --product, an object of other products goes through recognition (and is skipped).
         if !opts.products.is_empty() {
             seen.retain(|_, s| s.datasets.iter().all(|(_, p)| opts.products.contains(p)));
@@ -156,7 +181,13 @@ pub fn index(
         let s3 = s3.clone();
         let sources = sources.clone();
         let api = opts.stac_api.clone();
+        let objects = opts.objects.clone();
         std::thread::spawn(move || {
+            for o in objects {
+                if tx.blocking_send(Ok(o)).is_err() {
+                    return;
+                }
+            }
             crate::sources::list_all(&sources, s3.as_ref(), tx.clone());
             if let Some(api) = api {
                 let result = crate::stac_api::search(&api, |o| tx.blocking_send(Ok(o)).is_ok());

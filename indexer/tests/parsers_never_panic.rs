@@ -1,5 +1,6 @@
 //! Property tests: what etlake parses from a lake — filename templates, recognition specs, object keys,
-//! metadata documents (YAML/JSON text, eo3, STAC items, Landsat `_MTL.json`) — gives a value or an
+//! metadata documents (YAML/JSON text, eo3, STAC items, Landsat `_MTL.json`), SQS messages (S3 events,
+//! SNS envelopes, EventBridge events) — gives a value or an
 //! error for any input, never a panic or a hang. Inputs are random text and structured mutations of
 //! valid documents (values replaced by random JSON, keys removed or added). A few hundred cases each,
 //! seconds in all. The seed is fixed so runs are repeatable; `PROPTEST_RNG_SEED=N` explores others.
@@ -105,6 +106,22 @@ const KEYS: &[&str] = &[
     "add_offset",
     "grid",
     "stac",
+    "Records",
+    "eventName",
+    "s3",
+    "bucket",
+    "object",
+    "key",
+    "eTag",
+    "size",
+    "Type",
+    "Message",
+    "Event",
+    "source",
+    "detail-type",
+    "detail",
+    "etag",
+    "$schema",
 ];
 
 fn arb_number() -> impl Strategy<Value = Value> {
@@ -579,4 +596,70 @@ fn a_utm_zone_or_size_out_of_range_is_an_error_naming_it() {
     stac_eo3::apply_mtl(&mut item, &mtl(json!("60"), json!(" 7801 "))).unwrap();
     assert_eq!(item["properties"]["proj:epsg"], 32660);
     assert_eq!(item["properties"]["proj:shape"], json!([7801, 7681]));
+}
+
+// ---- SQS messages (S3 event notifications, SNS envelopes, EventBridge) ----
+
+/// An S3 event notification as the S3 documentation shows it (notification-content-structure).
+fn seed_s3_event() -> Value {
+    json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-west-2",
+        "eventTime": "2024-01-01T00:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:X"}, "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {"x-amz-request-id": "r", "x-amz-id-2": "i"},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "c",
+               "bucket": {"name": "lake", "ownerIdentity": {"principalId": "A"}, "arn": "arn:aws:s3:::lake"},
+               "object": {"key": "CHIRPS-2.0/chirps-v2.0.2023.01.01.tif", "size": 1024, "eTag": "0123", "sequencer": "0A1B"}}
+    }]})
+}
+
+/// An EventBridge S3 event as the S3 documentation shows it (ev-events).
+fn seed_eventbridge() -> Value {
+    json!({"version": "0", "id": "1", "detail-type": "Object Created", "source": "aws.s3",
+        "account": "111122223333", "time": "2021-11-12T00:00:00Z", "region": "ca-central-1",
+        "resources": ["arn:aws:s3:::lake"],
+        "detail": {"version": "0", "bucket": {"name": "lake"},
+                   "object": {"key": "k.tif", "size": 5, "etag": "b1946ac92492d2347c6235b4d2611184", "sequencer": "00"},
+                   "request-id": "r", "requester": "1", "reason": "PutObject"}})
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn sqs_messages_from_any_text(text in ".{0,300}") {
+        let _ = indexer::events::parse(&text);
+        let _ = indexer::events::parse(&format!("{{\"Type\":\"Notification\",\"Message\":{}}}", Value::String(text.clone())));
+        let _ = indexer::events::form_decode(&text);
+    }
+
+    #[test]
+    fn mutated_sqs_messages_parse_or_explain(which in 0usize..3, mutations in prop::collection::vec(arb_mutation(), 1..5), wrap in any::<bool>()) {
+        let seed = match which {
+            0 => seed_s3_event(),
+            1 => seed_eventbridge(),
+            _ => seed_stac(),
+        };
+        let msg = mutate(seed, &mutations);
+        let body = if wrap {
+            json!({"Type": "Notification", "MessageId": "m", "Message": msg.to_string()}).to_string()
+        } else {
+            msg.to_string()
+        };
+        let _ = indexer::events::parse(&body);
+    }
+
+    /// Any key S3 form-encodes in a notification comes back as the key itself.
+    #[test]
+    fn s3_event_keys_decode_to_the_key(key in "[^\u{0}]{1,60}") {
+        let encoded: String = form_urlencoded::byte_serialize(key.as_bytes()).collect();
+        let mut msg = seed_s3_event();
+        msg["Records"][0]["s3"]["object"]["key"] = Value::String(encoded);
+        let events = indexer::events::parse(&msg.to_string()).unwrap();
+        prop_assert_eq!(events.len(), 1);
+        match &events[0] {
+            indexer::events::Event::Created { uri, .. } => prop_assert_eq!(uri, &format!("s3://lake/{key}")),
+            other => prop_assert!(false, "{:?}", other),
+        }
+    }
 }

@@ -28,6 +28,8 @@ pub struct Report {
     pub stages: Stages,
     /// Which spec claimed what, notes, and why unclaimed files were not taken.
     pub recognition: Recognition,
+    /// The objects (URIs as reported) with a failed outcome.
+    pub failed_objects: std::collections::BTreeSet<String>,
 }
 
 /// Per-stage counts: objects listed, recognised (a template or a metadata document), extracted (datasets
@@ -107,6 +109,9 @@ impl Accounting {
         for r in &rows {
             let o = &r.outcome;
             self.report.add(o.outcome);
+            if o.outcome == "failed" {
+                self.report.failed_objects.insert(o.uri.clone());
+            }
             if let (Some(reason), "failed" | "exists-different") = (&o.reason, o.outcome) {
                 self.report.problems.push((o.uri.clone(), reason.clone()));
             }
