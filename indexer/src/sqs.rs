@@ -78,6 +78,8 @@ struct Job {
     message: Message,
     /// Why it failed (the first reason), if it did.
     failure: Option<String>,
+    /// Whether the failure is already an object's `failed` outcome in the account.
+    counted: bool,
 }
 
 /// Reads the queue until it is empty (`drain`) or `stop` is set, indexing batch by batch. `progress`
@@ -138,10 +140,13 @@ pub fn run(
                 j.message.id
             );
             acc.failed += 1;
-            acc.report.add("failed");
-            acc.report
-                .problems
-                .push((format!("message {}", j.message.id), why.clone()));
+            // An object's failure is in the account already; a message's own failure is added.
+            if !j.counted {
+                acc.report.add("failed");
+                acc.report
+                    .problems
+                    .push((format!("message {}", j.message.id), why.clone()));
+            }
             rows.push(
                 serde_json::json!({"message": j.message.id, "outcome": "failed",
                 "stage": "message", "error": why, "receive_count": j.message.receive_count}),
@@ -173,6 +178,7 @@ fn batch(
         let mut job = Job {
             message: m,
             failure: None,
+            counted: false,
         };
         match events::parse(&job.message.body) {
             Err(e) => job.failure = Some(format!("message body: {e}")),
@@ -218,10 +224,11 @@ fn batch(
             Event::Ignored(_) => {}
         }
     }
-    let mut fail = |uri: &str, why: String| {
+    let mut fail = |uri: &str, why: String, counted: bool| {
         for &i in owners.get(uri).into_iter().flatten() {
             if jobs[i].failure.is_none() {
                 jobs[i].failure = Some(format!("{uri}: {why}"));
+                jobs[i].counted = counted;
             }
         }
     };
@@ -236,11 +243,11 @@ fn batch(
         let report = pipeline::index(catalog, &o, &|_| {})?;
         for (object, reason) in &report.problems {
             if report.failed_objects.contains(object) {
-                fail(object, reason.clone());
+                fail(object, reason.clone(), true);
             }
         }
         for object in &report.failed_objects {
-            fail(object, "failed (see the report)".into());
+            fail(object, "failed (see the report)".into(), true);
         }
         acc.absorb(report);
     }
@@ -269,7 +276,7 @@ fn batch(
                         "dataset": d.id, "outcome": outcome, "stage": "remove", "error": why}));
                 }
             }
-            Err(e) => fail(&uri, e.to_string()),
+            Err(e) => fail(&uri, e.to_string(), false),
         }
     }
     if !opts.dry_run {

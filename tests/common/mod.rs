@@ -85,7 +85,7 @@ pub fn product_defs() -> Vec<PathBuf> {
 }
 
 /// Clears every variable that could point etlake or datacube at another database.
-fn clean_env(cmd: &mut Command, home: &Path) {
+pub fn clean_env(cmd: &mut Command, home: &Path) {
     for (k, _) in std::env::vars() {
         if k.starts_with("ODC_")
             || k.starts_with("DATACUBE_")
