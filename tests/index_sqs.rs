@@ -338,9 +338,7 @@ fn sqs_notifications_index_archive_and_dead_letter() {
     assert_eq!(
         count(
             &pg,
-            &format!(
-                "SELECT count(*)::text FROM agdc.dataset_location WHERE uri_body LIKE '//lake/a/%'"
-            )
+            "SELECT count(*)::text FROM agdc.dataset_location WHERE uri_body LIKE '//lake/a/%'"
         ),
         "0"
     );

@@ -76,6 +76,50 @@ impl Catalog {
         &mut self.client
     }
 
+    /// Runs `f`; when it fails because the connection to the server is gone (a restart, a failover),
+    /// connects again — waiting up to a minute for the server to accept connections — and runs `f`
+    /// once more. `f` must be safe to repeat: a transaction the lost connection held was rolled back.
+    pub fn reconnecting<T>(
+        &mut self,
+        what: &str,
+        mut f: impl FnMut(&mut Catalog) -> Result<T>,
+    ) -> Result<T> {
+        match f(self) {
+            Err(e) if self.client.is_closed() => {
+                tracing::warn!("{what}: the database connection was lost ({e}); reconnecting");
+                self.reconnect()?;
+                f(self)
+            }
+            r => r,
+        }
+    }
+
+    /// Replaces a lost connection with a new one to the same URL (prepared statements and cached
+    /// search expressions belong to the old one and are dropped), retrying for up to a minute.
+    pub fn reconnect(&mut self) -> Result<()> {
+        let started = std::time::Instant::now();
+        let mut delay = std::time::Duration::from_millis(250);
+        loop {
+            match Catalog::connect(&self.url) {
+                Ok(c) => {
+                    self.client = c.client;
+                    self.statements.clear();
+                    self.search_fields.clear();
+                    tracing::warn!("reconnected to {}", self.url.redacted());
+                    return Ok(());
+                }
+                Err(e) if started.elapsed() > std::time::Duration::from_secs(60) => {
+                    return Err(Error::Config(format!(
+                        "the database connection was lost and could not be made again for a                          minute: {e}"
+                    )))
+                }
+                Err(e) => tracing::debug!("reconnecting: {e}"),
+            }
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(std::time::Duration::from_secs(5));
+        }
+    }
+
     /// A statement prepared once per connection and reused (one round trip per execution after that).
     pub fn prepared(
         &mut self,

@@ -265,13 +265,17 @@ pub fn index(
     if let Some(e) = listing_error {
         counts["error"] = Value::String(e.to_string());
         if !opts.dry_run {
-            runs::finish(catalog, run, "failed", &counts)?;
+            catalog.reconnecting("finishing the run record", |c| {
+                runs::finish(c, run, "failed", &counts)
+            })?;
         }
         return Err(e);
     }
     if !opts.dry_run {
         let status = if report.ok() { "succeeded" } else { "partial" };
-        runs::finish(catalog, run, status, &counts)?;
+        catalog.reconnecting("finishing the run record", |c| {
+            runs::finish(c, run, status, &counts)
+        })?;
     }
     Ok(report)
 }
@@ -427,7 +431,9 @@ fn write(
             });
         }
     }
-    let written = dataset::write_batch(catalog, ctx.products, &datasets, ctx.write)?;
+    let written = catalog.reconnecting("writing a batch", |c| {
+        dataset::write_batch(c, ctx.products, &datasets, ctx.write)
+    })?;
     let t1 = std::time::Instant::now();
     acc.report.stages.written += datasets.len();
     // Datasets archived by --archive-less-mature get a report row of their own.
@@ -486,7 +492,10 @@ fn write(
         })
         .collect();
     if !ctx.write.dry_run {
-        checkpoint::save(catalog, acc.report.run, &versions)?;
+        let run = acc.report.run;
+        catalog.reconnecting("recording checkpoints", |c| {
+            checkpoint::save(c, run, &versions)
+        })?;
     }
     acc.record(catalog, rows, &extra)?;
     tracing::debug!(

@@ -65,8 +65,57 @@ pub fn configure_for_indexing() {
     }
 }
 
-/// Reads a raster's metadata (a file path, a `/vsi…` path or a GDAL subdataset string).
+/// Reads a raster's metadata (a file path, a `/vsi…` path or a GDAL subdataset string). A remote read
+/// that fails in a way a retry can mend (a reset or cut-off connection: GDAL's HTTP code 0; 429, 500,
+/// 502–504 left after GDAL's own retries) is tried again, up to 4 times with a doubling pause, after
+/// dropping what GDAL cached of the failed attempt.
 pub fn inspect(path: &str) -> Result<RasterInfo> {
+    let remote = vsi_path(path);
+    let mut delay = std::time::Duration::from_millis(250);
+    let mut attempt = 1;
+    loop {
+        match inspect_once(path) {
+            Err(Error::Raster { message, .. })
+                if remote.is_some() && attempt < 4 && transient(&message) =>
+            {
+                tracing::debug!("{path}: {message}; reading again in {delay:?}");
+                if let Some(Ok(prefix)) = remote.map(std::ffi::CString::new) {
+                    // SAFETY: a NUL-terminated string GDAL only reads.
+                    unsafe { gdal_sys::VSICurlPartialClearCache(prefix.as_ptr()) };
+                }
+                std::thread::sleep(delay);
+                delay *= 2;
+                attempt += 1;
+            }
+            r => return r,
+        }
+    }
+}
+
+/// The `/vsicurl/`-family path inside a GDAL path or subdataset string, if any.
+fn vsi_path(path: &str) -> Option<&str> {
+    let start = ["/vsis3/", "/vsicurl/", "/vsigs/", "/vsiaz/"]
+        .iter()
+        .filter_map(|p| path.find(p))
+        .min()?;
+    let rest = &path[start..];
+    Some(rest.split('"').next().unwrap_or(rest))
+}
+
+/// Whether GDAL's message is of a failure a retry can mend.
+fn transient(message: &str) -> bool {
+    let code = message
+        .split("HTTP response code")
+        .nth(1)
+        .and_then(|r| r.rsplit(':').next())
+        .and_then(|c| c.trim().trim_end_matches('\'').parse::<u32>().ok());
+    matches!(code, Some(0 | 429 | 500 | 502 | 503 | 504))
+        || ["SlowDown", "InternalError", "reset by peer", "timed out"]
+            .iter()
+            .any(|w| message.contains(w))
+}
+
+fn inspect_once(path: &str) -> Result<RasterInfo> {
     let err = |e: gdal::errors::GdalError| Error::Raster {
         path: path.to_string(),
         message: e.to_string(),
@@ -178,6 +227,20 @@ fn declared(v: Option<f64>, identity: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transient_remote_failures() {
+        let m = "GDAL method 'GDALOpenEx' returned a NULL pointer. Error msg: 'HTTP response code on http://127.0.0.1:1/lake/a.tif: 0'";
+        assert!(transient(m));
+        assert!(transient(&m.replace(": 0'", ": 503'")));
+        assert!(!transient(&m.replace(": 0'", ": 403'")));
+        assert!(!transient("not a TIFF file"));
+        assert_eq!(
+            vsi_path("NETCDF:\"/vsis3/lake/x.nc\":pr"),
+            Some("/vsis3/lake/x.nc")
+        );
+        assert_eq!(vsi_path("/tmp/x.tif"), None);
+    }
     use gdal::spatial_ref::SpatialRef;
     use gdal::DriverManager;
 

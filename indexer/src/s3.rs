@@ -321,6 +321,19 @@ pub fn configure_gdal(options: &S3Options) -> Result<()> {
     if let Some(r) = &options.region {
         set("AWS_REGION", r)?;
     }
+    // GDAL retries nothing by default: throttling (429, 503 SlowDown), 500/502/504 and reset
+    // connections are retried with its exponential backoff, unless the user set these.
+    for (k, v) in [
+        ("GDAL_HTTP_MAX_RETRY", "5"),
+        ("GDAL_HTTP_RETRY_DELAY", "0.5"),
+    ] {
+        if gdal::config::get_config_option(k, "")
+            .unwrap_or_default()
+            .is_empty()
+        {
+            set(k, v)?;
+        }
+    }
     Ok(())
 }
 
@@ -330,17 +343,36 @@ async fn sdk_get(client: &Client, payer: bool, uri: &str) -> Result<Vec<u8>> {
         object: uri.into(),
         message: "not an s3:// URI".into(),
     })?;
-    let mut req = client.get_object().bucket(bucket).key(key);
-    if payer {
-        req = req.request_payer(RequestPayer::Requester);
+    // The SDK retries requests that fail (throttling, 5xx, connections refused or reset); a body cut
+    // off after the headers is not the SDK's to retry, so the whole read is tried again here.
+    let mut delay = std::time::Duration::from_millis(200);
+    let mut attempt = 1;
+    loop {
+        let mut req = client.get_object().bucket(bucket).key(key);
+        if payer {
+            req = req.request_payer(RequestPayer::Requester);
+        }
+        let resp = req.send().await.map_err(|e| s3_error(uri, &e))?;
+        match resp.body.collect().await {
+            Ok(body) => return Ok(body.into_bytes().to_vec()),
+            Err(e) if attempt < BODY_ATTEMPTS => {
+                tracing::debug!("{uri}: the body stopped ({e}); reading again in {delay:?}");
+            }
+            Err(e) => {
+                return Err(Error::S3 {
+                    object: uri.into(),
+                    message: format!("the body stopped after {attempt} attempts: {e}"),
+                })
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+        attempt += 1;
     }
-    let resp = req.send().await.map_err(|e| s3_error(uri, &e))?;
-    let body = resp.body.collect().await.map_err(|e| Error::S3 {
-        object: uri.into(),
-        message: e.to_string(),
-    })?;
-    Ok(body.into_bytes().to_vec())
 }
+
+/// Attempts at reading an object's body when it stops short.
+const BODY_ATTEMPTS: u32 = 4;
 
 /// What one paginated listing saw.
 struct Listing {

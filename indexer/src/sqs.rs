@@ -257,7 +257,10 @@ fn batch(
             acc.report.add("would-remove");
             continue;
         }
-        match catalog_schema::locations::remove_object(catalog, &uri) {
+        let removed = catalog.reconnecting("removing locations", |c| {
+            catalog_schema::locations::remove_object(c, &uri)
+        });
+        match removed {
             Ok(gone) => {
                 if gone.is_empty() {
                     acc.report.add("not-indexed");

@@ -126,7 +126,8 @@ impl Accounting {
         }
         if !self.dry_run {
             let outcomes: Vec<ObjectOutcome> = rows.into_iter().map(|r| r.outcome).collect();
-            runs::record(catalog, self.report.run, &outcomes)?;
+            let run = self.report.run;
+            catalog.reconnecting("recording outcomes", |c| runs::record(c, run, &outcomes))?;
         }
         Ok(())
     }
