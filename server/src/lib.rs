@@ -116,7 +116,10 @@ pub fn run(url: DbUrl, o: Options) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("starting the server runtime: {e}"))?;
-    rt.block_on(async move {
+    // The pool outlives the runtime's tasks: its synchronous connections must close outside async
+    // code (closing one blocks).
+    let mut keep = None;
+    let served = rt.block_on(async {
         let statement_timeout_ms = o.request_timeout.as_millis() as u64;
         let pool = {
             let (url, n) = (url.clone(), o.connections);
@@ -135,8 +138,10 @@ pub fn run(url: DbUrl, o: Options) -> Result<(), String> {
             .unwrap_or_else(|| format!("http://{bound}"))
             .trim_end_matches('/')
             .to_string();
+        let pool = Arc::new(pool);
+        keep = Some(pool.clone());
         let state = Arc::new(routes::AppState {
-            pool: Arc::new(pool),
+            pool,
             base: base.clone(),
             statement_timeout_ms,
         });
@@ -151,5 +156,8 @@ pub fn run(url: DbUrl, o: Options) -> Result<(), String> {
             .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(|e| format!("serving: {e}"))
-    })
+    });
+    drop(rt);
+    drop(keep);
+    served
 }
