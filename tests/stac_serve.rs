@@ -109,6 +109,17 @@ for path, body in [
     print("STATUS", code, path, json.dumps(body), doc.get("description", "")[:60].replace(" ", "_"))
 code, doc = status("/search?limit=1000000")
 print("BIG", code, doc["numberReturned"])
+# Four clients paging at once get the same pages.
+from concurrent.futures import ThreadPoolExecutor
+def walk(_):
+    s = Client.open(base).search(method="POST", collections=[queries[0]["product"]], limit=3)
+    return [[f["id"] for f in p["features"]] for p in s.pages_as_dicts()]
+with ThreadPoolExecutor(4) as ex:
+    runs = list(ex.map(walk, range(4)))
+assert all(r == runs[0] for r in runs), runs
+print("CONCURRENT", len(runs), "clients", len(runs[0]), "pages")
+code, doc = status("/collections/" + queries[0]["product"])
+print("EXTENT", json.dumps(doc["extent"], separators=(",", ":")))
 "#;
 
 #[test]
@@ -220,6 +231,13 @@ fn stac_api_serves_the_index() {
             "no message: {l}"
         );
     }
+    assert!(out.contains("CONCURRENT 4 clients 4 pages"), "{out}");
+    // The collection's extent is its live items' (three 2° × 1° tiles, four days).
+    let extent = out.lines().find(|l| l.starts_with("EXTENT ")).unwrap();
+    assert!(
+        extent.starts_with(r#"EXTENT {"spatial":{"bbox":[[-105.0,-5.0,12.0,41.0]]},"temporal":{"interval":[["2023-01-01T00:00:00Z","2023-01-04T"#),
+        "{extent}"
+    );
     // A huge limit is clamped, not refused.
     assert!(out.contains("BIG 200 11"), "{out}");
 

@@ -14,6 +14,9 @@ pub const MAX_LIMIT: usize = 10_000;
 /// Parameters this server does not implement: refused with a 400 rather than silently ignored.
 const UNSUPPORTED: [&str; 6] = ["filter", "filter-lang", "sortby", "fields", "query", "q"];
 
+/// A time interval; None is an open end.
+pub type Interval = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// A checked item search.
 #[derive(Debug, Clone, Default)]
 pub struct Search {
@@ -26,7 +29,7 @@ pub struct Search {
     /// A GeoJSON geometry items must intersect.
     pub intersects: Option<Geometry>,
     /// Time interval, open ends None.
-    pub datetime: Option<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
+    pub datetime: Option<Interval>,
     /// Items per page (1..=MAX_LIMIT).
     pub limit: usize,
     /// Where the page starts: after this (datetime, item id), in the server's order.
@@ -71,7 +74,7 @@ fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// `datetime`: an instant, or an interval `A/B` with `..` or nothing for an open end (not both).
-pub fn parse_datetime(s: &str) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), ApiError> {
+pub fn parse_datetime(s: &str) -> Result<Interval, ApiError> {
     let bad = |why: &str| {
         ApiError::bad_request(format!(
             "datetime {s:?}: {why} (expected an RFC 3339 date-time such as 2020-01-01T00:00:00Z, \
