@@ -53,4 +53,14 @@ if [ "${1:-}" = "--python" ]; then
     "$moto/bin/pip" install -q --disable-pip-version-check "$moto_pins"
     echo "$moto_pins" > "$moto/.etlake-pins"
   fi
+  # stac-api-validator, which tests/stac_serve runs against `etlake serve`, in its own venv (its pins of
+  # pystac and stac-validator differ from what datacube's venv resolved).
+  stac="${ETLAKE_STAC_VENV:-.venv-stac}"
+  stac_pins="stac-api-validator==0.6.8"
+  if [ ! -x "$stac/bin/stac-api-validator" ] || [ "$(cat "$stac/.etlake-pins" 2>/dev/null)" != "$stac_pins" ]; then
+    echo "==> creating Python venv $stac with $stac_pins"
+    python3 -m venv "$stac"
+    "$stac/bin/pip" install -q --disable-pip-version-check "$stac_pins"
+    echo "$stac_pins" > "$stac/.etlake-pins"
+  fi
 fi

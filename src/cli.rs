@@ -46,6 +46,8 @@ pub enum Command {
     Index(IndexArgs),
     /// Find datasets by product, time and lon/lat box — the same datasets `dc.find_datasets` returns.
     Search(SearchArgs),
+    /// Serve the index as a STAC API (core, collections, features, item search) until SIGTERM.
+    Serve(ServeArgs),
     /// Assemble an aligned (time, y, x) stack of a product on one grid — what `dc.load` returns —
     /// and write it as CF NetCDF (and optionally COGs and a PNG quicklook).
     Stack(StackArgs),
@@ -129,6 +131,25 @@ pub struct StackArgs {
     /// of the grid, as many as fit; at least one).
     #[arg(long, value_name = "MIB", default_value_t = 4096.0)]
     pub max_memory: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback by default; port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    /// Public URL of the API root, which links are built from (default: http://BIND).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Database connections at most.
+    #[arg(long, default_value_t = 4)]
+    pub connections: usize,
+    /// The longest a request (and any database statement) may take, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub request_timeout: u64,
+    /// Allow cross-origin requests from this origin (`*` for any); none by default.
+    #[arg(long, value_name = "ORIGIN")]
+    pub cors_origin: Option<String>,
 }
 
 #[derive(Debug, Args)]

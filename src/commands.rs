@@ -646,6 +646,29 @@ pub fn print_claims(report: &indexer::pipeline::Report) {
     }
 }
 
+/// `etlake serve`: the STAC API over the index until SIGINT/SIGTERM.
+pub fn serve(conn: &ConnArgs, a: &crate::cli::ServeArgs) -> Result<Success> {
+    let url = open_index(conn)?.url().clone();
+    if let Some(b) = &a.base_url {
+        if !(b.starts_with("http://") || b.starts_with("https://")) {
+            return Err(catalog_schema::Error::Invalid {
+                object: format!("--base-url {b}"),
+                message: "expected an http:// or https:// URL".into(),
+            });
+        }
+    }
+    let options = server::Options {
+        bind: a.bind,
+        base_url: a.base_url.clone(),
+        connections: a.connections,
+        request_timeout: std::time::Duration::from_secs(a.request_timeout.max(1)),
+        cors_origin: a.cors_origin.clone(),
+        ..Default::default()
+    };
+    server::run(url, options).map_err(catalog_schema::Error::Config)?;
+    Ok(true)
+}
+
 pub fn search(conn: &ConnArgs, a: &SearchArgs) -> Result<Success> {
     use catalog_schema::search;
     let bbox = a.bbox.as_deref().map(parse_bbox).transpose()?;

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         cli::Command::Dataset(cmd) => commands::dataset(&args.conn, cmd).map_err(Into::into),
         cli::Command::Index(a) => commands::index(&args.conn, a).map_err(Into::into),
         cli::Command::Search(a) => commands::search(&args.conn, a).map_err(Into::into),
+        cli::Command::Serve(a) => commands::serve(&args.conn, a).map_err(Into::into),
         cli::Command::Stack(a) => model_commands::stack(&args.conn, a).map_err(Into::into),
         cli::Command::Veget(cli::VegetCommand::Run(a)) => model_commands::veget_run(&args.conn, a),
     };

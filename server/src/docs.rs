@@ -1,0 +1,218 @@
+//! The JSON documents the API answers with — landing page, conformance, OpenAPI description,
+//! collections, items and item pages — with links built from the server's base URL.
+use crate::store::{CollectionRow, ItemRow};
+use serde_json::{json, Map, Value};
+
+/// GeoJSON media type.
+pub const GEOJSON: &str = "application/geo+json";
+/// JSON media type.
+pub const JSON: &str = "application/json";
+/// OpenAPI 3.0 JSON media type.
+pub const OPENAPI: &str = "application/vnd.oai.openapi+json;version=3.0";
+
+/// What the server implements (STAC API v1.0.0 URIs, which pystac-client recognises).
+pub const CONFORMANCE: &[&str] = &[
+    "https://api.stacspec.org/v1.0.0/core",
+    "https://api.stacspec.org/v1.0.0/collections",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features",
+    "https://api.stacspec.org/v1.0.0/item-search",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+];
+
+fn link(rel: &str, href: String, media: &str) -> Value {
+    json!({"rel": rel, "href": href, "type": media})
+}
+
+/// The landing page: the root catalog, with one child link per collection.
+pub fn landing(base: &str, collections: &[CollectionRow]) -> Value {
+    let mut links = vec![
+        link("self", format!("{base}/"), JSON),
+        link("root", format!("{base}/"), JSON),
+        link("service-desc", format!("{base}/api"), OPENAPI),
+        link("service-doc", format!("{base}/api.html"), "text/html"),
+        link("conformance", format!("{base}/conformance"), JSON),
+        link("data", format!("{base}/collections"), JSON),
+        json!({"rel": "search", "href": format!("{base}/search"), "type": GEOJSON, "method": "GET"}),
+        json!({"rel": "search", "href": format!("{base}/search"), "type": GEOJSON, "method": "POST"}),
+    ];
+    for c in collections {
+        links.push(link(
+            "child",
+            format!("{base}/collections/{}", c.name),
+            JSON,
+        ));
+    }
+    json!({
+        "type": "Catalog",
+        "stac_version": "1.1.0",
+        "id": "etlake",
+        "title": "etlake",
+        "description": "STAC API over an Open Data Cube index (etlake serve)",
+        "conformsTo": CONFORMANCE,
+        "links": links,
+    })
+}
+
+/// `/conformance`.
+pub fn conformance() -> Value {
+    json!({"conformsTo": CONFORMANCE})
+}
+
+/// A collection: a product, its extent from its items.
+pub fn collection(base: &str, c: &CollectionRow) -> Value {
+    let here = format!("{base}/collections/{}", c.name);
+    let bbox = c.bbox.unwrap_or([-180.0, -90.0, 180.0, 90.0]);
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+    };
+    json!({
+        "type": "Collection",
+        "stac_version": "1.1.0",
+        "id": c.name,
+        "title": c.name,
+        "description": c.description.clone().unwrap_or_else(|| c.name.clone()),
+        "license": "other",
+        "extent": {
+            "spatial": {"bbox": [bbox]},
+            "temporal": {"interval": [[time(c.interval.0), time(c.interval.1)]]},
+        },
+        "links": [
+            link("self", here.clone(), JSON),
+            link("root", format!("{base}/"), JSON),
+            link("parent", format!("{base}/"), JSON),
+            link("items", format!("{here}/items"), GEOJSON),
+        ],
+    })
+}
+
+/// `/collections`.
+pub fn collections(base: &str, all: &[CollectionRow]) -> Value {
+    json!({
+        "collections": all.iter().map(|c| collection(base, c)).collect::<Vec<_>>(),
+        "links": [
+            link("self", format!("{base}/collections"), JSON),
+            link("root", format!("{base}/"), JSON),
+            link("parent", format!("{base}/"), JSON),
+        ],
+    })
+}
+
+/// A stored item as served: its `collection`, and self/parent/collection/root links.
+pub fn item(base: &str, row: &ItemRow) -> Result<Value, String> {
+    let mut v: Map<String, Value> = serde_json::from_str(&row.item)
+        .map_err(|e| format!("stored item {} is not a JSON object: {e}", row.id))?;
+    let coll = format!("{base}/collections/{}", row.collection);
+    v.insert("collection".into(), json!(row.collection));
+    v.insert(
+        "links".into(),
+        json!([
+            link("self", format!("{coll}/items/{}", row.id), GEOJSON),
+            link("parent", coll.clone(), JSON),
+            link("collection", coll, JSON),
+            link("root", format!("{base}/"), JSON),
+        ]),
+    );
+    Ok(Value::Object(v))
+}
+
+/// A page of items with its links (`next` given by the caller, already built for GET or POST).
+pub fn page(
+    base: &str,
+    rows: &[ItemRow],
+    self_link: Value,
+    extra: Vec<Value>,
+) -> Result<Value, String> {
+    let features: Vec<Value> = rows
+        .iter()
+        .map(|r| item(base, r))
+        .collect::<Result<_, _>>()?;
+    let mut links = vec![self_link, link("root", format!("{base}/"), JSON)];
+    links.extend(extra);
+    Ok(json!({
+        "type": "FeatureCollection",
+        "numberReturned": features.len(),
+        "features": features,
+        "links": links,
+    }))
+}
+
+/// The OpenAPI 3.0 description of the routes.
+pub fn openapi(base: &str) -> Value {
+    let ok = |media: &str, what: &str| {
+        json!({"200": {"description": what, "content": {media: {"schema": {"type": "object"}}}},
+               "default": {"description": "an error", "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}}})
+    };
+    let q = |name: &str, schema: Value, what: &str| json!({"name": name, "in": "query", "required": false, "schema": schema, "description": what});
+    let search_params = json!([
+        q(
+            "collections",
+            json!({"type": "string"}),
+            "comma-separated collection ids"
+        ),
+        q("ids", json!({"type": "string"}), "comma-separated item ids"),
+        q(
+            "bbox",
+            json!({"type": "string"}),
+            "W,S,E,N (or 6 numbers with heights)"
+        ),
+        q(
+            "intersects",
+            json!({"type": "string"}),
+            "a GeoJSON geometry"
+        ),
+        q(
+            "datetime",
+            json!({"type": "string"}),
+            "RFC 3339 date-time or interval A/B (.. open)"
+        ),
+        q(
+            "limit",
+            json!({"type": "integer", "minimum": 1, "default": 10}),
+            "items per page (at most 10000)"
+        ),
+        q(
+            "token",
+            json!({"type": "string"}),
+            "where the page starts (from a next link)"
+        ),
+    ]);
+    let path_param = |name: &str| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}});
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "etlake STAC API", "version": catalog_schema::VERSION},
+        "servers": [{"url": base}],
+        "paths": {
+            "/": {"get": {"summary": "landing page", "responses": ok(JSON, "the root catalog")}},
+            "/conformance": {"get": {"summary": "conformance classes", "responses": ok(JSON, "conformance classes")}},
+            "/api": {"get": {"summary": "this document", "responses": ok(OPENAPI, "OpenAPI 3.0")}},
+            "/collections": {"get": {"summary": "collections (one per product)", "responses": ok(JSON, "collections")}},
+            "/collections/{collectionId}": {"get": {"summary": "a collection",
+                "parameters": [path_param("collectionId")], "responses": ok(JSON, "a collection")}},
+            "/collections/{collectionId}/items": {"get": {"summary": "a collection's items",
+                "parameters": [path_param("collectionId"), search_params[2], search_params[4], search_params[5], search_params[6]],
+                "responses": ok(GEOJSON, "a page of items")}},
+            "/collections/{collectionId}/items/{featureId}": {"get": {"summary": "an item",
+                "parameters": [path_param("collectionId"), path_param("featureId")], "responses": ok(GEOJSON, "an item")}},
+            "/search": {
+                "get": {"summary": "item search", "parameters": search_params, "responses": ok(GEOJSON, "a page of items")},
+                "post": {"summary": "item search",
+                    "requestBody": {"content": {JSON: {"schema": {"type": "object"}}}},
+                    "responses": ok(GEOJSON, "a page of items")},
+            },
+        },
+        "components": {"schemas": {"Error": {"type": "object", "required": ["code"],
+            "properties": {"code": {"type": "string"}, "description": {"type": "string"}}}}},
+    })
+}
+
+/// A short HTML page pointing at the machine-readable description.
+pub fn service_doc(base: &str) -> String {
+    format!(
+        "<!doctype html><html><head><title>etlake STAC API</title></head><body>\
+         <h1>etlake STAC API</h1><p>OpenAPI 3.0 description: <a href=\"{base}/api\">{base}/api</a>. \
+         Routes: / , /conformance, /collections, /collections/{{id}}, /collections/{{id}}/items, \
+         /collections/{{id}}/items/{{item}}, /search (GET and POST).</p></body></html>"
+    )
+}
