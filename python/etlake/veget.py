@@ -164,7 +164,8 @@ def _state_arrays(state: Any, dims: tuple[str, str], template) -> dict[str, Any]
 
 
 def _flat(a: Any) -> _np.ndarray:
-    return _np.ascontiguousarray(_np.asarray(a), dtype=_np.float64).ravel()
+    # Aligned too: blocks a Dask worker received over the network may sit at any byte offset.
+    return _np.require(_np.asarray(a), dtype=_np.float64, requirements=["C", "A"]).ravel()
 
 
 def _kernel(arrays, constants, state, shape, params, mode):
@@ -215,14 +216,15 @@ def _coords(template, dims):
     return {k: v for k, v in template.coords.items() if set(v.dims) <= set(dims)}
 
 
-def _block(ds, *, roles, constants, state_names, dims, params, mode):
-    """One spatial chunk (a Dask task): the kernel on the chunk's numpy arrays. Module-level, so
-    that a graph of it pickles."""
-    arrays = {r: ds[r].values for r in roles}
-    state = {n: ds[f"__state_{n}"].values for n in state_names}
-    shape = tuple(ds.sizes[d] for d in dims)
-    daily, gaps, end = _kernel(arrays, constants, state, shape, params, mode)
-    return _dataset(daily, gaps, end, dims, _coords(ds, dims), params, mode)
+def _block(blocks, *, roles, constants, state_names, shape, params, mode):
+    """One spatial chunk (a Dask task): the kernel on the chunk's numpy arrays (``blocks``: the
+    roles' then the state's, in order). Module-level, so that a graph of it pickles."""
+    arrays = dict(zip(roles, blocks))
+    state = dict(zip(state_names, blocks[len(roles):]))
+    days = shape[0]
+    ny, nx = blocks[0].shape[-2:]
+    daily, gaps, end = _kernel(arrays, constants, state, (days, ny, nx), params, mode)
+    return {**daily, "gap_days": gaps, **{f"state_{k}": v for k, v in end.items()}}
 
 
 def veget(
@@ -289,7 +291,13 @@ def veget(
 
 
 def _lazy(arrays, constants, st, dims, template, params, mode):
+    """One task per (y, x) chunk computing every output of the chunk, and a cheap selection task
+    per output variable and chunk: a graph of module-level functions that pickles."""
+    import operator
+
     import dask.array as da
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
     import xarray as xr
 
     tdim, ydim, xdim = dims
@@ -302,45 +310,71 @@ def _lazy(arrays, constants, st, dims, template, params, mode):
                     f"day, so a task needs all days of its pixels: rechunk with "
                     f".chunk({tdim}=-1) (chunk y and x instead)"
                 )
-    variables = dict(arrays)
-    variables.update({f"__state_{n}": a for n, a in st.items()})
-    ds = xr.Dataset({k: v.variable for k, v in variables.items()}, coords=_coords(template, dims))
-    # Spatial chunks of the first Dask input; numpy inputs follow them, time stays whole.
-    first = next(a for a in variables.values() if _is_dask(a))
-    chunks = {d: first.chunks[first.dims.index(d)] for d in (ydim, xdim)}
-    ds = ds.chunk({tdim: -1, **chunks}).unify_chunks()
-    ych, xch = ds.chunks[ydim], ds.chunks[xdim]
-    tn = template.sizes[tdim]
-    full = (tn, template.sizes[ydim], template.sizes[xdim])
-    cube = ((tn,), ych, xch)
-
-    def empty(shape, chunks, dtype):
-        return da.empty(shape, chunks=chunks, dtype=dtype)
-
-    out = {name: (dims, empty(full, cube, "float64")) for name in DAILY_OUTPUTS}
-    out["gap_days"] = (dims, empty(full, cube, "uint32"))
-    flat = (ych, xch)
-    for name, dtype in zip(STATE, ("float64", "float64", "bool", "uint32", "uint32", "bool")):
-        out[f"state_{name}"] = ((ydim, xdim), empty(full[1:], flat, dtype))
-    tmpl = xr.Dataset(out, coords=ds.coords)
-    result = xr.map_blocks(
-        _block,
-        ds,
-        kwargs=dict(
-            roles=tuple(arrays), constants=constants, state_names=tuple(st), dims=dims,
-            params=params, mode=mode,
-        ),
-        template=tmpl,
-    )
-    # map_blocks keeps the template's (empty) attributes: give the variables their own.
+    named = [*arrays.items(), *((f"state {n}", a) for n, a in st.items())]
+    # Spatial chunks of the first Dask input; the others (and numpy inputs) follow them.
+    first = next(a for _, a in named if _is_dask(a))
+    ych = first.chunks[first.dims.index(ydim)]
+    xch = first.chunks[first.dims.index(xdim)]
+    days = template.sizes[tdim]
+    blocks = []
+    for _, a in named:
+        chunks = ((days,), ych, xch) if a.ndim == 3 else (ych, xch)
+        data = a.data
+        blocks.append(data.rechunk(chunks) if _is_dask(a) else da.from_array(data, chunks=chunks))
+    roles, state_names = tuple(arrays), tuple(st)
+    token = tokenize(blocks, roles, constants, state_names, params, mode)
+    name = f"etlake-veget-{token}"
+    layer = {}
+    for i in range(len(ych)):
+        for j in range(len(xch)):
+            keys = [(b.name, 0, i, j) if b.ndim == 3 else (b.name, i, j) for b in blocks]
+            layer[(name, i, j)] = (
+                _apply_block, keys, roles, constants, state_names, days, params, mode,
+            )
+    layers, deps = {}, {}
+    for b in blocks:
+        layers.update(b.dask.layers)
+        deps.update(b.dask.dependencies)
+    layers[name], deps[name] = layer, {b.name for b in blocks}
+    outputs = [(n, "float64", True) for n in DAILY_OUTPUTS] + [("gap_days", "uint32", True)]
+    outputs += [
+        (f"state_{n}", t, False)
+        for n, t in zip(STATE, ("float64", "float64", "bool", "uint32", "uint32", "bool"))
+    ]
+    variables = {}
+    for var, dtype, daily in outputs:
+        vname = f"{var}-{token}"
+        pick = {}
+        for i in range(len(ych)):
+            for j in range(len(xch)):
+                key = (vname, 0, i, j) if daily else (vname, i, j)
+                pick[key] = (operator.getitem, (name, i, j), var)
+        layers[vname], deps[vname] = pick, {name}
+        chunks = ((days,), ych, xch) if daily else (ych, xch)
+        variables[var] = (dims if daily else (ydim, xdim), vname, chunks, dtype)
+    graph = HighLevelGraph(layers, deps)
+    variables = {
+        var: (vdims, da.Array(graph, vname, chunks, dtype=dtype))
+        for var, (vdims, vname, chunks, dtype) in variables.items()
+    }
+    result = xr.Dataset(variables, coords=_coords(template, dims))
+    # The variables' and dataset's attributes, as an eager result has them.
     eager_like = _dataset(
         {n: _np.empty((0, 0, 0)) for n in DAILY_OUTPUTS}, _np.empty((0, 0, 0), "uint32"),
         {n: _np.empty((0, 0)) for n in STATE}, dims, {}, params, mode,
     )
-    for name, v in eager_like.data_vars.items():
-        result[name].attrs.update(v.attrs)
+    for name_, v in eager_like.data_vars.items():
+        result[name_].attrs.update(v.attrs)
     result.attrs.update(eager_like.attrs)
     return result
+
+
+def _apply_block(blocks, roles, constants, state_names, days, params, mode):
+    """The task of one chunk (positional arguments, as a Dask task tuple passes them)."""
+    return _block(
+        blocks, roles=roles, constants=constants, state_names=state_names, shape=(days,),
+        params=params, mode=mode,
+    )
 
 
 def _available_mib() -> float | None:
