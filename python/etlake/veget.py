@@ -216,12 +216,12 @@ def _coords(template, dims):
     return {k: v for k, v in template.coords.items() if set(v.dims) <= set(dims)}
 
 
-def _block(blocks, *, roles, constants, state_names, shape, params, mode):
+def _block(blocks, roles, constants, state_names, days, params, mode):
     """One spatial chunk (a Dask task): the kernel on the chunk's numpy arrays (``blocks``: the
-    roles' then the state's, in order). Module-level, so that a graph of it pickles."""
+    roles' then the state's, in order); every output of the chunk by name. Module-level, so that
+    a graph of it pickles."""
     arrays = dict(zip(roles, blocks))
     state = dict(zip(state_names, blocks[len(roles):]))
-    days = shape[0]
     ny, nx = blocks[0].shape[-2:]
     daily, gaps, end = _kernel(arrays, constants, state, (days, ny, nx), params, mode)
     return {**daily, "gap_days": gaps, **{f"state_{k}": v for k, v in end.items()}}
@@ -329,7 +329,7 @@ def _lazy(arrays, constants, st, dims, template, params, mode):
         for j in range(len(xch)):
             keys = [(b.name, 0, i, j) if b.ndim == 3 else (b.name, i, j) for b in blocks]
             layer[(name, i, j)] = (
-                _apply_block, keys, roles, constants, state_names, days, params, mode,
+                _block, keys, roles, constants, state_names, days, params, mode,
             )
     layers, deps = {}, {}
     for b in blocks:
@@ -367,14 +367,6 @@ def _lazy(arrays, constants, st, dims, template, params, mode):
         result[name_].attrs.update(v.attrs)
     result.attrs.update(eager_like.attrs)
     return result
-
-
-def _apply_block(blocks, roles, constants, state_names, days, params, mode):
-    """The task of one chunk (positional arguments, as a Dask task tuple passes them)."""
-    return _block(
-        blocks, roles=roles, constants=constants, state_names=state_names, shape=(days,),
-        params=params, mode=mode,
-    )
 
 
 def _available_mib() -> float | None:
