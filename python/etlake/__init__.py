@@ -4,6 +4,9 @@
 resolution, the embedded cluster when nothing is configured) and finds the datasets
 ``datacube.Datacube().find_datasets`` finds for the same product, time and lon/lat query.
 
+``etlake.veget`` runs the VegET kernel on aligned xarray inputs (numpy or Dask) and
+``etlake.veget_run`` runs the index-driven model as ``etlake veget run`` does.
+
 Errors are ``etlake.EtlakeError`` (``NotFoundError``, ``InvalidInputError``, ``ConfigError``) with
 the message the CLI prints. Work runs in Rust with the GIL released.
 """
@@ -19,6 +22,7 @@ from typing import Any, Sequence
 
 from . import _etlake
 from ._etlake import ConfigError, EtlakeError, InvalidInputError, NotFoundError
+from .veget import veget, veget_run
 
 __version__: str = _etlake.__version__
 __all__ = [
@@ -29,6 +33,8 @@ __all__ = [
     "NotFoundError",
     "InvalidInputError",
     "ConfigError",
+    "veget",
+    "veget_run",
 ]
 
 TimeBound = str | _dt.date | _dt.datetime

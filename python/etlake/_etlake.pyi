@@ -1,5 +1,7 @@
 """Stubs of the extension module: the low-level calls under ``etlake`` (use ``etlake.Index``)."""
 
+from typing import Any
+
 __version__: str
 
 class EtlakeError(Exception): ...
@@ -48,3 +50,31 @@ class Index:
 
 def _panic_for_tests() -> None:
     """Panics in Rust; raises ``EtlakeError`` (for the tests, not part of the API)."""
+
+def _veget(
+    dynamic: dict[str, Any],
+    statics: dict[str, Any],
+    days: int,
+    pixels: int,
+    *,
+    params: dict[str, float] | None = None,
+    mode: str | None = None,
+    state: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    """The VegET kernel on flat float64 arrays (use ``etlake.veget``).
+
+    ``dynamic`` roles hold days × pixels values (time-major), ``statics`` and ``state`` pixels.
+    Returns (daily outputs by name, gap_days, end state by name), flat numpy arrays.
+    """
+
+def _veget_run(
+    index: Index,
+    text: str,
+    object: str,
+    base: str,
+    *,
+    max_memory: float | None = None,
+    memory_source: str | None = None,
+) -> dict[str, Any]:
+    """``etlake veget run --no-index`` on a configuration given as YAML/JSON text (use
+    ``etlake.veget_run``); returns the run summary."""

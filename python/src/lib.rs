@@ -9,6 +9,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+mod veget;
+
 pyo3::create_exception!(
     etlake,
     EtlakeError,
@@ -215,6 +217,8 @@ fn _etlake(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<Index>()?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
+    m.add_function(wrap_pyfunction!(veget::_veget, m)?)?;
+    m.add_function(wrap_pyfunction!(veget::_veget_run, m)?)?;
     m.add("EtlakeError", py.get_type::<EtlakeError>())?;
     m.add("NotFoundError", py.get_type::<NotFoundError>())?;
     m.add("InvalidInputError", py.get_type::<InvalidInputError>())?;

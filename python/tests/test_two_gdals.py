@@ -37,5 +37,6 @@ def test_both_orders(lake, imports):
     # Day 2 everywhere: the pixels read through rasterio's GDAL are the file's.
     assert out["values"] == [2.0], out
     assert out["found"] == out["dc_found"] and len(out["found"]) == 1, out
-    # One GDAL in the process, rasterio's: etlake's extension links none today.
-    assert len(out["gdals"]) == 1 and "libgdal" in out["gdals"][0], out
+    # Two GDALs in the process: rasterio's bundled copy and the system's, which etlake's extension
+    # links since it carries the model crate (etlake.veget_run reads inputs through it).
+    assert len(out["gdals"]) == 2 and any(g.startswith("libgdal.so.") for g in out["gdals"]), out

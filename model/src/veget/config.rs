@@ -1,6 +1,6 @@
 //! The VegET run configuration (`etlake veget run CONFIG.yaml`): period, area, grid, where each input
 //! comes from in the index (or a constant), parameters, mode and outputs. Parsed from YAML.
-use super::{Mode, Options, Params};
+use super::{Options, Params};
 use crate::stack::Alignment;
 use crate::{Error, Result};
 use chrono::NaiveDate;
@@ -176,11 +176,17 @@ impl RunConfig {
             object: path.display().to_string(),
             message: e.to_string(),
         })?;
-        let mut c: RunConfig = serde_yaml_ng::from_str(&text).map_err(|e| Error::Read {
-            object: path.display().to_string(),
+        let base = path.parent().unwrap_or(Path::new("."));
+        RunConfig::parse(&text, &path.display().to_string(), base)
+    }
+
+    /// Parses and checks a configuration given as YAML (or JSON) text; errors name `object`, and
+    /// relative output/resume paths are made relative to `base`.
+    pub fn parse(text: &str, object: &str, base: &Path) -> Result<RunConfig> {
+        let mut c: RunConfig = serde_yaml_ng::from_str(text).map_err(|e| Error::Read {
+            object: object.to_string(),
             message: e.to_string(),
         })?;
-        let base = path.parent().unwrap_or(Path::new("."));
         if c.output.dir.is_relative() {
             c.output.dir = base.join(&c.output.dir);
         }
@@ -189,7 +195,7 @@ impl RunConfig {
                 c.resume = Some(base.join(r));
             }
         }
-        c.check(&path.display().to_string())?;
+        c.check(object)?;
         Ok(c)
     }
 
@@ -244,36 +250,12 @@ impl RunConfig {
 
     /// The parameters, defaults overridden by `params`.
     pub fn params(&self) -> Result<Params> {
-        let mut p = Params::default();
-        for (k, v) in &self.params {
-            let slot = match k.as_str() {
-                "rf_low_thresh_temp" => &mut p.rf_low_thresh_temp,
-                "rf_high_thresh_temp" => &mut p.rf_high_thresh_temp,
-                "rf_value" => &mut p.rf_value,
-                "melt_factor" => &mut p.melt_factor,
-                "rf_coeff" => &mut p.rf_coeff,
-                "k_factor" => &mut p.k_factor,
-                "ndvi_factor" => &mut p.ndvi_factor,
-                "water_factor" => &mut p.water_factor,
-                "bias_corr" => &mut p.bias_corr,
-                "alfa_factor" => &mut p.alfa_factor,
-                o => return Err(Error::Request(format!("params.{o}: not a VegET parameter"))),
-            };
-            *slot = *v;
-        }
-        Ok(p)
+        Params::with_overrides(&self.params)
     }
 
     /// The kernel options of the mode.
     pub fn options(&self) -> Result<Options> {
-        match self.mode.as_deref() {
-            None | Some("strict") => Ok(Options {
-                mode: Mode::Strict,
-                ..Options::default()
-            }),
-            Some("compat") => Ok(Options::compat()),
-            Some(o) => Err(Error::Request(format!("mode {o:?}: use strict or compat"))),
-        }
+        Options::for_mode(self.mode.as_deref())
     }
 }
 

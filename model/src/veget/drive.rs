@@ -226,10 +226,7 @@ pub fn run(
         let how = spec.alignment(role, false)?;
         let mut v = input(&mut ctx, role, spec, how, &day0)?;
         if matches!(role, "whc" | "field_capacity" | "saturation") {
-            // Spec §3.0: negative soil grids are missing.
-            v.iter_mut()
-                .filter(|x| **x < 0.0)
-                .for_each(|x| *x = f64::NAN);
+            super::mask_negative_soil(&mut v);
         }
         statics.push(v);
     }
@@ -275,11 +272,7 @@ pub fn run(
                 let how = spec.alignment("tavg", true)?;
                 input(&mut ctx, "tavg", spec, how, &days)?
             }
-            None => dynamic[3]
-                .iter()
-                .zip(&dynamic[4])
-                .map(|(a, b)| (a + b) / 2.0)
-                .collect(),
+            None => super::mean_temperature(&dynamic[3], &dynamic[4]),
         };
         for (t, date) in days.iter().enumerate() {
             let r = t * n..(t + 1) * n;

@@ -4,6 +4,7 @@
 //! Two missing-value modes: `Compat` reproduces the reference's NaN behaviour (compare-then-select, so a
 //! comparison with NaN is false); `Strict` (default) holds state over gaps, counts them, and fixes the
 //! reference's quirks (each fix a separate flag).
+mod arrays;
 pub mod config;
 mod drive;
 mod fast;
@@ -11,6 +12,7 @@ mod outputs;
 mod params;
 mod run;
 mod units;
+pub use arrays::{mask_negative_soil, mean_temperature, run_daily, Daily, DAILY_NAMES};
 pub use config::RunConfig;
 pub use drive::{model_grid, run as run_from_index, RunReport, BYTES_PER_PIXEL};
 pub use outputs::{Balance, MonthRow};

@@ -1,4 +1,8 @@
-//! VegET parameters (defaults of the reference `model_param.yml`) and the kernel's mode flags.
+//! VegET parameters (defaults of the reference `model_param.yml`) and the kernel's mode flags, and
+//! their names as a run configuration (and the Python package) gives them.
+use crate::{Error, Result};
+use std::collections::BTreeMap;
+
 /// Model parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Params {
@@ -38,6 +42,30 @@ impl Default for Params {
             bias_corr: 0.85,
             alfa_factor: 1.25,
         }
+    }
+}
+
+impl Params {
+    /// The defaults with `overrides` by name (`melt_factor: 0.05`, …); an unknown name is refused.
+    pub fn with_overrides(overrides: &BTreeMap<String, f64>) -> Result<Params> {
+        let mut p = Params::default();
+        for (k, v) in overrides {
+            let slot = match k.as_str() {
+                "rf_low_thresh_temp" => &mut p.rf_low_thresh_temp,
+                "rf_high_thresh_temp" => &mut p.rf_high_thresh_temp,
+                "rf_value" => &mut p.rf_value,
+                "melt_factor" => &mut p.melt_factor,
+                "rf_coeff" => &mut p.rf_coeff,
+                "k_factor" => &mut p.k_factor,
+                "ndvi_factor" => &mut p.ndvi_factor,
+                "water_factor" => &mut p.water_factor,
+                "bias_corr" => &mut p.bias_corr,
+                "alfa_factor" => &mut p.alfa_factor,
+                o => return Err(Error::Request(format!("params.{o}: not a VegET parameter"))),
+            };
+            *slot = *v;
+        }
+        Ok(p)
     }
 }
 
@@ -97,6 +125,15 @@ impl Default for Options {
 }
 
 impl Options {
+    /// The options of a mode by name: `strict` (the default) or `compat`.
+    pub fn for_mode(mode: Option<&str>) -> Result<Options> {
+        match mode {
+            None | Some("strict") => Ok(Options::default()),
+            Some("compat") => Ok(Options::compat()),
+            Some(o) => Err(Error::Request(format!("mode {o:?}: use strict or compat"))),
+        }
+    }
+
     /// The reference's behaviour: compat mode, no fixes.
     pub fn compat() -> Options {
         Options {
