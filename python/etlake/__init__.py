@@ -22,6 +22,7 @@ from ._etlake import ConfigError, EtlakeError, InvalidInputError, NotFoundError
 
 __version__: str = _etlake.__version__
 __all__ = [
+    "load",
     "Index",
     "Dataset",
     "Product",
@@ -110,6 +111,9 @@ def _pair(name: str, value: Sequence[float]) -> tuple[float, float]:
     if len(values) != 2:
         raise TypeError(f"{name}: expected (min, max), got {len(values)} values")
     return values  # type: ignore[return-value]
+
+
+from .load import load  # noqa: E402  (load uses the helpers above at call time)
 
 
 class Index:

@@ -9,6 +9,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+mod load;
+
 pyo3::create_exception!(
     etlake,
     EtlakeError,
@@ -34,7 +36,7 @@ pyo3::create_exception!(
     "The database configuration could not be resolved."
 );
 
-fn to_py(e: Error) -> PyErr {
+pub(crate) fn to_py(e: Error) -> PyErr {
     let text = e.to_string();
     match e {
         Error::NotFound { .. } => NotFoundError::new_err(text),
@@ -46,7 +48,10 @@ fn to_py(e: Error) -> PyErr {
 
 /// Runs library work with the GIL released; an error becomes the matching exception and a panic an
 /// `EtlakeError` naming it as a bug.
-fn run<T: Send>(py: Python<'_>, work: impl FnOnce() -> Result<T, Error> + Send) -> PyResult<T> {
+pub(crate) fn run<T: Send>(
+    py: Python<'_>,
+    work: impl FnOnce() -> Result<T, Error> + Send,
+) -> PyResult<T> {
     match py.detach(|| catch_unwind(AssertUnwindSafe(work))) {
         Ok(result) => result.map_err(to_py),
         Err(panic) => {
@@ -87,13 +92,13 @@ fn product_row(p: product::StoredProduct) -> ProductRow {
 
 /// An open connection to an ODC index (see `etlake.Index`).
 #[pyclass(module = "etlake._etlake", name = "Index", frozen)]
-struct Index {
+pub(crate) struct Index {
     catalog: Mutex<Catalog>,
     source: String,
 }
 
 impl Index {
-    fn with<T: Send>(
+    pub(crate) fn with<T: Send>(
         &self,
         py: Python<'_>,
         work: impl FnOnce(&mut Catalog) -> Result<T, Error> + Send,
@@ -215,6 +220,7 @@ fn _etlake(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<Index>()?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
+    load::register(m)?;
     m.add("EtlakeError", py.get_type::<EtlakeError>())?;
     m.add("NotFoundError", py.get_type::<NotFoundError>())?;
     m.add("InvalidInputError", py.get_type::<InvalidInputError>())?;
