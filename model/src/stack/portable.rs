@@ -294,9 +294,32 @@ impl PortablePlan {
     }
 
     /// Reads the plan's window: every step, every measurement (the datasets of a step warped in
-    /// parallel and fused first-valid, as [`Plan::assemble`] does for the whole grid).
+    /// parallel and fused first-valid, as [`Plan::assemble`] does for the whole grid). The warp
+    /// engine assembles bands of whole rows (the same pixels as the whole grid, see
+    /// [`super::warp::warp`]), so a window narrower than the grid is read as its band of rows and
+    /// cropped to its columns.
     pub fn read(&self, stager: &Stager) -> Result<Stack> {
         let (req, plan) = self.to_plan()?;
-        plan.assemble(&req, &self.window_grid()?, stager)
+        let window = self.window_grid()?;
+        let whole: GeoBox = (&self.grid).into();
+        let Some([y0, y1, x0, x1]) = self.window.filter(|w| w[2] != 0 || w[3] != whole.width)
+        else {
+            return plan.assemble(&req, &window, stager);
+        };
+        let mut s = plan.assemble(&req, &whole.rows(y0, y1 - y0), stager)?;
+        let (w, rows) = (whole.width, y1 - y0);
+        for l in &mut s.layers {
+            let steps = l.data.len() / (w * rows).max(1);
+            let mut out = Vec::with_capacity(steps * rows * (x1 - x0));
+            for t in 0..steps {
+                for r in 0..rows {
+                    let at = (t * rows + r) * w;
+                    out.extend_from_slice(&l.data[at + x0..at + x1]);
+                }
+            }
+            l.data = out;
+        }
+        s.geobox = window;
+        Ok(s)
     }
 }
