@@ -82,3 +82,16 @@ def load_chunk_plans(
 
 def load_read(plan: str) -> list[tuple[str, Any]]:
     """Reads a plan's window: (measurement, numpy array (time, y, x) in its dtype) pairs."""
+
+def warp_source(
+    uri: str,
+    band: int,
+    layer: str | None,
+    format: str,
+    grid: tuple[str, int, int, list[float]],
+    resampling: str = "nearest",
+    src_nodata: float | None = None,
+    dst_nodata: float | None = None,
+) -> Any:
+    """One file's band warped onto a grid (crs, width, height, affine a..f): float64 (height, width),
+    ``dst_nodata`` (NaN when None) where no source pixel lands (the odc-loader driver's read)."""

@@ -250,10 +250,72 @@ fn load_read(py: Python<'_>, plan: String) -> PyResult<Vec<(String, Py<PyAny>)>>
         .collect()
 }
 
+/// Warps band `band` of one file onto a grid (the odc-loader reader driver's read): float64
+/// (height, width), `dst_nodata` (NaN when None) where no source pixel lands. `layer` is the
+/// NetCDF/HDF subdataset, `format` the `odc:file_format` (`NetCDF`, `HDF5`, `HDF4_EOS:EOS_GRID`,
+/// else a plain raster).
+#[pyfunction]
+#[pyo3(signature = (uri, band, layer, format, grid, resampling="nearest".to_string(),
+    src_nodata=None, dst_nodata=None))]
+#[allow(clippy::too_many_arguments)]
+fn warp_source(
+    py: Python<'_>,
+    uri: String,
+    band: usize,
+    layer: Option<String>,
+    format: String,
+    grid: GridArg,
+    resampling: String,
+    src_nodata: Option<f64>,
+    dst_nodata: Option<f64>,
+) -> PyResult<Py<PyAny>> {
+    let (crs, width, height, transform) = grid;
+    let geobox = GeoBox {
+        crs,
+        width,
+        height,
+        transform,
+    };
+    let values = run_model(py, || {
+        configure_gdal()?;
+        let stager = stack::source::Stager::new()?;
+        let b = stack::source::BandRef {
+            uri,
+            band,
+            layer,
+            format,
+        };
+        let path = stager.gdal_path(&b)?;
+        let object = format!("{path} band {band}");
+        let read = |message: String| Error::Read {
+            object: object.clone(),
+            message,
+        };
+        let ds = gdal::Dataset::open(&path).map_err(|e| read(e.to_string()))?;
+        let file_nodata = ds
+            .rasterband(band)
+            .map_err(|e| read(e.to_string()))?
+            .no_data_value();
+        let src = stack::warp::SourceBand {
+            dataset: &ds,
+            band,
+            nodata: file_nodata.or(src_nodata),
+            crs: None,
+        };
+        let r: Resampling = resampling.parse()?;
+        stack::warp::warp(&src, &geobox, &geobox, r, dst_nodata, &object)
+    })?;
+    Ok(PyArray1::from_vec(py, values)
+        .reshape([height, width])?
+        .into_any()
+        .unbind())
+}
+
 /// Adds the load functions to the extension module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load_plan, m)?)?;
     m.add_function(wrap_pyfunction!(load_chunk_plans, m)?)?;
     m.add_function(wrap_pyfunction!(load_read, m)?)?;
+    m.add_function(wrap_pyfunction!(warp_source, m)?)?;
     Ok(())
 }
