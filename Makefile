@@ -24,7 +24,9 @@ test: deps lint
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 	$(MAKE) python-package
-	ETLAKE_BIN=$(CURDIR)/target/debug/etlake $(VENV)/bin/python -m pytest -p no:cacheprovider python/tests
+	$(CARGO) build -p sample-lake --example sample_lake
+	ETLAKE_BIN=$(CURDIR)/target/debug/etlake SAMPLE_LAKE_BIN=$(CURDIR)/target/debug/examples/sample_lake \
+	  $(VENV)/bin/python -m pytest -p no:cacheprovider python/tests
 
 demo:
 	scripts/setup-deps.sh --python

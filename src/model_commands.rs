@@ -39,27 +39,11 @@ pub fn output_grid(
     if let Some(like) = like {
         return grid::like_product(c, like, lonlat);
     }
-    let def = catalog_schema::product::get(c, product)?
-        .ok_or_else(|| Error::Request(format!("no product {product:?} in the index")))?
-        .definition;
-    let hints = grid::load_hints(&def);
-    let crs = crs
-        .map(str::to_string)
-        .or_else(|| hints.as_ref().map(|h| h.crs.clone()))
-        .unwrap_or_else(|| "EPSG:4326".into());
-    let res = match resolution {
-        Some(r) => pair("--resolution", r, true)?,
-        None => hints.as_ref().map(|h| h.res).ok_or_else(|| {
-            Error::Request(format!(
-                "product {product} has no load hints: give --resolution (and --crs)"
-            ))
-        })?,
-    };
-    let align = match align {
-        Some(a) => Some(pair("--align", a, false)?),
-        None => hints.and_then(|h| h.align),
-    };
-    grid::for_lonlat_box(&crs, lonlat, res, align)
+    let res = resolution
+        .map(|r| pair("--resolution", r, true))
+        .transpose()?;
+    let align = align.map(|a| pair("--align", a, false)).transpose()?;
+    grid::for_product(c, product, lonlat, crs, res, align)
 }
 
 /// GDAL set up for reading the lake: its messages go to `tracing` (etlake reports failures itself),

@@ -56,6 +56,31 @@ impl Found {
     pub fn document(&self) -> &str {
         &self.document
     }
+
+    /// A found dataset rebuilt from what it was (a load plan handed to another process); `document`
+    /// must be JSON, which is checked here as the search checks it.
+    pub fn from_parts(
+        id: Uuid,
+        uris: Vec<String>,
+        time: Option<(DateTime<Utc>, DateTime<Utc>)>,
+        lon: Option<(f64, f64)>,
+        lat: Option<(f64, f64)>,
+        document: String,
+    ) -> Result<Found> {
+        let parsed: Value = serde_json::from_str(&document).map_err(|e| Error::Invalid {
+            object: format!("dataset {id}"),
+            message: format!("its document is not JSON: {e}"),
+        })?;
+        Ok(Found {
+            id,
+            uris,
+            time,
+            lon,
+            lat,
+            document: document.into(),
+            parsed: OnceLock::from(parsed),
+        })
+    }
 }
 
 /// What datacube's post-filter reads of a document: whether it has a `grid_spatial.projection`, and

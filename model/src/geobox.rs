@@ -102,6 +102,19 @@ impl GeoBox {
         }
     }
 
+    /// Rows `row .. row + rows` and columns `col .. col + cols` of this grid, as a grid of its own
+    /// (clipped to the grid).
+    pub fn window(&self, row: usize, rows: usize, col: usize, cols: usize) -> GeoBox {
+        let (c, f) = self.corner(col as f64, row as f64);
+        let t = &self.transform;
+        GeoBox {
+            crs: self.crs.clone(),
+            width: cols.min(self.width.saturating_sub(col)),
+            height: rows.min(self.height.saturating_sub(row)),
+            transform: [t[0], t[1], c, t[3], t[4], f],
+        }
+    }
+
     /// GDAL's geotransform order `[c, a, b, f, d, e]`.
     pub fn gdal_transform(&self) -> [f64; 6] {
         let t = &self.transform;

@@ -26,6 +26,7 @@ from .veget import veget, veget_run
 
 __version__: str = _etlake.__version__
 __all__ = [
+    "load",
     "Index",
     "Dataset",
     "Product",
@@ -116,6 +117,9 @@ def _pair(name: str, value: Sequence[float]) -> tuple[float, float]:
     if len(values) != 2:
         raise TypeError(f"{name}: expected (min, max), got {len(values)} values")
     return values  # type: ignore[return-value]
+
+
+from .load import load  # noqa: E402  (load uses the helpers above at call time)
 
 
 class Index:

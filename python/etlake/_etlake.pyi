@@ -78,3 +78,47 @@ def _veget_run(
 ) -> dict[str, Any]:
     """``etlake veget run --no-index`` on a configuration given as YAML/JSON text (use
     ``etlake.veget_run``); returns the run summary."""
+def load_plan(
+    index: Index,
+    product: str,
+    measurements: list[str] | None = None,
+    *,
+    time: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    bbox_label: str | None = None,
+    geobox: tuple[str, int, int, list[float]] | None = None,
+    crs: str | None = None,
+    resolution: tuple[float, float] | None = None,
+    align: tuple[float, float] | None = None,
+    resampling: str = "nearest",
+    resampling_of: dict[str, str] | None = None,
+    group_by: str = "time",
+    physical: bool = False,
+) -> str:
+    """Plans a load (grid, measurements, each time step's datasets) as JSON; see ``etlake.load``.
+
+    ``geobox`` is (crs, width, height, affine a..f); else the grid is built over ``bbox`` from
+    ``crs``, ``resolution`` (x, y) and ``align`` (x, y), defaulting to the product's load hints.
+    """
+
+def load_chunk_plans(
+    plan: str, chunks: list[tuple[int, int, int, int, int, int]]
+) -> list[str]:
+    """The plans of chunks (t0, t1, y0, y1, x0, x1) of a plan, each with only the datasets whose
+    footprint can reach its window."""
+
+def load_read(plan: str) -> list[tuple[str, Any]]:
+    """Reads a plan's window: (measurement, numpy array (time, y, x) in its dtype) pairs."""
+
+def warp_source(
+    uri: str,
+    band: int,
+    layer: str | None,
+    format: str,
+    grid: tuple[str, int, int, list[float]],
+    resampling: str = "nearest",
+    src_nodata: float | None = None,
+    dst_nodata: float | None = None,
+) -> Any:
+    """One file's band warped onto a grid (crs, width, height, affine a..f): float64 (height, width),
+    ``dst_nodata`` (NaN when None) where no source pixel lands (the odc-loader driver's read)."""

@@ -9,6 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+mod load;
 mod veget;
 
 pyo3::create_exception!(
@@ -36,7 +37,7 @@ pyo3::create_exception!(
     "The database configuration could not be resolved."
 );
 
-fn to_py(e: Error) -> PyErr {
+pub(crate) fn to_py(e: Error) -> PyErr {
     let text = e.to_string();
     match e {
         Error::NotFound { .. } => NotFoundError::new_err(text),
@@ -48,7 +49,10 @@ fn to_py(e: Error) -> PyErr {
 
 /// Runs library work with the GIL released; an error becomes the matching exception and a panic an
 /// `EtlakeError` naming it as a bug.
-fn run<T: Send>(py: Python<'_>, work: impl FnOnce() -> Result<T, Error> + Send) -> PyResult<T> {
+pub(crate) fn run<T: Send>(
+    py: Python<'_>,
+    work: impl FnOnce() -> Result<T, Error> + Send,
+) -> PyResult<T> {
     match py.detach(|| catch_unwind(AssertUnwindSafe(work))) {
         Ok(result) => result.map_err(to_py),
         Err(panic) => {
@@ -89,13 +93,13 @@ fn product_row(p: product::StoredProduct) -> ProductRow {
 
 /// An open connection to an ODC index (see `etlake.Index`).
 #[pyclass(module = "etlake._etlake", name = "Index", frozen)]
-struct Index {
+pub(crate) struct Index {
     catalog: Mutex<Catalog>,
     source: String,
 }
 
 impl Index {
-    fn with<T: Send>(
+    pub(crate) fn with<T: Send>(
         &self,
         py: Python<'_>,
         work: impl FnOnce(&mut Catalog) -> Result<T, Error> + Send,
@@ -219,6 +223,7 @@ fn _etlake(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     m.add_function(wrap_pyfunction!(veget::_veget, m)?)?;
     m.add_function(wrap_pyfunction!(veget::_veget_run, m)?)?;
+    load::register(m)?;
     m.add("EtlakeError", py.get_type::<EtlakeError>())?;
     m.add("NotFoundError", py.get_type::<NotFoundError>())?;
     m.add("InvalidInputError", py.get_type::<InvalidInputError>())?;

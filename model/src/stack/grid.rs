@@ -153,6 +153,37 @@ pub fn like_product(
     like_dataset(first.metadata(), "default", lonlat)
 }
 
+/// The output grid of a load over a lon/lat box, as `dc.load(x=…, y=…, output_crs=…,
+/// resolution=…, align=…)` builds it: CRS, resolution (x, y) and align (x, y) as given, else the
+/// product's `load` hints (EPSG:4326 when it has no CRS hint).
+pub fn for_product(
+    catalog: &mut catalog_schema::Catalog,
+    product: &str,
+    lonlat: [f64; 4],
+    crs: Option<&str>,
+    res: Option<(f64, f64)>,
+    align: Option<(f64, f64)>,
+) -> Result<GeoBox> {
+    let def = catalog_schema::product::get(catalog, product)?
+        .ok_or_else(|| Error::Request(format!("no product {product:?} in the index")))?
+        .definition;
+    let hints = load_hints(&def);
+    let crs = crs
+        .map(str::to_string)
+        .or_else(|| hints.as_ref().map(|h| h.crs.clone()))
+        .unwrap_or_else(|| "EPSG:4326".into());
+    let res = match res {
+        Some(r) => r,
+        None => hints.as_ref().map(|h| h.res).ok_or_else(|| {
+            Error::Request(format!(
+                "product {product} has no load hints: give --resolution (and --crs)"
+            ))
+        })?,
+    };
+    let align = align.or_else(|| hints.and_then(|h| h.align));
+    for_lonlat_box(&crs, lonlat, res, align)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

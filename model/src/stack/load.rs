@@ -143,10 +143,10 @@ pub(crate) fn quantise(dtype: &str, v: f64) -> f64 {
 }
 
 /// A dataset with its grouping key and order within the group.
-struct Placed {
-    key: DateTime<Utc>,
-    order: (DateTime<Utc>, uuid::Uuid),
-    found: Found,
+pub(super) struct Placed {
+    pub(super) key: DateTime<Utc>,
+    pub(super) order: (DateTime<Utc>, uuid::Uuid),
+    pub(super) found: Found,
 }
 
 fn place(found: Found, group_by: GroupBy) -> Result<Placed> {
@@ -185,8 +185,10 @@ pub fn load(catalog: &mut Catalog, req: &LoadRequest, stager: &Stager) -> Result
 /// or band by band ([`Plan::assemble`] on a [`GeoBox::rows`] band), so a large area never has to fit
 /// in memory at once.
 pub struct Plan {
-    ms: Vec<Measurement>,
-    groups: Vec<(DateTime<Utc>, Vec<Placed>)>,
+    pub(super) ms: Vec<Measurement>,
+    /// The product definition's `measurements` (what `ms` was read from; a portable plan carries it).
+    pub(super) defined: Value,
+    pub(super) groups: Vec<(DateTime<Utc>, Vec<Placed>)>,
 }
 
 impl Plan {
@@ -227,6 +229,7 @@ pub fn plan(catalog: &mut Catalog, req: &LoadRequest) -> Result<Plan> {
     }
     Ok(Plan {
         ms,
+        defined: product.definition["measurements"].clone(),
         groups: groups.into_iter().collect(),
     })
 }
@@ -285,7 +288,7 @@ impl Plan {
 
 /// The lon/lat box a part of the grid covers, widened by a margin (a pixel's reach for resampling and
 /// reprojection noise); None when it cannot be told (then every dataset is read).
-fn reach(geobox: &GeoBox) -> Option<[f64; 4]> {
+pub(super) fn reach(geobox: &GeoBox) -> Option<[f64; 4]> {
     let b = super::grid::transform_bbox(geobox.bounds(), &geobox.crs, "EPSG:4326").ok()?;
     let margin = 0.05 * (b[2] - b[0]).max(b[3] - b[1]) + 0.05;
     let out = [b[0] - margin, b[1] - margin, b[2] + margin, b[3] + margin];
@@ -293,7 +296,7 @@ fn reach(geobox: &GeoBox) -> Option<[f64; 4]> {
 }
 
 /// Whether a dataset's lon/lat extent can meet `reach` (true when either is unknown).
-fn may_overlap(found: &Found, reach: Option<[f64; 4]>) -> bool {
+pub(super) fn may_overlap(found: &Found, reach: Option<[f64; 4]>) -> bool {
     let Some(r) = reach else { return true };
     let e = &found.metadata()["extent"];
     let range = |axis: &str| Some((e[axis]["begin"].as_f64()?, e[axis]["end"].as_f64()?));

@@ -8,6 +8,7 @@ mod align;
 pub mod grid;
 mod load;
 mod physical;
+mod portable;
 mod shrink;
 pub mod source;
 pub mod warp;
@@ -17,6 +18,7 @@ pub use align::{to_daily, Alignment};
 pub(crate) use load::measurements;
 pub use load::{load, plan, GroupBy, LoadRequest, Plan};
 pub use physical::{Packing, Unpacked};
+pub use portable::{PortableDataset, PortableGrid, PortablePlan, PortableStep};
 pub use warp::Resampling;
 
 /// One measurement of a stack: a (time, y, x) array on the stack's grid.
