@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Loading from Python: `etlake.load` against `dc.load` (datacube 1.9.20) and, where the stored STAC
+# items can be read by it, `odc.stac.load` (odc-stac 0.5.3), on the same grid in one run — eager in
+# the notebook's process, and lazy (`dask_chunks`) computed on a two-worker `LocalCluster`. Prints the
+# wall time of each, etlake's ratio, whether every pixel is identical and the workers' peak memory.
+# Usage: scripts/bench-python-load.sh   (ETLAKE_BENCH_KEEP=1 keeps the scratch directory)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/bench-env.sh
+make -s python-package
+cargo build --release -p sample-lake --example sample_lake -q
+target/release/examples/sample_lake "$work/lake" 366 >/dev/null
+"$etlake" db init >/dev/null
+"$etlake" product add product-defs/products >/dev/null
+"$etlake" index "$work/lake" >/dev/null 2>&1
+url=$("$etlake" db status | sed -n "s/.*Python:  ODC_DEFAULT_DB_URL='\(.*\)'/\1/p")
+ODC_DEFAULT_DB_URL="$url" .venv/bin/python - "$url" <<'PY'
+import json, resource, sys, time, warnings
+
+import numpy as np
+import psycopg2
+
+warnings.filterwarnings("ignore")
+import datacube
+import etlake
+import odc.stac
+import pystac
+from dask.distributed import Client, LocalCluster
+
+url = sys.argv[1]
+bbox = (-105.5, 39.0, -104.5, 40.0)
+# name | product | measurement | time | crs | resolution | dask chunks | odc.stac applies
+queries = [
+    ("chirps-wy-utm250", "chirps_v2_daily_p05", "precip", ("2019-10-01", "2020-09-30"),
+     "EPSG:32613", 250, {"time": 92, "y": 256, "x": 256}, True),
+    ("gridmet-wy-native", "gridmet_pr", "pr", ("2019-10-01", "2020-09-30"),
+     None, None, {"time": 92, "y": 128, "x": 128}, False),
+    ("mod13q1-ndvi-wy", "mod13q1_061", "ndvi", ("2019-10-01", "2020-09-30"),
+     None, None, {"time": 8, "y": 256, "x": 256}, False),
+]
+
+
+def same(a, b):
+    """Every pixel equal (NaN equal to NaN), and the same shape."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return False
+    if a.dtype.kind == "f":
+        return bool(((a == b) | (np.isnan(a) & np.isnan(b))).all())
+    return bool((a == b).all())
+
+
+def timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def stac_items(product):
+    """The STAC items etlake stored beside the eo3 documents of a product."""
+    with psycopg2.connect(url.replace("postgresql+psycopg2://", "postgresql://")) as conn:
+        cur = conn.cursor()
+        cur.execute(
+            "SELECT s.item FROM etlake.stac_item s JOIN agdc.dataset d ON d.id = s.dataset_ref "
+            "JOIN agdc.dataset_type p ON p.id = d.dataset_type_ref "
+            "WHERE p.name = %s AND d.archived IS NULL", (product,))
+        rows = [r[0] for r in cur.fetchall()]
+    return [pystac.Item.from_dict(r if isinstance(r, dict) else json.loads(r)) for r in rows]
+
+
+def peak_mib(client):
+    """Largest peak resident set size over the cluster's worker processes (MiB)."""
+    peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    return max(peaks.values()) / 1024
+
+
+dc = datacube.Datacube()
+index = etlake.Index(url)
+print(f"{'query':<20} {'mode':<6} {'etlake s':>9} {'dc.load s':>10} {'ratio':>7} "
+      f"{'odc.stac s':>11}  pixels")
+results = []
+for name, product, m, t, crs, res, chunks, stac in queries:
+    kw = dict(measurements=[m], time=t, x=(bbox[0], bbox[2]), y=(bbox[1], bbox[3]))
+    if crs:
+        kw.update(output_crs=crs, resolution=(-res, res))
+    ekw = dict(measurements=[m], index=index, time=t, bbox=bbox)
+    if crs:
+        ekw.update(crs=crs, resolution=res)
+    try:
+        ref, dc_s = timed(lambda: dc.load(product=product, **kw))
+    except Exception as e:  # noqa: BLE001 - a family datacube cannot read is reported, not fatal
+        ref, dc_s = None, None
+        print(f"{name:<20} eager  dc.load cannot read it: {type(e).__name__}: {e}"[:160])
+    got, e_s = timed(lambda: etlake.load(product, **ekw))
+    st_s = None
+    if stac and ref is not None:
+        items = stac_items(product)
+        st, st_s = timed(lambda: odc.stac.load(items, bands=[m], geobox=ref.odc.geobox,
+                                               resampling="nearest"))
+    verdict = "n/a"
+    if ref is not None:
+        verdict = (f"identical ({got[m].size:,})" if same(got[m].values, ref[m].values)
+                   else "DIFFER")
+    ratio = f"{dc_s / e_s:6.1f}×" if dc_s else "   -  "
+    print(f"{name:<20} eager  {e_s:>9.2f} {dc_s or float('nan'):>10.2f} {ratio} "
+          f"{st_s or float('nan'):>11.2f}  {verdict}", flush=True)
+    results.append((name, product, m, t, crs, res, chunks, kw, ekw, ref))
+
+with LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                  dashboard_address=None) as cluster, Client(cluster) as client:
+    for name, product, m, t, crs, res, chunks, kw, ekw, ref in results:
+        client.restart()  # fresh workers: the peak below is this load's alone
+        lazy = etlake.load(product, dask_chunks=chunks, **ekw)
+        got, e_s = timed(lambda: lazy.compute())
+        e_peak = peak_mib(client)
+        dc_s = None
+        if ref is not None:
+            dl = dc.load(product=product, dask_chunks=chunks, **kw)
+            _, dc_s = timed(lambda: dl.compute())
+        verdict = "n/a"
+        if ref is not None:
+            verdict = (f"identical ({got[m].size:,})" if same(got[m].values, ref[m].values)
+                       else "DIFFER")
+        chunk_mib = got[m].dtype.itemsize * np.prod([min(v, got.sizes[k])
+                                                     for k, v in chunks.items()]) / 2**20
+        ratio = f"{dc_s / e_s:6.1f}×" if dc_s else "   -  "
+        print(f"{name:<20} dask   {e_s:>9.2f} {dc_s or float('nan'):>10.2f} {ratio} "
+              f"{'':>11}  {verdict}; chunk {chunk_mib:.1f} MiB, worker peak RSS "
+              f"{e_peak:.0f} MiB", flush=True)
+PY
