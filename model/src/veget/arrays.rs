@@ -46,24 +46,6 @@ pub struct Daily {
     pub gap_days: Vec<u32>,
 }
 
-fn pick<'a>(o: &'a Outputs, name: &str) -> &'a [f64] {
-    match name {
-        "etasw" => &o.etasw,
-        "etasw5" => &o.etasw5,
-        "etc" => &o.etc,
-        "netet" => &o.netet,
-        "swi" => &o.swi,
-        "swf" => &o.swf,
-        "snwpk" => &o.snwpk,
-        "swe" => &o.swe,
-        "snowmelt" => &o.snowmelt,
-        "rain" => &o.rain,
-        "intercept" => &o.intercept,
-        "srf" => &o.srf,
-        _ => &o.dd,
-    }
-}
-
 /// Runs every day of `stack` from `state` (updated to the end of the last day) and returns every
 /// day's outputs. Negative soil grids are masked first, as an index-driven run masks them; `stack`
 /// must hold Tavg already (see [`mean_temperature`]).
@@ -104,7 +86,8 @@ pub fn run_daily(
         };
         step(params, opts, st, d, state, &mut out);
         for (k, name) in DAILY_NAMES.iter().enumerate() {
-            daily.values[k].extend_from_slice(pick(&out, name));
+            daily.values[k]
+                .extend_from_slice(out.by_name(name).expect("DAILY_NAMES are output names"));
         }
         daily.gap_days.extend_from_slice(&state.gap_days);
     }

@@ -150,6 +150,26 @@ impl Outputs {
         }
     }
 
+    /// The output variable of that name ([`DAILY_NAMES`], as the `veget_daily` files call them).
+    pub fn by_name(&self, name: &str) -> Option<&[f64]> {
+        Some(match name {
+            "swi" => &self.swi,
+            "swf" => &self.swf,
+            "snwpk" => &self.snwpk,
+            "swe" => &self.swe,
+            "snowmelt" => &self.snowmelt,
+            "rain" => &self.rain,
+            "intercept" => &self.intercept,
+            "srf" => &self.srf,
+            "dd" => &self.dd,
+            "etasw" => &self.etasw,
+            "etasw5" => &self.etasw5,
+            "etc" => &self.etc,
+            "netet" => &self.netet,
+            _ => return None,
+        })
+    }
+
     fn set_nodata(&mut self, i: usize) {
         for v in [
             &mut self.swi,

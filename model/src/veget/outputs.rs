@@ -1,7 +1,7 @@
 //! What a VegET run keeps and writes: daily files, monthly and annual totals (CF NetCDF named for the
 //! `veget_*` recognition templates), the end state for resuming, the per-pixel water balance check.
 use super::config::OutputSpec;
-use super::{Day, Outputs, State};
+use super::{Day, Outputs, State, DAILY_NAMES};
 use crate::output::{write_cogs, write_netcdf, write_png, Palette};
 use crate::stack::Packing;
 use crate::{Error, GeoBox, Layer, Result, Stack};
@@ -74,40 +74,10 @@ const ANNUAL: &[&str] = &[
 /// Monthly variables of the `veget_monthly` product (the others feed the summary table).
 const MONTHLY_PRODUCT: usize = 5;
 
+/// An output by name, or the day's precipitation for `p` (a monthly sum beside the outputs).
 fn pick<'a>(o: &'a Outputs, d: &'a Day<'_>, name: &str) -> &'a [f64] {
-    match name {
-        "swi" => &o.swi,
-        "swf" => &o.swf,
-        "snwpk" => &o.snwpk,
-        "swe" => &o.swe,
-        "snowmelt" => &o.snowmelt,
-        "rain" => &o.rain,
-        "intercept" => &o.intercept,
-        "srf" => &o.srf,
-        "dd" => &o.dd,
-        "etasw" => &o.etasw,
-        "etasw5" => &o.etasw5,
-        "etc" => &o.etc,
-        "netet" => &o.netet,
-        _ => d.p,
-    }
+    o.by_name(name).unwrap_or(d.p)
 }
-
-const DAILY: &[&str] = &[
-    "etasw",
-    "etasw5",
-    "etc",
-    "netet",
-    "swi",
-    "swf",
-    "snwpk",
-    "swe",
-    "snowmelt",
-    "rain",
-    "intercept",
-    "srf",
-    "dd",
-];
 
 /// Keeps sums and writes files as the days go by.
 pub struct Accumulator {
@@ -250,7 +220,7 @@ impl Accumulator {
         self.month = Some((date.year(), date.month()));
         self.year = Some(date.year());
         if self.spec.daily {
-            let mut layers: Vec<Layer> = DAILY
+            let mut layers: Vec<Layer> = DAILY_NAMES
                 .iter()
                 .map(|v| float_layer(v, "mm", pick(o, d, v).to_vec()))
                 .collect();
