@@ -11,22 +11,8 @@ type Q = (Option<(&'static str, &'static str)>, Option<[f64; 4]>);
 fn search_equals_find_datasets() {
     let pg = cluster_with_products();
     let lake = tempdir();
-    let ((w, h), _) = CHIRPS_GRID;
     // Three places (B touches A's east edge at -103°) × three days.
-    for (place, x0, y0) in [("a", -105.0, 41.0), ("b", -103.0, 41.0), ("c", 10.0, -4.0)] {
-        for day in 1..=3 {
-            let p = lake.path().join(format!(
-                "{place}/global_daily/tifs/p05/2023/chirps-v2.0.2023.01.{day:02}.tif"
-            ));
-            write_geotiff::<f32>(
-                &p,
-                (w, h),
-                [x0, 0.05, 0.0, y0, 0.0, -0.05],
-                -9999.0,
-                &[&|_, _| day as f32],
-            );
-        }
-    }
+    write_chirps_places(lake.path(), 3);
     assert!(ok(etlake(&pg.url, &["index", lake.path().to_str().unwrap()])).contains("9 indexed"));
     // One archived dataset must disappear from both.
     let archived = rows(

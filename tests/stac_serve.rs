@@ -126,22 +126,8 @@ print("EXTENT", json.dumps(doc["extent"], separators=(",", ":")))
 fn stac_api_serves_the_index() {
     let pg = cluster_with_products();
     let lake = tempdir();
-    let ((w, h), _) = CHIRPS_GRID;
     // Three places (B touches A's east edge at -103°) × four days: 12 items.
-    for (place, x0, y0) in [("a", -105.0, 41.0), ("b", -103.0, 41.0), ("c", 10.0, -4.0)] {
-        for day in 1..=4 {
-            let p = lake.path().join(format!(
-                "{place}/global_daily/tifs/p05/2023/chirps-v2.0.2023.01.{day:02}.tif"
-            ));
-            write_geotiff::<f32>(
-                &p,
-                (w, h),
-                [x0, 0.05, 0.0, y0, 0.0, -0.05],
-                -9999.0,
-                &[&|_, _| day as f32],
-            );
-        }
-    }
+    write_chirps_places(lake.path(), 4);
     assert!(ok(etlake(&pg.url, &["index", lake.path().to_str().unwrap()])).contains("12 indexed"));
     // An archived dataset is served by neither.
     let archived = rows(

@@ -405,6 +405,28 @@ pub fn write_geotiff<T: gdal::raster::GdalType + Copy>(
 pub const CHIRPS_GRID: ((usize, usize), [f64; 6]) =
     ((40, 20), [-105.0, 0.05, 0.0, 41.0, 0.0, -0.05]);
 
+/// CHIRPS-named daily GeoTIFFs at three places — A at -105°, B touching A's east edge at -103°, C far
+/// away at 10°E, 4°S — for January 1 to `days` 2023, each pixel holding its day number: the search
+/// edge cases (touching footprints, one far place to archive) of the search and STAC API tests.
+#[allow(dead_code)]
+pub fn write_chirps_places(lake: &Path, days: u32) {
+    let ((w, h), _) = CHIRPS_GRID;
+    for (place, x0, y0) in [("a", -105.0, 41.0), ("b", -103.0, 41.0), ("c", 10.0, -4.0)] {
+        for day in 1..=days {
+            let p = lake.join(format!(
+                "{place}/global_daily/tifs/p05/2023/chirps-v2.0.2023.01.{day:02}.tif"
+            ));
+            write_geotiff::<f32>(
+                &p,
+                (w, h),
+                [x0, 0.05, 0.0, y0, 0.0, -0.05],
+                -9999.0,
+                &[&|_, _| day as f32],
+            );
+        }
+    }
+}
+
 /// A private cluster with the index initialised and these product files (or folders) added.
 pub fn cluster_with(products: &[PathBuf]) -> Cluster {
     let pg = Cluster::start();
