@@ -51,6 +51,9 @@ pub enum Command {
     /// Assemble an aligned (time, y, x) stack of a product on one grid — what `dc.load` returns —
     /// and write it as CF NetCDF (and optionally COGs and a PNG quicklook).
     Stack(StackArgs),
+    /// Load the lake from a provider: discover its files for a product and time range, download what
+    /// is missing or changed (resumable, verified), place it in the provider's layout, optionally index.
+    Sync(SyncArgs),
     /// The VegET soil-water-balance model, driven by the index.
     #[command(subcommand)]
     Veget(VegetCommand),
@@ -58,8 +61,27 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum VegetCommand {
-    /// Run VegET as CONFIG.yaml says: inputs from the index, outputs written and indexed back.
+    /// Run VegET as CONFIG.yaml says: inputs from the index, outputs written and indexed back. The
+    /// grid is cut into tiles (bands of rows) that run in parallel, each finished tile recorded in
+    /// OUTPUT_DIR/.veget-run/ so that a run started again skips it.
     Run(VegetRunArgs),
+    /// Finish a run whose tiles were shared between processes (`veget run --tile i/N`): check every
+    /// tile is done, write the quicklooks (and COGs), print the summary and the water-balance check,
+    /// index the outputs once.
+    Finish(VegetFinishArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VegetFinishArgs {
+    /// The run configuration (the one the tiles ran with).
+    #[arg(id = "finish_config", value_name = "CONFIG")]
+    pub config: PathBuf,
+    /// Do not index the outputs back as veget_daily/monthly/annual datasets.
+    #[arg(long)]
+    pub no_index: bool,
+    /// The product-defs folder (for the outputs' recognition templates).
+    #[arg(long, value_name = "DIR")]
+    pub defs: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -73,10 +95,29 @@ pub struct VegetRunArgs {
     /// The product-defs folder (for the outputs' recognition templates).
     #[arg(long, value_name = "DIR")]
     pub defs: Option<PathBuf>,
-    /// Memory the run may use, in MiB (default: what the system reports available); a grid that needs
-    /// more is refused before anything is read.
+    /// Memory the run may use, in MiB (default: what the system reports available): tiles are sized
+    /// so that those running at once fit; a grid whose single row does not fit is refused before
+    /// anything is read.
     #[arg(long, value_name = "MIB")]
     pub max_memory: Option<f64>,
+    /// Rows of the grid per tile (default: from --max-memory and the cores). Fixed for the run by
+    /// its first start.
+    #[arg(long, value_name = "ROWS")]
+    pub tile_rows: Option<usize>,
+    /// Run only share I of N processes (`I/N`, shards 0 to N-1): tiles I, I+N, I+2N, …; then
+    /// `etlake veget finish CONFIG` once. `I` or `/N` take the other number from --tile-count or the
+    /// environment: $JOB_COMPLETION_INDEX (Kubernetes Indexed Job), $AWS_BATCH_JOB_ARRAY_INDEX and
+    /// $AWS_BATCH_JOB_ARRAY_SIZE (AWS Batch array job).
+    #[arg(long, value_name = "I/N")]
+    pub tile: Option<String>,
+    /// The number of shares (with $JOB_COMPLETION_INDEX, which does not say it).
+    #[arg(long, value_name = "N")]
+    pub tile_count: Option<u32>,
+    /// Start over when the output folder holds a run of another configuration (period, parameters,
+    /// inputs, grid, tiling): its finished tiles are forgotten and redone. Without it such a run is
+    /// refused rather than mixed.
+    #[arg(long)]
+    pub restart: bool,
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +175,74 @@ pub struct StackArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The provider: chirps (CHIRPS v2.0 daily) or gridmet (gridMET yearly NetCDF).
+    pub provider: String,
+    /// Products (repeatable): chirps_v2_daily_p05 (CHIRPS' default); gridmet_pr, gridmet_pet, … (gridMET).
+    #[arg(long = "product", value_name = "NAME")]
+    pub products: Vec<String>,
+    /// Days to sync, A/B inclusive (YYYY-MM-DD, YYYY-MM or YYYY at each end), or one of them.
+    #[arg(long)]
+    pub time: String,
+    /// Longitude/latitude box W,S,E,N: nothing is synced when it misses the provider's coverage
+    /// (the providers' files are global or CONUS-wide; they are not cut).
+    #[arg(long, value_name = "W,S,E,N", allow_hyphen_values = true)]
+    pub bbox: Option<String>,
+    /// The lake: a folder, or s3://bucket/prefix.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub to: String,
+    /// Index what is in the lake after the sync (CHIRPS with --archive-less-mature: a final day
+    /// archives its preliminary dataset).
+    #[arg(long)]
+    pub index: bool,
+    /// Plan only: report what would be downloaded, replaced or skipped; nothing is written.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write one JSON line per file event (discovered, skipped, downloaded, replaced, verified,
+    /// indexed, failed with the reason).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// The provider's base URL (also $ETLAKE_CHIRPS_URL / $ETLAKE_GRIDMET_URL).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// CHIRPS: take the final days' cloud-optimised GeoTIFFs (global_daily/cogs/) instead of tifs/.
+    #[arg(long)]
+    pub cog: bool,
+    /// Requests in flight per host.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub connections_per_host: usize,
+    /// Retries per request (429/503 after their Retry-After, other 5xx and dropped connections with
+    /// exponential backoff).
+    #[arg(long, value_name = "N", default_value_t = 6)]
+    pub retries: u32,
+    /// The longest Retry-After honoured, in seconds (a longer one fails the file).
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub max_retry_wait: u64,
+    /// S3 endpoint of the lake (e.g. http://127.0.0.1:9000); also $AWS_ENDPOINT_URL.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// S3 region of the lake.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Where partial downloads for an s3:// lake wait (default: a folder under the temp dir); a
+    /// later run resumes them.
+    #[arg(long, value_name = "DIR")]
+    pub staging: Option<PathBuf>,
+    /// Files of at least this many MiB are uploaded to S3 in parts.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub multipart_threshold: u64,
+    /// Part size of multipart uploads, in MiB (at least 5).
+    #[arg(long, value_name = "MIB", default_value_t = 16)]
+    pub part_size: u64,
+    /// With --index: apply unsafe changes of re-fetched files (e.g. a revised gridMET year).
+    #[arg(long)]
+    pub allow_unsafe: bool,
+    /// With --index: the product-defs folder.
+    #[arg(long, value_name = "DIR")]
+    pub defs: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (loopback by default; port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -181,6 +290,13 @@ pub struct IndexArgs {
     /// Read one URI per line from this file.
     #[arg(long, value_name = "FILE")]
     pub from_file: Option<PathBuf>,
+    /// List the objects from an S3 Inventory report instead of LIST requests: its manifest
+    /// (s3://…/YYYY-MM-DDTHH-MMZ/manifest.json) or the inventory's prefix (s3://…/SOURCE-BUCKET/CONFIG-ID/,
+    /// whose newest dated folder is taken). manifest.checksum and each data file's MD5 are verified;
+    /// CSV (gzip) data files are read. S3 sources given with it select objects of the inventory
+    /// (prefixes or globs); with --shard each run reads its share of the data files.
+    #[arg(long, value_name = "S3_URI", conflicts_with_all = ["from_file", "stac_api"])]
+    pub inventory: Option<String>,
     /// Also index the items of this STAC API's search (POST /search, following `next` links).
     #[arg(long, value_name = "URL")]
     pub stac_api: Option<String>,
@@ -272,7 +388,7 @@ pub struct IndexArgs {
     /// Index what an SQS queue announces: S3 event notifications (raw, in SNS envelopes, or from
     /// EventBridge) and STAC items or eo3 documents sent as messages. Runs until SIGTERM/SIGINT
     /// (finishing the batch in hand), or with --drain until the queue is empty.
-    #[arg(long, value_name = "QUEUE_URL", conflicts_with_all = ["sources", "from_file", "stac_api", "shard"])]
+    #[arg(long, value_name = "QUEUE_URL", conflicts_with_all = ["sources", "from_file", "stac_api", "shard", "inventory"])]
     pub sqs: Option<String>,
     /// With --sqs: stop once a receive finds the queue empty.
     #[arg(long, requires = "sqs")]

@@ -64,6 +64,24 @@ pub fn db(conn: &ConnArgs, cmd: &DbCommand) -> Result<Success> {
                     "present"
                 }
             );
+            let u = catalog_schema::stac_upgrade::upgrade(&mut c, &indexer::crs::GdalCrs::new())?;
+            if let Some(from) = u
+                .from
+                .filter(|v| *v < catalog_schema::etlake_schema::SCHEMA_VERSION)
+            {
+                println!(
+                    "etlake schema: upgraded from version {from} to {}: {} STAC items rewritten",
+                    catalog_schema::etlake_schema::SCHEMA_VERSION,
+                    u.rewritten
+                );
+                if !u.kept.is_empty() {
+                    tracing::warn!(
+                        "{} STAC items could not be rebuilt and were left as they were (first: {})",
+                        u.kept.len(),
+                        u.kept[0]
+                    );
+                }
+            }
             Ok(true)
         }
         DbCommand::Check => {
@@ -102,6 +120,10 @@ pub fn db(conn: &ConnArgs, cmd: &DbCommand) -> Result<Success> {
                 ),
             }
             match r.etlake_version {
+                Some(v) if v < catalog_schema::etlake_schema::SCHEMA_VERSION => println!(
+                    "Schema etlake:\tversion {v}, older than {} (run `etlake db init` to upgrade)",
+                    catalog_schema::etlake_schema::SCHEMA_VERSION
+                ),
                 Some(v) => println!("Schema etlake:\tversion {v}"),
                 None => println!("Schema etlake:\tmissing (run `etlake db init`)"),
             }
@@ -373,25 +395,21 @@ pub fn dataset(conn: &ConnArgs, cmd: &DatasetCommand) -> Result<Success> {
 }
 
 pub fn defs_dir(given: &Option<std::path::PathBuf>) -> std::path::PathBuf {
-    if let Some(d) = given {
-        return d.clone();
-    }
-    if let Ok(d) = std::env::var("ETLAKE_PRODUCT_DEFS") {
-        return d.into();
-    }
-    let local = std::path::PathBuf::from("product-defs");
-    if local.join("recognition").is_dir() {
-        return local;
-    }
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("product-defs")
+    indexer::outputs::defs_dir(given.as_deref())
 }
 
 pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
-    if a.sources.is_empty() && a.from_file.is_none() && a.stac_api.is_none() && a.sqs.is_none() {
+    if a.sources.is_empty()
+        && a.from_file.is_none()
+        && a.stac_api.is_none()
+        && a.sqs.is_none()
+        && a.inventory.is_none()
+    {
         return Err(Error::Invalid {
             object: "etlake index".into(),
             message:
-                "give at least one source (s3://…, a folder, a file, -), --from-file, --stac-api or --sqs"
+                "give at least one source (s3://…, a folder, a file, -), --from-file, --stac-api, \
+                 --inventory or --sqs"
                     .into(),
         });
     }
@@ -423,6 +441,7 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
     let mut c = open_index(conn)?;
     let opts = indexer::pipeline::IndexOptions {
         shard,
+        inventory: a.inventory.clone(),
         sources: a.sources.clone(),
         from_file: a.from_file.clone(),
         products: a.products.clone(),

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod model_commands;
+mod sync_command;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -23,8 +24,12 @@ fn main() -> ExitCode {
         cli::Command::Index(a) => commands::index(&args.conn, a).map_err(Into::into),
         cli::Command::Search(a) => commands::search(&args.conn, a).map_err(Into::into),
         cli::Command::Serve(a) => commands::serve(&args.conn, a).map_err(Into::into),
+        cli::Command::Sync(a) => sync_command::sync(&args.conn, a),
         cli::Command::Stack(a) => model_commands::stack(&args.conn, a).map_err(Into::into),
         cli::Command::Veget(cli::VegetCommand::Run(a)) => model_commands::veget_run(&args.conn, a),
+        cli::Command::Veget(cli::VegetCommand::Finish(a)) => {
+            model_commands::veget_finish(&args.conn, a)
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -1,7 +1,7 @@
 //! Model commands: `stack` (an aligned stack from the index, written as CF NetCDF, COGs, PNG) and
 //! `veget run` (the model over the index, outputs written, checked and indexed back).
 //! Each parses its options into a `model` request, calls the library and prints a short account.
-use crate::cli::{ConnArgs, StackArgs, VegetRunArgs};
+use crate::cli::{ConnArgs, StackArgs, VegetFinishArgs, VegetRunArgs};
 use crate::commands::{defs_dir, open_index, parse_bbox, print_report, Success};
 use catalog_schema::search::parse_time_range;
 use catalog_schema::Catalog;
@@ -213,6 +213,38 @@ fn quicklook(
     Ok(())
 }
 
+/// The share of the tiles this process runs: `--tile`/`--tile-count`, or the array-job environment.
+fn tile_share(a: &VegetRunArgs) -> Result<model::veget::Share> {
+    let env = |k: &str| std::env::var(k).ok();
+    let shard = indexer::shard::Shard::resolve(a.tile.as_deref(), a.tile_count, &env)
+        .map_err(|m| Error::Request(format!("--tile: {}", m.replace("--shard", "--tile"))))?;
+    if shard.is_none() && env(indexer::shard::K8S_INDEX).is_some_and(|v| !v.trim().is_empty()) {
+        return Err(Error::Request(format!(
+            "${} is set but not the number of processes: give --tile /N or --tile-count N (or \
+             unset it to run every tile here)",
+            indexer::shard::K8S_INDEX
+        )));
+    }
+    Ok(match shard {
+        Some(s) => model::veget::Share {
+            index: s.index as usize,
+            count: s.count as usize,
+        },
+        None => model::veget::Share::ALL,
+    })
+}
+
+fn progress_bar() -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {percent:>3}% of {human_len} pixel-days, {per_sec}, {elapsed} (ETA {eta})",
+        )
+        .expect("valid template"),
+    );
+    bar
+}
+
 pub fn veget_run(
     conn: &ConnArgs,
     a: &VegetRunArgs,
@@ -220,9 +252,10 @@ pub fn veget_run(
     let started = Instant::now();
     configure_gdal()?;
     let cfg = model::veget::RunConfig::load(&a.config)?;
+    let share = tile_share(a)?;
     let mut c = open_index(conn)?;
-    // Runs hold whole-grid arrays (a month of inputs at a time): the model refuses a grid that cannot
-    // fit before reading anything, rather than being killed months into the run.
+    // Tiles are sized so that those running at once fit; a grid whose single row cannot fit is
+    // refused before reading anything, rather than being killed months into the run.
     let memory = match a.max_memory {
         Some(m) => (m, "--max-memory"),
         None => (
@@ -230,17 +263,88 @@ pub fn veget_run(
             "available on this machine",
         ),
     };
-    let days = (cfg.period.end - cfg.period.start).num_days() as u64 + 1;
-    let bar = indicatif::ProgressBar::new(days);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} days {elapsed} ({per_sec})")
-            .expect("valid template"),
-    );
-    let report = model::veget::run_from_index(&mut c, &cfg, Some(memory), &|done, _| {
-        bar.set_position(done as u64)
+    let opts = model::veget::RunOptions {
+        memory: Some(memory),
+        tile_rows: a.tile_rows,
+        share,
+        restart: a.restart,
+    };
+    let bar = progress_bar();
+    let outcome = model::veget::run_tiles(&mut c, &cfg, &opts, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done)
     });
     bar.finish_and_clear();
-    let r = report?;
+    match outcome? {
+        model::veget::Outcome::Finished(r) => {
+            report_and_index(&mut c, &cfg, &r, a.no_index, a.defs.as_deref(), started)
+        }
+        model::veget::Outcome::Partial {
+            done,
+            tiles,
+            ran,
+            pixel_days,
+        } => {
+            println!(
+                "tiles {}/{} of {}: {ran} run here ({}), {done} of {tiles} done in all; run \
+                 `etlake veget finish {}` once every share is done",
+                share.index,
+                share.count,
+                cfg.output.dir.display(),
+                rate(pixel_days),
+                a.config.display()
+            );
+            println!("done in {:.1} s{}", started.elapsed().as_secs_f64(), peak());
+            Ok(true)
+        }
+    }
+}
+
+pub fn veget_finish(
+    conn: &ConnArgs,
+    a: &VegetFinishArgs,
+) -> std::result::Result<Success, Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    configure_gdal()?;
+    let cfg = model::veget::RunConfig::load(&a.config)?;
+    let mut c = open_index(conn)?;
+    let r = model::veget::finish(&mut c, &cfg)?;
+    report_and_index(&mut c, &cfg, &r, a.no_index, a.defs.as_deref(), started)
+}
+
+/// "12.3 M pixel-days/s" of (pixel-days, seconds).
+fn rate((pixel_days, seconds): (u64, f64)) -> String {
+    if pixel_days == 0 || seconds <= 0.0 {
+        return "no pixel-day".into();
+    }
+    format!(
+        "{pixel_days} pixel-days at {:.2} M pixel-days/s",
+        pixel_days as f64 / seconds / 1e6
+    )
+}
+
+/// ", peak memory N MiB" from VmHWM (empty where /proc has no such line).
+fn peak() -> String {
+    let kib = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        });
+    kib.map(|k| format!(", peak memory {} MiB", k >> 10))
+        .unwrap_or_default()
+}
+
+/// Prints a finished run's summary and indexes its outputs (unless `no_index`).
+fn report_and_index(
+    c: &mut Catalog,
+    cfg: &model::veget::RunConfig,
+    r: &model::veget::RunReport,
+    no_index: bool,
+    defs: Option<&std::path::Path>,
+    started: Instant,
+) -> std::result::Result<Success, Box<dyn std::error::Error>> {
     println!(
         "VegET {} → {}: {} days on a {}×{} grid ({}), mode {}",
         cfg.period.start,
@@ -250,6 +354,13 @@ pub fn veget_run(
         r.geobox.height,
         r.geobox.crs,
         cfg.mode.as_deref().unwrap_or("strict")
+    );
+    println!(
+        "{} tiles of {} rows, {} run now: {}",
+        r.tiling.count(),
+        r.tiling.rows,
+        r.tiles_run,
+        rate(r.pixel_days)
     );
     println!("month      P      ETa    runoff drainage intercept  soil water  snowpack   (area means, mm)");
     for m in &r.months {
@@ -291,36 +402,18 @@ pub fn veget_run(
         pngs.join(", ")
     );
     let mut ok = b.failed == 0;
-    if !a.no_index {
-        let opts = indexer::pipeline::IndexOptions {
-            sources: vec![cfg.output.dir.display().to_string()],
-            from_file: None,
-            products: vec![
-                "veget_daily".into(),
-                "veget_monthly".into(),
-                "veget_annual".into(),
-            ],
-            batch_size: 1000,
-            s3: Default::default(),
-            defs_dir: defs_dir(&a.defs),
-            dry_run: false,
-            update: catalog_schema::dataset::UpdatePolicy::Safe,
-            raw_update: catalog_schema::dataset::UpdatePolicy::Safe,
-            href_rewrites: vec![],
-            rename_product: None,
-            archive_less_mature: None,
-            report_file: None,
-            stac_api: None,
-            lineage: Default::default(),
-            recheck: false,
-            shard: None,
-            ..Default::default()
-        };
-        let ir = indexer::pipeline::index(&mut c, &opts, &|_| {})?;
+    if !no_index {
+        let ir = indexer::outputs::index_outputs(
+            c,
+            &cfg.output.dir,
+            &indexer::outputs::VEGET_PRODUCTS,
+            defs_dir(&defs.map(|d| d.to_path_buf())),
+            &|_| {},
+        )?;
         print_report(&ir, "outputs indexed".into());
         ok &= ir.ok();
     }
-    println!("done in {:.1} s", started.elapsed().as_secs_f64());
+    println!("done in {:.1} s{}", started.elapsed().as_secs_f64(), peak());
     Ok(ok)
 }
 

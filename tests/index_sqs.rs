@@ -432,3 +432,76 @@ fn sigkill_in_a_batch_leaves_its_messages_for_the_next_run() {
         "0"
     );
 }
+
+/// S3 → EventBridge → SQS, routed by moto itself: the bucket's notification configuration turns
+/// EventBridge on, an events rule matches the bucket's `Object Created` / `Object Deleted` events and
+/// targets the queue. Format: EventBridge event message structure
+/// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html); the key arrives as written
+/// (a `+` in it is a plus), and a DELETE archives the dataset located there.
+#[test]
+fn eventbridge_s3_events_index_and_archive() {
+    let pg = cluster_with_products();
+    let server = S3Server::start(false);
+    let ep = server.endpoint.as_str();
+    let files = tempdir();
+    let q = queue(ep, "eventbridge", None);
+    let arn = queue_arn(ep, &q);
+    let body = py(
+        ep,
+        &format!(
+            "events = boto3.client('events', **kw)\n\
+             s3.create_bucket(Bucket='lake-eb')\n\
+             s3.put_bucket_notification_configuration(Bucket='lake-eb', NotificationConfiguration={{'EventBridgeConfiguration': {{}}}})\n\
+             events.put_rule(Name='lake-eb-objects', EventPattern=json.dumps({{'source': ['aws.s3'], \
+               'detail-type': ['Object Created', 'Object Deleted'], 'detail': {{'bucket': {{'name': ['lake-eb']}}}}}}))\n\
+             events.put_targets(Rule='lake-eb-objects', Targets=[{{'Id': 'queue', 'Arn': '{arn}'}}])\n\
+             s3.put_object(Bucket='lake-eb', Key='probe.txt', Body=b'x')\n\
+             m = sqs.receive_message(QueueUrl='{q}', WaitTimeSeconds=1)['Messages'][0]\n\
+             sqs.delete_message(QueueUrl='{q}', ReceiptHandle=m['ReceiptHandle'])\n\
+             print(m['Body'])"
+        ),
+    );
+    // What moto routed is the documented EventBridge event, not an S3 notification.
+    let probe: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(probe["source"], "aws.s3", "{body}");
+    assert_eq!(probe["detail-type"], "Object Created", "{body}");
+    assert_eq!(probe["detail"]["object"]["key"], "probe.txt", "{body}");
+    assert!(probe.get("Records").is_none(), "{body}");
+
+    let odd = "eb 2023+new";
+    put(
+        ep,
+        "lake-eb",
+        &[
+            (key(odd, 1), chirps(files.path(), 1)),
+            (key("eb", 2), chirps(files.path(), 2)),
+        ],
+    );
+    let t = ok(sqs_run(&pg, ep, &q, &[]));
+    assert!(t.contains("2 indexed"), "{t}");
+    assert_eq!(received(&t), 2, "{t}");
+    assert_eq!(
+        count(
+            &pg,
+            &format!(
+                "SELECT count(*)::text FROM agdc.dataset_location WHERE uri_body = '//lake-eb/{}'",
+                key(odd, 1)
+            )
+        ),
+        "1",
+        "the key as written, its + kept"
+    );
+    py(
+        ep,
+        &format!("s3.delete_object(Bucket='lake-eb', Key='{}')", key(odd, 1)),
+    );
+    let t = ok(sqs_run(&pg, ep, &q, &[]));
+    assert!(t.contains("1 archived"), "{t}");
+    assert_eq!(
+        count(
+            &pg,
+            "SELECT count(*)::text FROM agdc.dataset WHERE archived IS NULL"
+        ),
+        "1"
+    );
+}

@@ -1,74 +1,13 @@
 //! `etlake serve`: the STAC API over an indexed CHIRPS lake. pystac-client pages through searches by GET
 //! and POST (several pages each) and finds exactly what `etlake search` finds; stac-api-validator 0.6.8
 //! (in its own venv, `.venv-stac`, made by scripts/setup-deps.sh --python) reports no errors for core,
-//! features, item-search and collections; malformed requests get 400/404 with a JSON message; SIGTERM
+//! features, item-search, collections and filter; malformed requests get 400/404 with a JSON message; SIGTERM
 //! stops the server cleanly.
 mod common;
 use common::*;
-use std::io::BufRead;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const PRODUCT: &str = "chirps_v2_daily_p05";
-
-/// The server, stopped with SIGTERM when dropped.
-struct Server {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Server {
-    fn start(url: &catalog_schema::DbUrl) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_etlake"))
-            .arg("--db")
-            .arg(url.python_url())
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .strip_prefix("listening on ")
-            .and_then(|l| l.split_whitespace().next())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        Server { child, base }
-    }
-
-    /// SIGTERM; returns whether it exited successfully.
-    fn stop(&mut self) -> bool {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        self.child.wait().unwrap().success()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn stac_venv() -> std::path::PathBuf {
-    let v = std::env::var("ETLAKE_STAC_VENV")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| workspace().join(".venv-stac"));
-    assert!(
-        v.join("bin/stac-api-validator").is_file(),
-        "stac-api-validator is missing at {} — run scripts/setup-deps.sh --python",
-        v.display()
-    );
-    v
-}
 
 /// What pystac-client finds (GET and POST, two items per page) and the status of bad requests.
 const CLIENT: &str = r#"
@@ -136,7 +75,7 @@ fn stac_api_serves_the_index() {
     );
     ok(etlake(&pg.url, &["dataset", "archive", &archived[0]]));
 
-    let mut server = Server::start(&pg.url);
+    let mut server = StacServer::start(&pg.url);
     // (etlake search --time, --bbox) and the same query for the API.
     let queries: [(Option<&str>, Option<[f64; 4]>); 4] = [
         (None, None),
@@ -239,6 +178,7 @@ fn stac_api_serves_the_index() {
             "--conformance",
             "collections",
         ])
+        .args(["--conformance", "filter"])
         .args(["--collection", PRODUCT, "--geometry", geometry])
         .output()
         .unwrap();

@@ -16,6 +16,12 @@ pub trait CrsTransform {
     fn to_lonlat(&self, crs: &str, points: &[(f64, f64)]) -> Result<Vec<(f64, f64)>, String>;
     /// Projects (lon, lat) points on EPSG:4326 into `crs`.
     fn lonlat_to_crs(&self, crs: &str, points: &[(f64, f64)]) -> Result<Vec<(f64, f64)>, String>;
+    /// The CRS as PROJJSON (for STAC's `proj:projjson` when it has no EPSG code).
+    fn projjson(&self, crs: &str) -> Result<Value, String> {
+        Err(format!(
+            "no PROJJSON for {crs}: these CRS tools cannot describe it"
+        ))
+    }
 }
 
 /// A document ready to store.

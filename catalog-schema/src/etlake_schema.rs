@@ -3,20 +3,23 @@
 use crate::error::DbContext;
 use crate::Result;
 
-/// The schema version this build writes and expects.
-pub const SCHEMA_VERSION: i32 = 1;
+/// The schema version this build writes and expects. 2: STAC items in the loadable shape
+/// (`collection`, `bands`, GDAL-openable hrefs; see `stac_upgrade`), same tables as 1.
+pub const SCHEMA_VERSION: i32 = 2;
 
 const DDL: &str = include_str!("sql/etlake_schema.sql");
 
 /// Creates or completes the `etlake` schema inside an open transaction (as `agdc_admin`).
-/// Returns true when the schema version row was new.
+/// Returns true when the schema was new (its version row written now). An existing schema of an older
+/// version keeps its version until `stac_upgrade::upgrade` has rewritten what changed.
 pub fn ensure(tx: &mut postgres::Transaction<'_>) -> Result<bool> {
     tx.batch_execute("SET LOCAL ROLE agdc_admin")
         .ctx("switching to role agdc_admin (the connecting user must be a superuser or member of agdc_admin)")?;
     tx.batch_execute(DDL).ctx("creating schema etlake")?;
     let added = tx
         .execute(
-            "INSERT INTO etlake.schema_version (version, etlake_version) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            "INSERT INTO etlake.schema_version (version, etlake_version) SELECT $1, $2 \
+             WHERE NOT EXISTS (SELECT 1 FROM etlake.schema_version)",
             &[&SCHEMA_VERSION, &crate::VERSION],
         )
         .ctx("recording etlake schema version")?;

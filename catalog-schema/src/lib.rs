@@ -33,6 +33,7 @@ pub mod runs;
 pub mod search;
 pub mod stac_eo3;
 pub mod stac_item;
+pub mod stac_upgrade;
 pub mod tls;
 
 pub use db::Catalog;

@@ -78,6 +78,13 @@ impl CrsTransform for GdalCrs {
     fn lonlat_to_crs(&self, crs: &str, points: &[(f64, f64)]) -> Result<Vec<(f64, f64)>, String> {
         self.with(crs, |e| apply(e.from_wgs84.as_ref(), points))
     }
+
+    fn projjson(&self, crs: &str) -> Result<serde_json::Value, String> {
+        let srs = SpatialRef::from_definition(crs)
+            .map_err(|e| format!("not a CRS GDAL understands: {e}"))?;
+        let text = srs.to_projjson().map_err(|e| e.to_string())?;
+        serde_json::from_str(&text).map_err(|e| format!("PROJJSON of {crs}: {e}"))
+    }
 }
 
 #[cfg(test)]

@@ -44,6 +44,15 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A file of the listing itself (an inventory data file) that cannot be used: reported as a failed
+    /// object naming it, and the rest of the listing goes on.
+    #[error("{object}: {message}")]
+    Unlisted {
+        /// The file.
+        object: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The catalog refused or failed a write.
     #[error(transparent)]
     Catalog(#[from] catalog_schema::Error),

@@ -11,7 +11,11 @@
 //! "Notification", "Message": "<the S3 message as a string>", …}`. EventBridge
 //! (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html>): `{"source": "aws.s3",
 //! "detail-type": "Object Created" | "Object Deleted", "detail": {"bucket": {"name"}, "object": {"key",
-//! "size", "etag"}}}`, keys as written (not encoded: published examples show `:` unencoded).
+//! "size", "etag"}}}`. EventBridge keys are taken as written, not decoded: that page documents no
+//! encoding for `detail.object.key` (the notification page does, for `Records[].s3.object.key`), and
+//! captured events show characters the notification encodes (`:`) unencoded. (AWS Lambda Powertools
+//! decodes them with `unquote_plus` all the same; a key holding `+` or `%XX` is where the two readings
+//! differ.)
 use serde_json::Value;
 
 /// One thing a message announces.
@@ -175,8 +179,10 @@ fn eventbridge(o: &serde_json::Map<String, Value>) -> Result<Event, String> {
         .filter(|k| !k.is_empty())
         .ok_or("no `detail.object.key`")?;
     let uri = format!("s3://{bucket}/{key}");
+    // AWS documents `etag`; moto (5.2) sends `eTag` as in S3 event notifications: either is taken.
     let etag = detail
         .pointer("/object/etag")
+        .or_else(|| detail.pointer("/object/eTag"))
         .and_then(Value::as_str)
         .map(|e| e.trim_matches('"').to_string())
         .filter(|e| !e.is_empty());

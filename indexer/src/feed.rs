@@ -29,6 +29,8 @@ pub(crate) struct Batch {
     pub(crate) skipped: Vec<(String, String)>,
     /// (object, error) of objects whose recognition failed.
     pub(crate) failed: Vec<(String, String)>,
+    /// (file, error) of files of the listing itself that could not be used (inventory data files).
+    pub(crate) unlisted: Vec<(String, String)>,
     /// Objects listed since the previous batch.
     pub(crate) listed: usize,
     /// (object, its datasets) of objects the crawl checkpoint says are unchanged: not read again.
@@ -69,8 +71,12 @@ pub(crate) fn feed(
     while let Some(next) = listed.blocking_recv() {
         let obj = match next {
             Ok(obj) => obj,
+            Err(Error::Unlisted { object, message }) => {
+                current.unlisted.push((object, message));
+                continue;
+            }
             Err(e) => {
-                if current.listed > 0 {
+                if current.listed > 0 || !current.unlisted.is_empty() {
                     let _ = out.send(Feed::Batch(std::mem::take(&mut current)));
                 }
                 let _ = out.send(Feed::ListingFailed(e));
@@ -134,7 +140,7 @@ pub(crate) fn feed(
             target = (target * 2).min(batch);
         }
     }
-    if current.listed > 0 {
+    if current.listed > 0 || !current.unlisted.is_empty() {
         let _ = out.send(Feed::Batch(current));
     }
 }

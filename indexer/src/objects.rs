@@ -268,7 +268,7 @@ pub(crate) fn build(work: &Work, read: Option<&Result<Vec<u8>>>, ctx: &Context<'
             continue;
         };
         out.push(
-            match stac_item::item(&prepared, &defs.definition, &location) {
+            match CRS.with(|crs| stac_item::item(&prepared, &defs.definition, &location, crs)) {
                 Ok(item) => Yield::Dataset(Box::new(NewDataset {
                     stac: Some((prepared.product.clone(), prepared.id.to_string(), item)),
                     update: matches!(work, Work::Raw(..)).then_some(ctx.raw_update),

@@ -68,6 +68,9 @@ pub struct IndexOptions {
     pub run_label: Option<String>,
     /// Append to the `--report` file instead of starting it afresh (one file for a run of many batches).
     pub report_append: bool,
+    /// List the objects from this S3 Inventory report (`s3://…/manifest.json`, or an inventory's prefix
+    /// for its newest report) instead of listing `sources`, which then select objects of it.
+    pub inventory: Option<String>,
 }
 
 /// Runs an indexing job. `progress` is called after each batch with the counts so far. With
@@ -105,6 +108,7 @@ pub fn index(
     let needs_s3 = opts.sources.iter().any(|s| s.starts_with("s3://"))
         || opts.objects.iter().any(|o| o.uri.starts_with("s3://"))
         || opts.from_file.is_some()
+        || opts.inventory.is_some()
         || opts.sources.iter().any(|s| s == "-");
     let s3 = if needs_s3 {
         Some(S3::new(&opts.s3)?)
@@ -115,6 +119,13 @@ pub fn index(
         s3.configure_gdal()?;
     }
     tracing::debug!("s3 client ready");
+    // The manifest is read and checked before anything else: a damaged one stops the run at once.
+    let inventory = match (&opts.inventory, &s3) {
+        (Some(location), Some(s3)) => {
+            Some(crate::inventory_listing::Inventory::open(s3, location)?)
+        }
+        _ => None,
+    };
     let mut sources = opts.sources.clone();
     if let Some(f) = &opts.from_file {
         sources.push(format!("@{}", f.display()));
@@ -137,11 +148,14 @@ pub fn index(
     let run = if opts.dry_run {
         0
     } else {
-        let label = match &opts.run_label {
-            Some(l) => std::slice::from_ref(l),
-            None => &sources[..],
+        let mut label = match &opts.run_label {
+            Some(l) => vec![l.clone()],
+            None => sources.clone(),
         };
-        runs::start(catalog, "index", label)?
+        if let Some(inv) = &inventory {
+            label.insert(0, format!("inventory {}", inv.manifest_uri));
+        }
+        runs::start(catalog, "index", &label)?
     };
     let mut acc = Accounting {
         report: Report {
@@ -160,7 +174,9 @@ pub fn index(
     let checkpoints = if opts.recheck || opts.update != dataset::UpdatePolicy::Never {
         Default::default()
     } else {
-        let prefixes: Vec<String> = if opts.objects.is_empty() {
+        let prefixes: Vec<String> = if let (Some(inv), true) = (&inventory, sources.is_empty()) {
+            vec![format!("s3://{}/", inv.manifest.source_bucket)]
+        } else if opts.objects.is_empty() {
             listing_prefixes(&sources)
         } else if sources.is_empty() && opts.stac_api.is_none() {
             opts.objects.iter().map(|o| o.uri.clone()).collect()
@@ -182,13 +198,23 @@ pub fn index(
         let sources = sources.clone();
         let api = opts.stac_api.clone();
         let objects = opts.objects.clone();
+        let (inventory, shard) = (inventory.clone(), opts.shard);
         std::thread::spawn(move || {
             for o in objects {
                 if tx.blocking_send(Ok(o)).is_err() {
                     return;
                 }
             }
-            crate::sources::list_all(&sources, s3.as_ref(), tx.clone());
+            match (&inventory, &s3) {
+                // The sources select objects of the inventory; a shard reads its share of data files.
+                (Some(inv), Some(s3)) => {
+                    if let Err(e) = inv.send(s3, &sources, shard, &tx) {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                }
+                _ => crate::sources::list_all(&sources, s3.as_ref(), tx.clone()),
+            }
             if let Some(api) = api {
                 let result = crate::stac_api::search(&api, |o| tx.blocking_send(Ok(o)).is_ok());
                 if let Err(e) = result {
@@ -227,7 +253,11 @@ pub fn index(
         let (recogniser, s3, batch) = (&recogniser, s3.as_ref(), opts.batch_size.max(1));
         let checkpoints = &checkpoints;
         let seen = (checkpoints, derivation.as_str());
-        let shard = opts.shard.map(|s| (s, &shard_siblings));
+        // An inventory run is split by data file already.
+        let shard = opts
+            .shard
+            .filter(|_| inventory.is_none())
+            .map(|s| (s, &shard_siblings));
         scope.spawn(move || feed::feed(rx, recogniser, s3, seen, batch, shard, feed_tx));
         let ctx = &ctx;
         scope.spawn(move || {
@@ -342,6 +372,10 @@ fn prepare(fed: Batch, ctx: &Context<'_>) -> Prepared {
                 outcome: failed_row(&uri, None, reason),
                 stage: "recognise",
             })
+            .chain(fed.unlisted.into_iter().map(|(uri, reason)| Row {
+                outcome: failed_row(&uri, None, reason),
+                stage: "list",
+            }))
             .collect(),
         skipped: fed.skipped,
         listed: fed.listed,

@@ -174,7 +174,7 @@ fn send_lines(
 }
 
 /// Splits `dir/sub/*.tif` into the literal directory prefix `dir/sub/` and the glob part `*.tif`.
-fn split_glob(s: &str) -> (String, Option<String>) {
+pub(crate) fn split_glob(s: &str) -> (String, Option<String>) {
     match s.find(['*', '?', '[', '{']) {
         None => (s.to_string(), None),
         Some(i) => {
@@ -184,7 +184,7 @@ fn split_glob(s: &str) -> (String, Option<String>) {
     }
 }
 
-fn glob(pattern: &str) -> std::result::Result<globset::GlobMatcher, String> {
+pub(crate) fn glob(pattern: &str) -> std::result::Result<globset::GlobMatcher, String> {
     globset::GlobBuilder::new(pattern)
         .literal_separator(true)
         .build()

@@ -1,5 +1,5 @@
-//! `etlake index --sqs QUEUE_URL`: index deliveries as S3 announces them. Each receive (up to 10
-//! messages, long-polled) is one batch: created objects go through recognition and indexing as a crawl
+//! `etlake index --sqs QUEUE_URL`: index deliveries as S3 announces them. Each long-polled receive
+//! (up to 10 messages), with the messages already waiting behind it (up to `--batch-size`), is one batch: created objects go through recognition and indexing as a crawl
 //! would (one run of the pipeline, checkpoints making a redelivered message harmless), removed objects
 //! lose their locations (datasets left without one are archived), and only the messages whose work is
 //! committed are deleted. A message that fails stays on the queue for redelivery (and its dead-letter
@@ -104,7 +104,19 @@ pub fn run(
     }
     let visibility = sqs.visibility_timeout.max(1);
     while !stop.load(Ordering::SeqCst) {
-        let messages = queue.receive(10, sqs.wait_seconds.clamp(0, 20), visibility, &stop)?;
+        let mut messages = queue.receive(10, sqs.wait_seconds.clamp(0, 20), visibility, &stop)?;
+        // Messages already waiting join the batch (receives of 10 without waiting), up to
+        // --batch-size: one run of the pipeline (its set-up, run record and transactions) serves them all.
+        while !messages.is_empty()
+            && messages.len() + 10 <= opts.batch_size.max(10)
+            && !stop.load(Ordering::SeqCst)
+        {
+            let more = queue.receive(10, 0, visibility, &stop)?;
+            if more.is_empty() {
+                break;
+            }
+            messages.extend(more);
+        }
         if messages.is_empty() {
             if sqs.drain {
                 break;

@@ -1,6 +1,6 @@
 //! Property tests: what etlake parses from a lake — filename templates, recognition specs, object keys,
 //! metadata documents (YAML/JSON text, eo3, STAC items, Landsat `_MTL.json`), SQS messages (S3 events,
-//! SNS envelopes, EventBridge events) — gives a value or an
+//! SNS envelopes, EventBridge events), S3 Inventory manifests and CSV data files — gives a value or an
 //! error for any input, never a panic or a hang. Inputs are random text and structured mutations of
 //! valid documents (values replaced by random JSON, keys removed or added). A few hundred cases each,
 //! seconds in all. The seed is fixed so runs are repeatable; `PROPTEST_RNG_SEED=N` explores others.
@@ -122,6 +122,12 @@ const KEYS: &[&str] = &[
     "detail",
     "etag",
     "$schema",
+    "sourceBucket",
+    "destinationBucket",
+    "fileFormat",
+    "fileSchema",
+    "files",
+    "MD5checksum",
 ];
 
 fn arb_number() -> impl Strategy<Value = Value> {
@@ -661,5 +667,102 @@ proptest! {
             indexer::events::Event::Created { uri, .. } => prop_assert_eq!(uri, &format!("s3://lake/{key}")),
             other => prop_assert!(false, "{:?}", other),
         }
+    }
+}
+
+// ---- S3 Inventory (manifest.json, manifest.checksum, CSV data files) ----
+
+/// A manifest as AWS's example shows it (storage-inventory-location).
+fn seed_manifest() -> Value {
+    json!({"sourceBucket": "lake", "destinationBucket": "arn:aws:s3:::inventory",
+        "version": "2016-11-30", "creationTimestamp": "1514944800000", "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag",
+        "files": [{"key": "inv/lake/daily/data/a.csv.gz", "size": 10, "MD5checksum": "f11166069f1990abeb9c97ace9cdfabc"}]})
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn inventory_columns() -> Vec<String> {
+    [
+        "Bucket",
+        "Key",
+        "VersionId",
+        "IsLatest",
+        "IsDeleteMarker",
+        "Size",
+        "LastModifiedDate",
+        "ETag",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn inventory_manifests_from_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..300), text in ".{0,300}") {
+        let _ = indexer::inventory::parse_manifest(&bytes);
+        let _ = indexer::inventory::parse_manifest(text.as_bytes());
+        let _ = indexer::inventory::parse_checksum(&bytes);
+        let _ = indexer::inventory::parse_checksum(text.as_bytes());
+        let _ = indexer::inventory::newest_manifests(text.split('\n'));
+    }
+
+    #[test]
+    fn mutated_inventory_manifests_parse_or_explain(mutations in prop::collection::vec(arb_mutation(), 1..5)) {
+        let m = mutate(seed_manifest(), &mutations);
+        if let Ok(m) = indexer::inventory::parse_manifest(m.to_string().as_bytes()) {
+            prop_assert!(!m.columns.is_empty());
+            prop_assert!(m.files.iter().all(|f| f.md5.len() == 32));
+        }
+    }
+
+    /// Random rows (quoted, unquoted, short, long, any text), gzip-compressed or not, with the manifest's
+    /// columns or random ones: rows or an error naming the row, never a panic.
+    #[test]
+    fn inventory_csv_from_any_rows(
+        rows in prop::collection::vec(prop::collection::vec(".{0,12}", 0..10), 0..8),
+        raw in prop::collection::vec(any::<u8>(), 0..200),
+        columns in prop::collection::vec("[A-Za-z]{0,8}", 0..6),
+        quoted in any::<bool>(),
+    ) {
+        let text: String = rows
+            .iter()
+            .map(|r| {
+                let fields: Vec<String> = r
+                    .iter()
+                    .map(|f| if quoted { format!("\"{}\"", f.replace('"', "\"\"")) } else { f.clone() })
+                    .collect();
+                fields.join(",") + "\n"
+            })
+            .collect();
+        let mut each = |_l: indexer::inventory::Listed| true;
+        for cols in [inventory_columns(), columns.clone()] {
+            let _ = indexer::inventory::read_csv_gz(&gzip(text.as_bytes()), &cols, &mut each);
+            let _ = indexer::inventory::read_csv_gz(&gzip(&raw), &cols, &mut each);
+            let _ = indexer::inventory::read_csv_gz(&raw, &cols, &mut each);
+        }
+    }
+
+    /// Any key URL-encoded as the inventory writes it comes back as the key itself.
+    #[test]
+    fn inventory_keys_decode_to_the_key(key in "[^\u{0}]{1,60}") {
+        let encoded: String = form_urlencoded::byte_serialize(key.as_bytes()).collect();
+        let row = format!("\"lake\",\"{encoded}\",\"\",\"true\",\"false\",\"7\",\"2024-01-01T00:00:00.000Z\",\"abc\"\n");
+        let mut got = Vec::new();
+        indexer::inventory::read_csv_gz(&gzip(row.as_bytes()), &inventory_columns(), &mut |l| {
+            got.push(l);
+            true
+        })
+        .unwrap();
+        prop_assert_eq!(got.len(), 1);
+        prop_assert_eq!(&got[0].key, &key);
+        prop_assert_eq!(got[0].size, Some(7));
     }
 }

@@ -1,5 +1,6 @@
 """Stubs of the extension module: the low-level calls under ``etlake`` (use ``etlake.Index``)."""
 
+import os
 from typing import Any
 
 __version__: str
@@ -75,9 +76,12 @@ def _veget_run(
     *,
     max_memory: float | None = None,
     memory_source: str | None = None,
+    no_index: bool = False,
+    defs: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
-    """``etlake veget run --no-index`` on a configuration given as YAML/JSON text (use
-    ``etlake.veget_run``); returns the run summary."""
+    """``etlake veget run [--no-index] [--defs DEFS]`` on a configuration given as YAML/JSON text
+    (use ``etlake.veget_run``); returns the run summary, with the indexing's account under
+    ``indexed`` (None with ``no_index``)."""
 def load_plan(
     index: Index,
     product: str,

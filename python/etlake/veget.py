@@ -385,9 +385,11 @@ def veget_run(
     *,
     index: Any = None,
     max_memory: float | None = None,
+    no_index: bool = False,
+    defs: str | _os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
-    """Runs VegET from the index as ``etlake veget run CONFIG --no-index`` does (the same library
-    call) and returns the run's summary.
+    """Runs VegET from the index as ``etlake veget run CONFIG`` does (the same library calls) and
+    returns the run's summary.
 
     ``config`` is a run configuration file (YAML, as ``examples/veget-demo.yaml``) or the same as a
     dict (dates as ``"2019-10-01"`` strings or ``date`` objects; relative paths are then relative to
@@ -396,14 +398,24 @@ def veget_run(
     available); a grid needing more is refused before anything is read.
 
     Writes the daily, monthly and annual NetCDF files, the state and quicklooks under
-    ``output.dir`` as the CLI does; they are not indexed (run ``etlake index`` on the folder, or the
-    CLI without ``--no-index``). The summary holds ``period``, ``mode``, the grid (``crs``,
-    ``shape``, ``transform``), ``days``, ``gap_pixel_days``, ``invalid_pixels``,
-    ``outside_pixels``, ``months`` (area means in mm: p, eta, srf, dd, intercept, swf, snwpk),
-    ``balance`` (checked, failed, max_residual, not_checked), ``output_dir`` and ``files``.
+    ``output.dir`` as the CLI does, then indexes the NetCDF files back as the ``veget_daily``,
+    ``veget_monthly`` and ``veget_annual`` products (which must have been added to the index), as
+    the CLI does without ``--no-index``: afterwards ``Index.search`` and ``dc.find_datasets`` find
+    them. ``no_index=True`` skips that step, as ``--no-index`` does. ``defs`` is the product-defs
+    folder whose ``recognition/`` specs recognise the files (as ``--defs``; default
+    ``$ETLAKE_PRODUCT_DEFS``, else ``./product-defs``, else the one etlake was built from).
+
+    The summary holds ``period``, ``mode``, the grid (``crs``, ``shape``, ``transform``),
+    ``days``, ``gap_pixel_days``, ``invalid_pixels``, ``outside_pixels``, ``months`` (area means in
+    mm: p, eta, srf, dd, intercept, swf, snwpk), ``balance`` (checked, failed, max_residual,
+    not_checked), ``output_dir``, ``files`` and ``indexed``: None with ``no_index``, else the
+    indexing run's ``run`` id, ``counts`` (outcome → files: ``indexed``, ``unchanged``,
+    ``failed``, …), ``problems`` ((file, reason) pairs) and ``ok`` (nothing failed). A failed
+    file is also reported as a ``RuntimeWarning`` (the CLI exits 1 then).
 
     Raises ``InvalidInputError`` (with the CLI's message) for a bad configuration, a missing input
-    day or product, or a grid too large for the memory.
+    day or product, or a grid too large for the memory; ``EtlakeError`` when indexing cannot run
+    (e.g. no recognition specs in ``defs``).
     """
     from . import Index
 
@@ -425,6 +437,17 @@ def veget_run(
         memory, source = float(max_memory), "max_memory"
     else:
         memory, source = _available_mib(), "available on this machine"
-    return _etlake._veget_run(
-        index._index, text, obj, base, max_memory=memory, memory_source=source
+    summary = _etlake._veget_run(
+        index._index, text, obj, base, max_memory=memory, memory_source=source,
+        no_index=no_index, defs=None if defs is None else _os.fspath(defs),
     )
+    indexed = summary["indexed"]
+    if indexed is not None and not indexed["ok"]:
+        import warnings
+
+        failed = "; ".join(f"{o}: {r}" for o, r in indexed["problems"])
+        warnings.warn(
+            f"indexing the outputs: {indexed['counts'].get('failed', 0)} files failed ({failed})",
+            RuntimeWarning, stacklevel=2,
+        )
+    return summary

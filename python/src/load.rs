@@ -184,43 +184,108 @@ enum Typed {
     F64(Vec<f64>),
 }
 
-fn typed(dtype: &str, data: Vec<f64>) -> Result<Typed, Error> {
-    macro_rules! cast {
-        ($v:ident, $t:ty) => {
-            Typed::$v(data.into_iter().map(|x| x as $t).collect())
-        };
+impl Typed {
+    /// An empty buffer of `dtype` with room for `n` values.
+    fn with_capacity(dtype: &str, n: usize) -> Result<Self, Error> {
+        Ok(match dtype {
+            "uint8" => Typed::U8(Vec::with_capacity(n)),
+            "int8" => Typed::I8(Vec::with_capacity(n)),
+            "uint16" => Typed::U16(Vec::with_capacity(n)),
+            "int16" => Typed::I16(Vec::with_capacity(n)),
+            "uint32" => Typed::U32(Vec::with_capacity(n)),
+            "int32" => Typed::I32(Vec::with_capacity(n)),
+            "uint64" => Typed::U64(Vec::with_capacity(n)),
+            "int64" => Typed::I64(Vec::with_capacity(n)),
+            "float32" => Typed::F32(Vec::with_capacity(n)),
+            "float64" => Typed::F64(Vec::with_capacity(n)),
+            other => return Err(Error::Request(format!("unsupported dtype {other:?}"))),
+        })
     }
-    Ok(match dtype {
-        "uint8" => cast!(U8, u8),
-        "int8" => cast!(I8, i8),
-        "uint16" => cast!(U16, u16),
-        "int16" => cast!(I16, i16),
-        "uint32" => cast!(U32, u32),
-        "int32" => cast!(I32, i32),
-        "uint64" => cast!(U64, u64),
-        "int64" => cast!(I64, i64),
-        "float32" => cast!(F32, f32),
-        "float64" => Typed::F64(data),
-        other => return Err(Error::Request(format!("unsupported dtype {other:?}"))),
-    })
+
+    /// Appends `values` cast to the buffer's dtype (they hold values of that dtype: the engine
+    /// quantises what it reads).
+    fn extend(&mut self, values: &[f64]) {
+        macro_rules! cast {
+            ($v:ident, $t:ty) => {
+                $v.extend(values.iter().map(|&x| x as $t))
+            };
+        }
+        match self {
+            Typed::U8(v) => cast!(v, u8),
+            Typed::I8(v) => cast!(v, i8),
+            Typed::U16(v) => cast!(v, u16),
+            Typed::I16(v) => cast!(v, i16),
+            Typed::U32(v) => cast!(v, u32),
+            Typed::I32(v) => cast!(v, i32),
+            Typed::U64(v) => cast!(v, u64),
+            Typed::I64(v) => cast!(v, i64),
+            Typed::F32(v) => cast!(v, f32),
+            Typed::F64(v) => v.extend_from_slice(values),
+        }
+    }
+}
+
+/// Float64 values the engine holds at once while reading a plan: the plan is read a run of time
+/// steps at a time, each run cast into the measurements' own dtypes as it comes, so a load never
+/// holds a float64 copy of the whole result beside it.
+const RUN_VALUES: usize = 8 << 20;
+
+/// A plan read: the shape (time, y, x) and each measurement's values.
+type Read = ([usize; 3], Vec<(String, Typed)>);
+
+/// Reads `plan` into one buffer per measurement in its dtype.
+fn read_typed(plan: &PortablePlan) -> Result<Read, Error> {
+    let stager = stack::source::Stager::new()?;
+    let grid = plan.window_grid()?;
+    let [y0, y1, x0, x1] = plan
+        .window
+        .unwrap_or([0, plan.grid.height, 0, plan.grid.width]);
+    let (steps, pixels) = (plan.steps.len(), grid.width * grid.height);
+    let per_step = (pixels * plan.measurements.len()).max(1);
+    // At least the steps the engine warps in parallel at once, so that every thread has work.
+    let run = (RUN_VALUES / per_step)
+        .max(rayon::current_num_threads() * 4)
+        .min(steps.max(1));
+    let mut layers: Vec<(String, Typed)> = Vec::new();
+    let mut t0 = 0;
+    loop {
+        let t1 = (t0 + run).min(steps);
+        let part = if steps == 0 {
+            plan.read(&stager)?
+        } else {
+            plan.chunk((t0, t1), (y0, y1), (x0, x1))?.read(&stager)?
+        };
+        if layers.is_empty() {
+            layers = part
+                .layers
+                .iter()
+                .map(|l| {
+                    Ok((
+                        l.name.clone(),
+                        Typed::with_capacity(&l.dtype, steps * pixels)?,
+                    ))
+                })
+                .collect::<Result<_, Error>>()?;
+        }
+        for ((_, out), l) in layers.iter_mut().zip(&part.layers) {
+            out.extend(&l.data);
+        }
+        t0 = t1;
+        if t0 >= steps {
+            break;
+        }
+    }
+    Ok(([steps, grid.height, grid.width], layers))
 }
 
 /// Reads a plan's window (the whole grid for a plan from `load_plan`, the chunk's for a chunk plan):
-/// a list of (measurement, array (time, y, x) in the measurement's dtype).
+/// a list of (measurement, array (time, y, x) in the measurement's dtype). The arrays own the
+/// buffers the values were read into (no copy is made handing them to numpy).
 #[pyfunction]
 fn load_read(py: Python<'_>, plan: String) -> PyResult<Vec<(String, Py<PyAny>)>> {
     let (shape, layers) = run_model(py, || {
         configure_gdal()?;
-        let plan = parse(&plan)?;
-        let stager = stack::source::Stager::new()?;
-        let s = plan.read(&stager)?;
-        let shape = [s.times.len(), s.geobox.height, s.geobox.width];
-        let layers = s
-            .layers
-            .into_iter()
-            .map(|l| Ok((l.name, typed(&l.dtype, l.data)?)))
-            .collect::<Result<Vec<_>, Error>>()?;
-        Ok((shape, layers))
+        read_typed(&parse(&plan)?)
     })?;
     layers
         .into_iter()

@@ -8,7 +8,7 @@ use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The dynamic roles, in the kernel's order; `tavg` may be absent.
 const DYNAMIC: [&str; 6] = ["precipitation", "eto", "ndvi", "tmin", "tmax", "tavg"];
@@ -189,11 +189,14 @@ fn state_from(m: &HashMap<String, PyReadonlyArray1<'_, f64>>, n: usize) -> PyRes
     Ok(st)
 }
 
-/// `etlake veget run` without indexing the outputs back: the configuration as YAML/JSON `text`
-/// (errors name `object`; relative paths are relative to `base`), run on `index`. Returns the run
-/// summary as a dict.
+/// `etlake veget run`: the configuration as YAML/JSON `text` (errors name `object`; relative paths
+/// are relative to `base`), run on `index`, then (unless `no_index`) the outputs indexed back with
+/// the product-defs of `defs` (`indexer::outputs`, the CLI's step). Returns the run summary as a
+/// dict; `indexed` holds the indexing's account (None with `no_index`).
 #[pyfunction]
-#[pyo3(signature = (index, text, object, base, *, max_memory=None, memory_source=None))]
+#[pyo3(signature = (index, text, object, base, *, max_memory=None, memory_source=None,
+    no_index=false, defs=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn _veget_run<'py>(
     py: Python<'py>,
     index: &Index,
@@ -202,16 +205,36 @@ pub fn _veget_run<'py>(
     base: String,
     max_memory: Option<f64>,
     memory_source: Option<String>,
+    no_index: bool,
+    defs: Option<PathBuf>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let cfg = RunConfig::parse(&text, &object, Path::new(&base)).map_err(model_err)?;
     let whose = memory_source.unwrap_or_else(|| "max_memory".into());
-    let report = {
+    let (report, indexed) = {
         let outcome = run(py, || {
             let mut c = index.catalog.lock().unwrap_or_else(|p| p.into_inner());
             let memory = max_memory.map(|m| (m, whose.as_str()));
-            Ok(veget::run_from_index(&mut c, &cfg, memory, &|_, _| {}))
+            let report = match veget::run_from_index(&mut c, &cfg, memory, &|_, _| {}) {
+                Ok(r) => r,
+                Err(e) => return Ok(Err(Later::Model(e))),
+            };
+            if no_index {
+                return Ok(Ok((report, None)));
+            }
+            let defs = indexer::outputs::defs_dir(defs.as_deref());
+            let indexed = indexer::outputs::index_outputs(
+                &mut c,
+                &cfg.output.dir,
+                &indexer::outputs::VEGET_PRODUCTS,
+                defs,
+                &|_| {},
+            );
+            Ok(match indexed {
+                Ok(ir) => Ok((report, Some(ir))),
+                Err(e) => Err(Later::Index(e)),
+            })
         })?;
-        outcome.map_err(model_err)?
+        outcome.map_err(Later::into_py)?
     };
     let d = PyDict::new(py);
     let g = &report.geobox;
@@ -259,5 +282,35 @@ pub fn _veget_run<'py>(
         .map(|f| f.display().to_string())
         .collect();
     d.set_item("files", files)?;
+    match indexed {
+        None => d.set_item("indexed", py.None())?,
+        Some(ir) => {
+            let i = PyDict::new(py);
+            i.set_item("run", ir.run)?;
+            let counts = PyDict::new(py);
+            for (k, v) in &ir.counts {
+                counts.set_item(*k, *v)?;
+            }
+            i.set_item("counts", counts)?;
+            i.set_item("problems", ir.problems.clone())?;
+            i.set_item("ok", ir.ok())?;
+            d.set_item("indexed", i)?;
+        }
+    }
     Ok(d)
+}
+
+/// An error found with the GIL released, turned into an exception once it is held again.
+enum Later {
+    Model(model::Error),
+    Index(indexer::Error),
+}
+
+impl Later {
+    fn into_py(self) -> PyErr {
+        match self {
+            Later::Model(e) => model_err(e),
+            Later::Index(e) => EtlakeError::new_err(e.to_string()),
+        }
+    }
 }

@@ -26,7 +26,8 @@ from conftest import WORKSPACE, Lake, run_etlake
 START, END = dt.date(2019, 10, 1), dt.date(2019, 10, 8)
 DAYS = (END - START).days + 1
 BBOX = [-105.5, 39.0, -104.5, 40.0]
-PRODUCTS = ["chirps_v2_daily_p05", "gridmet_pet", "gridmet_pr", "gridmet_tmmn", "gridmet_tmmx", "soil_whc"]
+PRODUCTS = ["chirps_v2_daily_p05", "gridmet_pet", "gridmet_pr", "gridmet_tmmn", "gridmet_tmmx", "soil_whc",
+            "veget_daily", "veget_monthly", "veget_annual"]
 DAILY = ("etasw", "etasw5", "etc", "netet", "swi", "swf", "snwpk", "swe", "snowmelt", "rain",
          "intercept", "srf", "dd")
 CONSTANTS = {"ndvi": 0.55, "interception": 10.0, "water": 0.0}
@@ -184,9 +185,40 @@ def test_numpy_and_dask_equal_the_cli_run(veget_lake):
     xr.testing.assert_identical(second.state_swf, eager.state_swf)
 
 
+FIND_DATASETS = r"""
+import datacube
+dc = datacube.Datacube()
+for p in ("veget_daily", "veget_monthly", "veget_annual"):
+    for d in dc.find_datasets(product=p):
+        print(p, d.id, d.uri)
+"""
+
+
 def test_veget_run_is_the_cli_run(veget_lake, monkeypatch):
     monkeypatch.chdir(veget_lake.home)
-    summary = etlake.veget_run(config("py-out"), index=veget_lake.url)
+    index = etlake.Index(veget_lake.url)
+    defs = WORKSPACE / "product-defs"
+    # no_index, as --no-index: the outputs are written and nothing is indexed.
+    skipped = etlake.veget_run(config("py-out"), index=index, no_index=True, defs=defs)
+    assert skipped["indexed"] is None
+    assert index.search("veget_daily") == [] and veget_lake.python(FIND_DATASETS) == ""
+    # By default the outputs are indexed back, as the CLI does.
+    summary = etlake.veget_run(config("py-out"), index=index, defs=defs)
+    indexed = summary["indexed"]
+    # The daily, monthly and annual files; the state file and quicklooks are no product's.
+    assert indexed["ok"] and indexed["counts"] == {"indexed": DAYS + 2, "skipped": 3}, indexed
+    py_out = veget_lake.home / "py-out"
+    found = {p: index.search(p) for p in ("veget_daily", "veget_monthly", "veget_annual")}
+    assert [len(found[p]) for p in found] == [DAYS, 1, 1], found
+    daily = sorted(d.uris[0] for d in found["veget_daily"])
+    assert daily == sorted((py_out / "daily").resolve().as_uri() + f"/veget_daily_{day:%Y%m%d}.nc"
+                           for day in (START + dt.timedelta(days=i) for i in range(DAYS)))
+    ours = sorted(f"{p} {d.id} {d.uris[0]}" for p, ds in found.items() for d in ds)
+    assert sorted(veget_lake.python(FIND_DATASETS).splitlines()) == ours
+    # A run over unchanged files indexes nothing again, as the CLI's re-run.
+    again = etlake.veget_run(config("py-out"), index=index, defs=defs)
+    assert again["indexed"]["counts"] == {"unchanged": DAYS + 2, "skipped": 3}, again["indexed"]
+    assert len(index.search("veget_daily")) == DAYS
     printed = veget_lake.cli_printed
     assert f"{summary['days']} days on a {summary['shape'][1]}×{summary['shape'][0]} grid" in printed
     b = summary["balance"]
@@ -194,7 +226,6 @@ def test_veget_run_is_the_cli_run(veget_lake, monkeypatch):
     assert b["checked"] == 400 and summary["crs"] == "EPSG:4326"
     assert [m["month"] for m in summary["months"]] == ["2019-10"]
     assert f"{summary['months'][0]['eta']:7.1f}" in printed
-    py_out = veget_lake.home / "py-out"
     assert sorted(p.relative_to(py_out) for p in py_out.rglob("*.nc")) == sorted(
         p.relative_to(veget_lake.cli_out) for p in veget_lake.cli_out.rglob("*.nc"))
     assert len(summary["files"]) == 13 and all(py_out.as_posix() in f for f in summary["files"])

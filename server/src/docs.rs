@@ -1,12 +1,15 @@
 //! The JSON documents the API answers with — landing page, conformance, OpenAPI description,
 //! collections, items and item pages — with links built from the server's base URL.
-use crate::store::{CollectionRow, ItemRow};
+use crate::fields::Fields;
+use crate::store::{CollectionRow, ItemRow, Page};
 use serde_json::{json, Map, Value};
 
 /// GeoJSON media type.
 pub const GEOJSON: &str = "application/geo+json";
 /// JSON media type.
 pub const JSON: &str = "application/json";
+/// JSON Schema media type (queryables).
+pub const SCHEMA: &str = "application/schema+json";
 /// OpenAPI 3.0 JSON media type.
 pub const OPENAPI: &str = "application/vnd.oai.openapi+json;version=3.0";
 
@@ -19,7 +22,26 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "https://api.stacspec.org/v1.0.0/item-search#fields",
+    "https://api.stacspec.org/v1.0.0/item-search#sort",
+    "https://api.stacspec.org/v1.0.0-rc.2/item-search#filter",
+    "https://api.stacspec.org/v1.0.0-rc.2/ogcapi-features#filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-operators",
 ];
+
+/// The link relation of a queryables document.
+pub const QUERYABLES: &str = "http://www.opengis.net/def/rel/ogc/1.0/queryables";
 
 fn link(rel: &str, href: String, media: &str) -> Value {
     json!({"rel": rel, "href": href, "type": media})
@@ -34,6 +56,7 @@ pub fn landing(base: &str, collections: &[CollectionRow]) -> Value {
         link("service-doc", format!("{base}/api.html"), "text/html"),
         link("conformance", format!("{base}/conformance"), JSON),
         link("data", format!("{base}/collections"), JSON),
+        link(QUERYABLES, format!("{base}/queryables"), SCHEMA),
         json!({"rel": "search", "href": format!("{base}/search"), "type": GEOJSON, "method": "GET"}),
         json!({"rel": "search", "href": format!("{base}/search"), "type": GEOJSON, "method": "POST"}),
     ];
@@ -83,6 +106,7 @@ pub fn collection(base: &str, c: &CollectionRow) -> Value {
             link("root", format!("{base}/"), JSON),
             link("parent", format!("{base}/"), JSON),
             link("items", format!("{here}/items"), GEOJSON),
+            link(QUERYABLES, format!("{here}/queryables"), SCHEMA),
         ],
     })
 }
@@ -99,8 +123,9 @@ pub fn collections(base: &str, all: &[CollectionRow]) -> Value {
     })
 }
 
-/// A stored item as served: its `collection`, and self/parent/collection/root links.
-pub fn item(base: &str, row: &ItemRow) -> Result<Value, String> {
+/// A stored item as served: its `collection`, and self/parent/collection/root links; only the
+/// members `fields` asks for.
+pub fn item(base: &str, row: &ItemRow, fields: Option<&Fields>) -> Result<Value, String> {
     let mut v: Map<String, Value> = serde_json::from_str(&row.item)
         .map_err(|e| format!("stored item {} is not a JSON object: {e}", row.id))?;
     let coll = format!("{base}/collections/{}", row.collection);
@@ -114,28 +139,37 @@ pub fn item(base: &str, row: &ItemRow) -> Result<Value, String> {
             link("root", format!("{base}/"), JSON),
         ]),
     );
-    Ok(Value::Object(v))
+    Ok(Value::Object(match fields {
+        Some(f) => f.apply(v),
+        None => v,
+    }))
 }
 
 /// A page of items with its links (`next` given by the caller, already built for GET or POST).
 pub fn page(
     base: &str,
-    rows: &[ItemRow],
+    page: &Page,
+    fields: Option<&Fields>,
     self_link: Value,
     extra: Vec<Value>,
 ) -> Result<Value, String> {
-    let features: Vec<Value> = rows
+    let features: Vec<Value> = page
+        .rows
         .iter()
-        .map(|r| item(base, r))
+        .map(|r| item(base, r, fields))
         .collect::<Result<_, _>>()?;
     let mut links = vec![self_link, link("root", format!("{base}/"), JSON)];
     links.extend(extra);
-    Ok(json!({
+    let mut v = json!({
         "type": "FeatureCollection",
         "numberReturned": features.len(),
         "features": features,
         "links": links,
-    }))
+    });
+    if let Some(n) = page.matched {
+        v["numberMatched"] = n.into();
+    }
+    Ok(v)
 }
 
 /// The OpenAPI 3.0 description of the routes.
@@ -177,6 +211,31 @@ pub fn openapi(base: &str) -> Value {
             json!({"type": "string"}),
             "where the page starts (from a next link)"
         ),
+        q(
+            "filter",
+            json!({"type": "string"}),
+            "a CQL2 filter (see /queryables)"
+        ),
+        q(
+            "filter-lang",
+            json!({"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"}),
+            "the filter's language"
+        ),
+        q(
+            "sortby",
+            json!({"type": "string"}),
+            "sort keys, e.g. -datetime,+id (datetime, start_datetime, end_datetime, id, collection)"
+        ),
+        q(
+            "fields",
+            json!({"type": "string"}),
+            "members to include or (with -) exclude, e.g. id,-assets"
+        ),
+        q(
+            "count",
+            json!({"type": "string", "enum": ["exact", "estimate"]}),
+            "report numberMatched (exact: a count; estimate: the planner's)"
+        ),
     ]);
     let path_param = |name: &str| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}});
     json!({
@@ -191,8 +250,12 @@ pub fn openapi(base: &str) -> Value {
             "/collections/{collectionId}": {"get": {"summary": "a collection",
                 "parameters": [path_param("collectionId")], "responses": ok(JSON, "a collection")}},
             "/collections/{collectionId}/items": {"get": {"summary": "a collection's items",
-                "parameters": [path_param("collectionId"), search_params[2], search_params[4], search_params[5], search_params[6]],
+                "parameters": [path_param("collectionId"), search_params[2], search_params[4], search_params[5], search_params[6],
+                    search_params[7], search_params[8], search_params[9], search_params[10], search_params[11]],
                 "responses": ok(GEOJSON, "a page of items")}},
+            "/queryables": {"get": {"summary": "what filters may name", "responses": ok(SCHEMA, "JSON Schema")}},
+            "/collections/{collectionId}/queryables": {"get": {"summary": "what filters may name in a collection",
+                "parameters": [path_param("collectionId")], "responses": ok(SCHEMA, "JSON Schema")}},
             "/collections/{collectionId}/items/{featureId}": {"get": {"summary": "an item",
                 "parameters": [path_param("collectionId"), path_param("featureId")], "responses": ok(GEOJSON, "an item")}},
             "/search": {
@@ -213,6 +276,7 @@ pub fn service_doc(base: &str) -> String {
         "<!doctype html><html><head><title>etlake STAC API</title></head><body>\
          <h1>etlake STAC API</h1><p>OpenAPI 3.0 description: <a href=\"{base}/api\">{base}/api</a>. \
          Routes: / , /conformance, /collections, /collections/{{id}}, /collections/{{id}}/items, \
-         /collections/{{id}}/items/{{item}}, /search (GET and POST).</p></body></html>"
+         /collections/{{id}}/items/{{item}}, /queryables, /collections/{{id}}/queryables, /search (GET and \
+         POST).</p></body></html>"
     )
 }

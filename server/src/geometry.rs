@@ -1,6 +1,7 @@
 //! The `intersects` parameter: a GeoJSON geometry (any of the seven types) reduced to points,
-//! segments and polygon rings, its envelope for the SQL prefilter, and an exact test of whether it
-//! meets an item's lon/lat box (items' footprints are their boxes).
+//! segments and polygon rings, its envelope, and the SQL (values bound) of whether it meets an item's
+//! lon/lat box (items' footprints are their boxes), for `intersects` and CQL2 `S_INTERSECTS`.
+use crate::bind::Params;
 use crate::error::ApiError;
 use serde_json::Value;
 
@@ -120,69 +121,86 @@ impl Geometry {
         b
     }
 
-    /// Whether the geometry meets the closed box W,S,E,N (touching counts, as in GeoJSON/OGC).
-    pub fn intersects_box(&self, [w, s, e, n]: [f64; 4]) -> bool {
-        let inside = |[x, y]: &Pt| *x >= w && *x <= e && *y >= s && *y <= n;
-        if self.vertices().any(inside) {
-            return true;
-        }
-        let corners = [[w, s], [e, s], [e, n], [w, n]];
-        let edges: Vec<(Pt, Pt)> = (0..4).map(|i| (corners[i], corners[(i + 1) % 4])).collect();
-        let lines = self.lines.iter().chain(self.polygons.iter().flatten());
-        for l in lines {
-            for seg in l.windows(2) {
-                if edges
+    /// Whether it is a single point or an axis-aligned rectangle: then meeting a box is meeting
+    /// its envelope.
+    fn is_box(&self) -> bool {
+        match (
+            self.points.as_slice(),
+            self.lines.is_empty(),
+            self.polygons.as_slice(),
+        ) {
+            ([_], true, []) => true,
+            ([], true, [rings]) if rings.len() == 1 && rings[0].len() == 5 => {
+                let [w, s, e, n] = self.envelope();
+                rings[0]
                     .iter()
-                    .any(|&(a, b)| segments_meet(seg[0], seg[1], a, b))
-                {
-                    return true;
-                }
+                    .all(|[x, y]| (*x == w || *x == e) && (*y == s || *y == n))
+                    && rings[0]
+                        .windows(2)
+                        .all(|p| p[0][0] == p[1][0] || p[0][1] == p[1][1])
+            }
+            _ => false,
+        }
+    }
+
+    /// SQL: whether the geometry meets a closed box whose W,S,E,N are the SQL expressions `b`
+    /// (touching counts, as in GeoJSON/OGC). The envelopes must overlap; then a segment of the
+    /// geometry (a point is a segment of length 0) meets the box, or the box lies inside a polygon
+    /// and outside its holes. Postgres' geometric operators decide with a tolerance of 1e-6 degrees.
+    pub fn sql(&self, p: &mut Params, b: [&str; 4]) -> String {
+        let [w, s, e, n] = self.envelope();
+        let [bw, bs, be, bn] = b;
+        let envelope = format!(
+            "{be} >= {} AND {bw} <= {} AND {bn} >= {} AND {bs} <= {}",
+            p.bind(w, "float8"),
+            p.bind(e, "float8"),
+            p.bind(s, "float8"),
+            p.bind(n, "float8")
+        );
+        if self.is_box() {
+            return format!("({envelope})");
+        }
+        let mut seg: [Vec<f64>; 4] = Default::default();
+        let mut push = |a: &Pt, c: &Pt| {
+            for (v, x) in seg.iter_mut().zip([a[0], a[1], c[0], c[1]]) {
+                v.push(x);
+            }
+        };
+        for pt in &self.points {
+            push(pt, pt);
+        }
+        for l in self.lines.iter().chain(self.polygons.iter().flatten()) {
+            for w in l.windows(2) {
+                push(&w[0], &w[1]);
             }
         }
-        // No vertex inside and no edge crossing: the box is inside a polygon or apart from it.
-        self.polygons.iter().any(|rings| {
-            let c = corners[0];
-            contains(&rings[0], c) && !rings[1..].iter().any(|hole| contains(hole, c))
-        })
-    }
-}
-
-fn orient(a: Pt, b: Pt, c: Pt) -> f64 {
-    (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
-}
-
-fn on_segment(a: Pt, b: Pt, p: Pt) -> bool {
-    p[0] >= a[0].min(b[0])
-        && p[0] <= a[0].max(b[0])
-        && p[1] >= a[1].min(b[1])
-        && p[1] <= a[1].max(b[1])
-}
-
-/// Whether closed segments ab and cd share a point.
-fn segments_meet(a: Pt, b: Pt, c: Pt, d: Pt) -> bool {
-    let (d1, d2) = (orient(c, d, a), orient(c, d, b));
-    let (d3, d4) = (orient(a, b, c), orient(a, b, d));
-    if ((d1 > 0.0 && d2 < 0.0) || (d1 < 0.0 && d2 > 0.0))
-        && ((d3 > 0.0 && d4 < 0.0) || (d3 < 0.0 && d4 > 0.0))
-    {
-        return true;
-    }
-    (d1 == 0.0 && on_segment(c, d, a))
-        || (d2 == 0.0 && on_segment(c, d, b))
-        || (d3 == 0.0 && on_segment(a, b, c))
-        || (d4 == 0.0 && on_segment(a, b, d))
-}
-
-/// Even-odd point-in-ring test.
-fn contains(ring: &[Pt], [x, y]: Pt) -> bool {
-    let mut inside = false;
-    for w in ring.windows(2) {
-        let ([x0, y0], [x1, y1]) = (w[0], w[1]);
-        if (y0 > y) != (y1 > y) && x < x0 + (y - y0) * (x1 - x0) / (y1 - y0) {
-            inside = !inside;
+        let boxed = format!("box(point({bw}, {bs}), point({be}, {bn}))");
+        let [x0, y0, x1, y1] = seg.map(|v| p.bind(v, "float8[]"));
+        let mut exact = format!(
+            "EXISTS (SELECT 1 FROM unnest({x0}, {y0}, {x1}, {y1}) g(x0, y0, x1, y1)              WHERE lseg(point(g.x0, g.y0), point(g.x1, g.y1)) ?# {boxed})"
+        );
+        if !self.polygons.is_empty() {
+            let (mut rings, mut owner, mut hole) = (Vec::new(), Vec::new(), Vec::new());
+            for (i, poly) in self.polygons.iter().enumerate() {
+                for (j, ring) in poly.iter().enumerate() {
+                    let pts: Vec<String> = ring.iter().map(|[x, y]| format!("({x},{y})")).collect();
+                    rings.push(format!("({})", pts.join(",")));
+                    owner.push(i as i32);
+                    hole.push(j > 0);
+                }
+            }
+            let (r, o, h) = (
+                p.bind(rings, "text[]"),
+                p.bind(owner, "int4[]"),
+                p.bind(hole, "bool[]"),
+            );
+            let corner = format!("point({bw}, {bs})");
+            exact.push_str(&format!(
+                " OR EXISTS (SELECT 1 FROM unnest({r}, {o}, {h}) q(ring, poly, hole)                  WHERE NOT q.hole AND q.ring::polygon @> {corner} AND NOT EXISTS                  (SELECT 1 FROM unnest({r}, {o}, {h}) q2(ring, poly, hole)                  WHERE q2.hole AND q2.poly = q.poly AND q2.ring::polygon @> {corner}))"
+            ));
         }
+        format!("({envelope} AND ({exact}))")
     }
-    inside
 }
 
 #[cfg(test)]
@@ -191,29 +209,24 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn geometries_meet_boxes() {
-        let b = [0.0, 0.0, 1.0, 1.0];
+    fn geometries_parse_with_envelopes() {
         let g = |v: Value| Geometry::parse(&v).unwrap();
-        assert!(g(json!({"type": "Point", "coordinates": [1.0, 0.5]})).intersects_box(b));
-        assert!(!g(json!({"type": "Point", "coordinates": [1.5, 0.5]})).intersects_box(b));
-        // A line crossing the box with no vertex inside.
-        assert!(
-            g(json!({"type": "LineString", "coordinates": [[-1, 0.5], [2, 0.5]]}))
-                .intersects_box(b)
-        );
-        assert!(
-            !g(json!({"type": "LineString", "coordinates": [[-1, 2], [2, 3]]})).intersects_box(b)
-        );
-        // A polygon holding the whole box, and one with a hole holding it.
-        let big = json!([[-5, -5], [5, -5], [5, 5], [-5, 5], [-5, -5]]);
-        let hole = json!([[-2, -2], [2, -2], [2, 2], [-2, 2], [-2, -2]]);
-        assert!(g(json!({"type": "Polygon", "coordinates": [big]})).intersects_box(b));
-        assert!(!g(json!({"type": "Polygon", "coordinates": [big, hole]})).intersects_box(b));
         let gc = g(json!({"type": "GeometryCollection", "geometries": [
             {"type": "Point", "coordinates": [9, 9]},
             {"type": "MultiPoint", "coordinates": [[0.5, 0.5]]}]}));
-        assert!(gc.intersects_box(b));
         assert_eq!(gc.envelope(), [0.5, 0.5, 9.0, 9.0]);
+        assert!(!gc.is_box());
+        assert!(g(json!({"type": "Point", "coordinates": [1.0, 0.5]})).is_box());
+        let rect = json!([[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]);
+        assert!(g(json!({"type": "Polygon", "coordinates": [rect]})).is_box());
+        let tilted = json!([[0, 0], [1, 0.5], [1, 1], [0, 1], [0, 0]]);
+        assert!(!g(json!({"type": "Polygon", "coordinates": [tilted]})).is_box());
+        // The exact test binds every coordinate; the SQL holds none.
+        let mut p = Params::default();
+        let sql = g(json!({"type": "LineString", "coordinates": [[-1, 0.5], [2.25, 0.5]]}))
+            .sql(&mut p, ["w", "s", "e", "n"]);
+        assert!(!sql.contains("2.25") && sql.contains("?#"), "{sql}");
+        assert_eq!(p.len(), 8);
         for bad in [
             json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [0, 0]]]}),
             json!({"type": "Circle", "coordinates": [0, 0]}),

@@ -1,15 +1,22 @@
-//! `etlake serve`: a STAC API (core, collections, OGC API Features, item search) over the same ODC
+//! `etlake serve`: a STAC API (core, collections, OGC API Features, item search with CQL2 filter,
+//! sort and fields) over the same ODC
 //! index the indexer writes, serving the STAC items it stores in `etlake.stac_item`. Depends on
 //! catalog-schema only; the CLI is a thin subcommand over [`run`].
 #![deny(missing_docs)]
 
+mod bind;
 mod docs;
 mod error;
+mod fields;
+mod filter;
 mod geometry;
 mod params;
 mod pool;
+mod products;
 mod routes;
+mod sort;
 mod store;
+mod temporal;
 
 pub use error::ApiError;
 
@@ -64,6 +71,11 @@ fn router(state: Arc<routes::AppState>, o: &Options) -> Result<Router, String> {
         .route("/collections/{id}", get(routes::collection))
         .route("/collections/{id}/items", get(routes::items))
         .route("/collections/{id}/items/{item}", get(routes::item))
+        .route("/queryables", get(routes::queryables))
+        .route(
+            "/collections/{id}/queryables",
+            get(routes::collection_queryables),
+        )
         .route("/search", get(routes::search_get).post(routes::search_post))
         .fallback(routes::not_found)
         .with_state(state)
@@ -107,6 +119,15 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down: finishing requests under way");
+}
+
+/// The plan Postgres makes for the first page of a search given as a POST body (`EXPLAIN`), on a
+/// read-only connection to `url`: to see which indexes serve a filter.
+pub fn explain(url: &DbUrl, body: &serde_json::Value) -> Result<String, String> {
+    let (q, _) = params::from_body(body.to_string().as_bytes()).map_err(|e| e.description)?;
+    let pool = pool::Pool::open(url.clone(), 1, 60_000).map_err(|e| e.description)?;
+    pool.with(|c| store::explain(c, &q))
+        .map_err(|e| e.description)
 }
 
 /// Serves the index at `url` until SIGINT or SIGTERM (requests under way finish). Prints

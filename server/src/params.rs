@@ -1,8 +1,9 @@
 //! Item-search parameters as STAC API clients send them — a GET query string or a POST JSON body —
 //! checked and turned into one [`Search`]. Anything malformed is a 400 naming the parameter.
 use crate::error::ApiError;
+use crate::fields::Fields;
 use crate::geometry::Geometry;
-use base64::Engine;
+use crate::sort::{self, SortKey};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
@@ -12,7 +13,17 @@ pub const DEFAULT_LIMIT: usize = 10;
 pub const MAX_LIMIT: usize = 10_000;
 
 /// Parameters this server does not implement: refused with a 400 rather than silently ignored.
-const UNSUPPORTED: [&str; 6] = ["filter", "filter-lang", "sortby", "fields", "query", "q"];
+const UNSUPPORTED: [&str; 2] = ["query", "q"];
+
+/// How `numberMatched` is reported: only when asked (`count=exact` or `count=estimate`), since an
+/// exact count reads every match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// `SELECT count(*)` of the search.
+    Exact,
+    /// The planner's estimate of the rows (`EXPLAIN`), at the cost of planning only.
+    Estimate,
+}
 
 /// A time interval; None is an open end.
 pub type Interval = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
@@ -32,28 +43,16 @@ pub struct Search {
     pub datetime: Option<Interval>,
     /// Items per page (1..=MAX_LIMIT).
     pub limit: usize,
-    /// Where the page starts: after this (datetime, item id), in the server's order.
-    pub after: Option<(DateTime<Utc>, String)>,
-}
-
-/// Encodes the position after the last item of a page.
-pub fn token(datetime: DateTime<Utc>, id: &str) -> String {
-    let text = format!(
-        "{}|{id}",
-        datetime.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-    );
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
-}
-
-fn parse_token(t: &str) -> Result<(DateTime<Utc>, String), ApiError> {
-    let bad = || ApiError::bad_request(format!("token {t:?}: not a token this server made"));
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(t)
-        .map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (dt, id) = text.split_once('|').ok_or_else(bad)?;
-    let dt = DateTime::parse_from_rfc3339(dt).map_err(|_| bad())?;
-    Ok((dt.with_timezone(&Utc), id.to_string()))
+    /// Where the page starts: after the row with these sort-key values (a token's content).
+    pub after: Option<Vec<Value>>,
+    /// A CQL2 filter.
+    pub filter: Option<cql2::Expr>,
+    /// The order asked for (None: newest first).
+    pub sortby: Option<Vec<SortKey>>,
+    /// Which members of items to return.
+    pub fields: Option<Fields>,
+    /// Whether to report numberMatched, and how.
+    pub count: Option<Count>,
 }
 
 /// One RFC 3339 date-time, as STAC API requires (full date, time and offset; `t`/`z` in either case).
@@ -227,7 +226,55 @@ fn from_map(m: &Map<String, Value>, get: bool) -> Result<Search, ApiError> {
         let t = v
             .as_str()
             .ok_or_else(|| ApiError::bad_request(format!("token {v}: expected a string")))?;
-        s.after = Some(parse_token(t)?);
+        s.after = Some(sort::parse_token(t)?);
+    }
+    if let Some(v) = m.get("filter") {
+        let lang = match m.get("filter-lang") {
+            None => None,
+            Some(Value::String(l)) => Some(l.as_str()),
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "filter-lang {other}: expected cql2-text or cql2-json"
+                )))
+            }
+        };
+        s.filter = Some(crate::filter::parse(v, lang, get)?);
+    } else if let Some(l) = m.get("filter-lang") {
+        if !matches!(l.as_str(), Some("cql2-text" | "cql2-json")) {
+            return Err(ApiError::bad_request(format!(
+                "filter-lang {l}: expected cql2-text or cql2-json"
+            )));
+        }
+    }
+    if let Some(v) = m.get("filter-crs") {
+        if v.as_str() != Some("http://www.opengis.net/def/crs/OGC/1.3/CRS84") {
+            return Err(ApiError::bad_request(format!(
+                "filter-crs {v}: only http://www.opengis.net/def/crs/OGC/1.3/CRS84 (lon/lat) is supported"
+            )));
+        }
+    }
+    if let Some(v) = m.get("sortby") {
+        s.sortby = Some(match (v, get) {
+            (Value::String(t), true) => sort::parse_get(t)?,
+            (v, _) => sort::parse_post(v)?,
+        });
+    }
+    if let Some(v) = m.get("fields") {
+        s.fields = match (v, get) {
+            (Value::String(t), true) => Fields::parse_get(t),
+            (v, _) => Fields::parse_post(v)?,
+        };
+    }
+    if let Some(v) = m.get("count") {
+        s.count = Some(match v.as_str() {
+            Some("exact") => Count::Exact,
+            Some("estimate") => Count::Estimate,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                "count {v}: expected exact or estimate (numberMatched is reported only when asked)"
+            )))
+            }
+        });
     }
     Ok(s)
 }
@@ -318,9 +365,14 @@ mod tests {
         }
         let e = from_body(br#"{"bbox": "1,2,3,4"}"#).unwrap_err();
         assert!(e.description.starts_with("bbox"), "{e:?}");
-        let t = token(Utc::now(), "abc");
-        assert_eq!(q("token", &t).unwrap().after.unwrap().1, "abc");
+        let t = sort::token(r#"["2023-01-01T00:00:00+00:00","abc"]"#);
+        assert_eq!(q("token", &t).unwrap().after.unwrap()[1], "abc");
         assert!(q("token", "nope!").is_err());
-        assert!(q("filter", "id='x'").is_err());
+        assert!(q("filter", "id='x'").unwrap().filter.is_some());
+        assert!(q("filter-lang", "cql2-xml").is_err());
+        assert!(q("filter-crs", "EPSG:3857").is_err());
+        assert_eq!(q("count", "exact").unwrap().count, Some(Count::Exact));
+        assert!(q("count", "all").is_err());
+        assert!(q("query", "{}").is_err());
     }
 }

@@ -44,6 +44,22 @@ impl Pool {
         Ok(c)
     }
 
+    /// Runs `f` with a connection on this thread (outside the server's runtime).
+    pub fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Catalog) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut c = self
+            .idle
+            .lock()
+            .expect("pool lock")
+            .pop()
+            .ok_or_else(|| ApiError::internal("no connection open"))?;
+        let r = f(&mut c);
+        self.idle.lock().expect("pool lock").push(c);
+        r
+    }
+
     /// Runs `f` with a connection on a blocking thread. A connection that broke is dropped, and the
     /// next request opens a new one.
     pub async fn run<T, F>(self: &Arc<Self>, timeout_ms: u64, f: F) -> Result<T, ApiError>

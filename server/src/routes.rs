@@ -5,7 +5,7 @@ use crate::docs::{self, GEOJSON, JSON, OPENAPI};
 use crate::error::ApiError;
 use crate::params::{self, Search};
 use crate::pool::Pool;
-use crate::store;
+use crate::{products, sort, store};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
@@ -79,6 +79,30 @@ pub async fn collection(State(s): St, Path(id): Path<String>) -> Result<Response
     Ok(typed(JSON, docs::collection(&s.base, &c)))
 }
 
+/// `/queryables`: what filters may name in any collection.
+pub async fn queryables(State(s): St) -> Result<Response, ApiError> {
+    let all = run(&s, |c| products::load(c, None)).await?;
+    let url = format!("{}/queryables", s.base);
+    let v = products::queryables(&url, "etlake items (all collections)", &all);
+    Ok(typed(docs::SCHEMA, v))
+}
+
+/// `/collections/{id}/queryables`
+pub async fn collection_queryables(
+    State(s): St,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let name = vec![id.clone()];
+    let one = run(&s, move |c| {
+        store::require_collections(c, &name)?;
+        products::load(c, Some(&name))
+    })
+    .await?;
+    let url = format!("{}/collections/{id}/queryables", s.base);
+    let v = products::queryables(&url, &format!("items of {id}"), &one);
+    Ok(typed(docs::SCHEMA, v))
+}
+
 /// `/collections/{id}/items/{item}`
 pub async fn item(
     State(s): St,
@@ -95,7 +119,7 @@ pub async fn item(
             "item {id:?} of collection {collection:?}: not found"
         ))
     })?;
-    let v = docs::item(&s.base, &row).map_err(ApiError::internal)?;
+    let v = docs::item(&s.base, &row, None).map_err(ApiError::internal)?;
     Ok(typed(GEOJSON, v))
 }
 
@@ -122,16 +146,13 @@ fn get_url(path: &str, pairs: &[(String, String)], token: Option<&str>) -> Strin
     }
 }
 
-async fn run_search(
-    s: &AppState,
-    q: Search,
-) -> Result<(Vec<store::ItemRow>, Option<String>), ApiError> {
-    let (rows, more) = run(s, move |c| store::search(c, &q)).await?;
-    let next = match rows.last() {
-        Some(last) if more => Some(params::token(last.key, &last.id)),
+async fn run_search(s: &AppState, q: Search) -> Result<(store::Page, Option<String>), ApiError> {
+    let page = run(s, move |c| store::search(c, &q)).await?;
+    let next = match page.rows.last() {
+        Some(last) if page.more => Some(sort::token(&last.keys)),
         _ => None,
     };
-    Ok((rows, next))
+    Ok((page, next))
 }
 
 async fn get_page(
@@ -141,13 +162,15 @@ async fn get_page(
     pairs: Vec<(String, String)>,
     extra: Vec<Value>,
 ) -> Result<Response, ApiError> {
-    let (rows, next) = run_search(s, q).await?;
+    let fields = q.fields.clone();
+    let (page, next) = run_search(s, q).await?;
     let mut links = extra;
     if let Some(t) = next {
         links.push(json!({"rel": "next", "href": get_url(&path, &pairs, Some(&t)), "type": GEOJSON, "method": "GET"}));
     }
     let self_link = json!({"rel": "self", "href": get_url(&path, &pairs, None), "type": GEOJSON});
-    let v = docs::page(&s.base, &rows, self_link, links).map_err(ApiError::internal)?;
+    let v = docs::page(&s.base, &page, fields.as_ref(), self_link, links)
+        .map_err(ApiError::internal)?;
     Ok(typed(GEOJSON, v))
 }
 
@@ -184,7 +207,8 @@ pub async fn search_get(State(s): St, RawQuery(raw): RawQuery) -> Result<Respons
 /// `POST /search`: the next link repeats the body with the page's token.
 pub async fn search_post(State(s): St, body: Bytes) -> Result<Response, ApiError> {
     let (q, mut body) = params::from_body(&body)?;
-    let (rows, next) = run_search(&s, q).await?;
+    let fields = q.fields.clone();
+    let (page, next) = run_search(&s, q).await?;
     let href = format!("{}/search", s.base);
     let mut links = Vec::new();
     if let Some(t) = next {
@@ -195,7 +219,8 @@ pub async fn search_post(State(s): St, body: Bytes) -> Result<Response, ApiError
         );
     }
     let self_link = json!({"rel": "self", "href": href, "type": GEOJSON});
-    let v = docs::page(&s.base, &rows, self_link, links).map_err(ApiError::internal)?;
+    let v = docs::page(&s.base, &page, fields.as_ref(), self_link, links)
+        .map_err(ApiError::internal)?;
     Ok(typed(GEOJSON, v))
 }
 

@@ -1,19 +1,25 @@
 //! The SQL of the API: collections (one per product, extents computed by Postgres), items and item
-//! searches over `etlake.stac_item`, archived datasets left out, paged by keyset on (datetime, id)
-//! newest first. Every value a request gives is a bound parameter; no request text enters SQL.
+//! searches over `etlake.stac_item` joined to `agdc.dataset`, archived datasets left out, filtered
+//! (CQL2 too), sorted and paged by keyset on the sort keys then the id (newest first unless asked),
+//! and counted when asked. Every value a request gives is a bound parameter; no request text enters
+//! SQL.
+use crate::bind::Params;
 use crate::error::ApiError;
-use crate::params::Search;
+use crate::params::{Count, Search};
+use crate::{filter, products, sort};
 use catalog_schema::Catalog;
 use chrono::{DateTime, Utc};
-use postgres::types::ToSql;
 
-/// An item's sort key: its datetime, or its start when it has a range only.
-const KEY: &str = "coalesce(s.item#>>'{properties,datetime}', s.item#>>'{properties,start_datetime}')::timestamptz";
-const START: &str = "coalesce(s.item#>>'{properties,start_datetime}', s.item#>>'{properties,datetime}')::timestamptz";
-const END: &str =
+/// An item's datetime, or its start when it has a range only.
+pub const KEY: &str = "coalesce(s.item#>>'{properties,datetime}', s.item#>>'{properties,start_datetime}')::timestamptz";
+/// An item's start_datetime (its datetime when it has none).
+pub const START: &str = "coalesce(s.item#>>'{properties,start_datetime}', s.item#>>'{properties,datetime}')::timestamptz";
+/// An item's end_datetime (its datetime when it has none).
+pub const END: &str =
     "coalesce(s.item#>>'{properties,end_datetime}', s.item#>>'{properties,datetime}')::timestamptz";
 
-fn bbox_sql(i: usize) -> String {
+/// The SQL of an item's bbox member `i` (W, S, E, N).
+pub fn bbox_sql(i: usize) -> String {
     format!("(s.item#>>'{{bbox,{i}}}')::float8")
 }
 
@@ -94,16 +100,16 @@ pub struct ItemRow {
     pub collection: String,
     /// The stored item as JSON text.
     pub item: String,
-    /// Its sort key.
-    pub key: DateTime<Utc>,
     /// Its id.
     pub id: String,
+    /// Its sort-key values as a JSON array (what a token after it carries).
+    pub keys: String,
 }
 
 /// One item of a collection.
 pub fn item(c: &mut Catalog, collection: &str, id: &str) -> Result<Option<ItemRow>, ApiError> {
     let sql = format!(
-        "SELECT s.collection::text, s.item::text, {KEY}, s.item_id::text {FROM} \
+        "SELECT s.collection::text, s.item::text, s.item_id::text {FROM} \
          AND s.collection = $1 AND s.item_id = $2"
     );
     let st = c.prepared(&sql)?;
@@ -112,112 +118,176 @@ pub fn item(c: &mut Catalog, collection: &str, id: &str) -> Result<Option<ItemRo
         .map(|r| ItemRow {
             collection: r.get(0),
             item: r.get(1),
-            key: r.get(2),
-            id: r.get(3),
+            id: r.get(2),
+            keys: String::new(),
         }))
 }
 
-/// A page of a search: up to `limit` items in the server's order (datetime, then id, newest
-/// first), and whether more follow.
-pub fn search(c: &mut Catalog, q: &Search) -> Result<(Vec<ItemRow>, bool), ApiError> {
+/// A page of a search.
+pub struct Page {
+    /// Up to `limit` items in the search's order.
+    pub rows: Vec<ItemRow>,
+    /// Whether more follow.
+    pub more: bool,
+    /// numberMatched, when asked for.
+    pub matched: Option<u64>,
+}
+
+/// The `FROM … WHERE …` of a search (no paging) with its values bound into `p`.
+fn conditions(c: &mut Catalog, q: &Search, p: &mut Params) -> Result<String, ApiError> {
+    let mut sql = FROM.to_string();
+    if let Some(names) = &q.collections {
+        sql.push_str(&format!(
+            " AND s.collection = ANY({})",
+            p.bind(names.clone(), "text[]")
+        ));
+    }
+    if let Some(ids) = &q.ids {
+        sql.push_str(&format!(
+            " AND s.item_id = ANY({})",
+            p.bind(ids.clone(), "text[]")
+        ));
+    }
+    // A box: footprints that overlap it by more than an edge (as dc.find_datasets and `etlake
+    // search` decide); a geometry: footprints it meets (touching counts).
+    if let Some([w, s, e, n]) = q.bbox {
+        for (i, op, v) in [(0, "<", e), (2, ">", w), (1, "<", n), (3, ">", s)] {
+            sql.push_str(&format!(
+                " AND {} {op} {}",
+                bbox_sql(i),
+                p.bind(v, "float8")
+            ));
+        }
+    }
+    if let Some(g) = &q.intersects {
+        let b = [0, 1, 2, 3].map(bbox_sql);
+        sql.push_str(&format!(" AND {}", g.sql(p, [&b[0], &b[1], &b[2], &b[3]])));
+    }
+    if let Some((a, b)) = q.datetime {
+        let (pa, pb) = (p.bind(a, "timestamptz"), p.bind(b, "timestamptz"));
+        sql.push_str(&format!(
+            " AND tstzrange({START}, {END}, '[]') && tstzrange({pa}, {pb}, '[]')"
+        ));
+    }
+    // The same box and interval on the products' own lat/lon/time ranges: implied by the
+    // conditions above (items' boxes and times are their datasets'), and written as datacube writes
+    // them so the products' dix_ indexes can serve the search.
+    let area = q
+        .bbox
+        .or_else(|| q.intersects.as_ref().map(|g| g.envelope()));
+    let scope = if q.filter.is_some() || area.is_some() || q.datetime.is_some() {
+        products::load(c, q.collections.as_deref())?
+    } else {
+        Vec::new()
+    };
+    if area.is_some() || q.datetime.is_some() {
+        if let Some(r) = products::ranges_sql(&scope, area, q.datetime, p) {
+            sql.push_str(&format!(" AND {r}"));
+        }
+    }
+    if let Some(f) = &q.filter {
+        sql.push_str(&format!(" AND {}", filter::to_sql(f, &scope, p)?));
+    }
+    Ok(sql)
+}
+
+/// The search's order resolved (search fields per product, loaded only when sorted by one).
+fn order(c: &mut Catalog, q: &Search) -> Result<Vec<sort::Resolved>, ApiError> {
+    let order = sort::full(&q.sortby.clone().unwrap_or_else(sort::default_order));
+    let scope = if sort::needs_products(&order) {
+        products::load(c, q.collections.as_deref())?
+    } else {
+        Vec::new()
+    };
+    sort::resolve(&order, &scope)
+}
+
+/// A page of a search: up to `limit` items in its order, whether more follow, and numberMatched
+/// when asked for. Statements with a filter or sortby are prepared for the request only (their
+/// shapes are the client's); the others are kept per connection.
+pub fn search(c: &mut Catalog, q: &Search) -> Result<Page, ApiError> {
     if let Some(names) = &q.collections {
         require_collections(c, names)?;
     }
-    let mut sql = format!(
-        "SELECT s.collection::text, s.item::text, {KEY} AS k, s.item_id::text, {}, {}, {}, {} {FROM}",
-        bbox_sql(0),
-        bbox_sql(1),
-        bbox_sql(2),
-        bbox_sql(3)
+    let mut p = Params::default();
+    let mut sql = conditions(c, q, &mut p)?;
+    let matched = match q.count {
+        None => None,
+        Some(how) => Some(count(c, how, &sql, &p)?),
+    };
+    let order = order(c, q)?;
+    if let Some(values) = &q.after {
+        sql.push_str(&format!(" AND {}", sort::after(&order, values, &mut p)?));
+    }
+    let limit = p.bind((q.limit + 1) as i64, "int8");
+    let sql = format!(
+        "SELECT s.collection::text, s.item::text, s.item_id::text, {} {sql} {} LIMIT {limit}",
+        sort::values_sql(&order),
+        sort::order_by(&order)
     );
-    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-    let bind = |params: &mut Vec<Box<dyn ToSql + Sync + Send>>, v: Box<dyn ToSql + Sync + Send>| {
-        params.push(v);
-        format!("${}", params.len())
-    };
-    if let Some(names) = &q.collections {
-        let p = bind(&mut params, Box::new(names.clone()));
-        sql.push_str(&format!(" AND s.collection = ANY({p})"));
-    }
-    if let Some(ids) = &q.ids {
-        let p = bind(&mut params, Box::new(ids.clone()));
-        sql.push_str(&format!(" AND s.item_id = ANY({p})"));
-    }
-    // A box: footprints that overlap it by more than an edge (as dc.find_datasets and `etlake
-    // search` decide); a geometry: its envelope here (edges included), the exact test below.
-    let boxes = match (&q.bbox, &q.intersects) {
-        (Some(b), _) => Some((*b, "<", ">")),
-        (None, Some(g)) => Some((g.envelope(), "<=", ">=")),
-        _ => None,
-    };
-    if let Some(([w, s, e, n], lt, gt)) = boxes {
-        for (i, op, v) in [(0, lt, e), (2, gt, w), (1, lt, n), (3, gt, s)] {
-            let p = bind(&mut params, Box::new(v));
-            sql.push_str(&format!(" AND {} {op} {p}", bbox_sql(i)));
-        }
-    }
-    if let Some((a, b)) = q.datetime {
-        let (pa, pb) = (
-            bind(&mut params, Box::new(a)),
-            bind(&mut params, Box::new(b)),
-        );
-        sql.push_str(&format!(
-            " AND tstzrange({START}, {END}, '[]') && tstzrange({pa}::timestamptz, {pb}::timestamptz, '[]')"
-        ));
-    }
-    let (k, id, n) = (params.len() + 1, params.len() + 2, params.len() + 3);
-    sql.push_str(&format!(
-        " AND (${k}::timestamptz IS NULL OR ({KEY}, s.item_id::text) < (${k}, ${id})) \
-         ORDER BY k DESC, s.item_id DESC LIMIT ${n}"
-    ));
-    let st = c.prepared(&sql)?;
-    let want = q.limit + 1;
-    // Without a geometry every row found counts; with one, rows are read in chunks until a page and
-    // one more match, or the rows run out.
-    let chunk = if q.intersects.is_some() {
-        want.max(200)
+    let st = if q.filter.is_some() || q.sortby.is_some() {
+        c.client().prepare(&sql)?
     } else {
-        want
+        c.prepared(&sql)?
     };
-    let mut after: (Option<DateTime<Utc>>, Option<String>) = q
-        .after
-        .clone()
-        .map_or((None, None), |(k, id)| (Some(k), Some(id)));
-    let mut out = Vec::new();
-    loop {
-        let mut refs: Vec<&(dyn ToSql + Sync)> = params
-            .iter()
-            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-            .collect();
-        let n = chunk as i64;
-        refs.extend([&after.0 as &(dyn ToSql + Sync), &after.1, &n]);
-        let rows = c.client().query(&st, &refs)?;
-        let full = rows.len() == chunk;
-        for r in &rows {
-            let key: DateTime<Utc> = r.get(2);
-            let id: String = r.get(3);
-            after = (Some(key), Some(id.clone()));
-            let bbox: [Option<f64>; 4] = [r.get(4), r.get(5), r.get(6), r.get(7)];
-            if let (Some(g), [Some(w), Some(s), Some(e), Some(n)]) = (&q.intersects, bbox) {
-                if !g.intersects_box([w, s, e, n]) {
-                    continue;
-                }
-            }
-            out.push(ItemRow {
-                collection: r.get(0),
-                item: r.get(1),
-                key,
-                id,
-            });
-            if out.len() == want {
-                break;
-            }
+    let mut rows: Vec<ItemRow> = c
+        .client()
+        .query(&st, &p.refs())?
+        .iter()
+        .map(|r| ItemRow {
+            collection: r.get(0),
+            item: r.get(1),
+            id: r.get(2),
+            keys: r.get(3),
+        })
+        .collect();
+    let more = rows.len() > q.limit;
+    rows.truncate(q.limit);
+    Ok(Page {
+        rows,
+        more,
+        matched,
+    })
+}
+
+/// numberMatched: a count of the rows, or the planner's estimate.
+fn count(c: &mut Catalog, how: Count, from: &str, p: &Params) -> Result<u64, ApiError> {
+    match how {
+        Count::Exact => {
+            let n: i64 = c
+                .client()
+                .query_one(&format!("SELECT count(*) {from}"), &p.refs())?
+                .get(0);
+            Ok(n as u64)
         }
-        if out.len() == want || !full {
-            break;
+        Count::Estimate => {
+            let plan: serde_json::Value = c
+                .client()
+                .query_one(&format!("EXPLAIN (FORMAT JSON) SELECT 1 {from}"), &p.refs())?
+                .get(0);
+            Ok(plan[0]["Plan"]["Plan Rows"]
+                .as_f64()
+                .unwrap_or(0.0)
+                .max(0.0) as u64)
         }
     }
-    let more = out.len() > q.limit;
-    out.truncate(q.limit);
-    Ok((out, more))
+}
+
+/// The plan Postgres makes for a search's page query (`EXPLAIN`), to show which indexes serve it.
+pub fn explain(c: &mut Catalog, q: &Search) -> Result<String, ApiError> {
+    let mut p = Params::default();
+    let sql = conditions(c, q, &mut p)?;
+    let order = order(c, q)?;
+    let limit = p.bind((q.limit + 1) as i64, "int8");
+    let sql = format!(
+        "EXPLAIN SELECT s.collection::text, s.item::text, s.item_id::text, {} {sql} {} LIMIT {limit}",
+        sort::values_sql(&order),
+        sort::order_by(&order)
+    );
+    let rows = c.client().query(&sql, &p.refs())?;
+    Ok(rows
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect::<Vec<_>>()
+        .join("\n"))
 }

@@ -447,3 +447,66 @@ pub fn cluster_with_products() -> Cluster {
 pub fn cluster_with_bench_product() -> Cluster {
     cluster_with(&[reference("bench-ls8_c2l2_sr.odc-product.yaml")])
 }
+
+/// `etlake serve` on a loopback port of its choosing, stopped with SIGTERM by `stop` (killed when dropped).
+pub struct StacServer {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl StacServer {
+    pub fn start(url: &DbUrl) -> StacServer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_etlake"))
+            .arg("--db")
+            .arg(url.python_url())
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let base = line
+            .strip_prefix("listening on ")
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        StacServer { child, base }
+    }
+
+    /// SIGTERM; returns whether it exited successfully.
+    pub fn stop(&mut self) -> bool {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        self.child.wait().unwrap().success()
+    }
+}
+
+impl Drop for StacServer {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The venv with stac-api-validator and pystac-client (scripts/setup-deps.sh --python makes it).
+pub fn stac_venv() -> PathBuf {
+    let v = std::env::var("ETLAKE_STAC_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace().join(".venv-stac"));
+    assert!(
+        v.join("bin/stac-api-validator").is_file(),
+        "stac-api-validator is missing at {} — run scripts/setup-deps.sh --python",
+        v.display()
+    );
+    v
+}

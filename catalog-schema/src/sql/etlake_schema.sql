@@ -1,5 +1,6 @@
 -- etlake's own schema, beside agdc (Python never reads or changes it). Owned by agdc_admin.
--- Version 1. Later versions add statements guarded by etlake.schema_version.
+-- Version 2 (the tables of version 1; version 2 rewrote the STAC items, see stac_upgrade.rs).
+-- Later versions add statements guarded by etlake.schema_version.
 CREATE SCHEMA IF NOT EXISTS etlake;
 
 CREATE TABLE IF NOT EXISTS etlake.schema_version (

@@ -67,6 +67,12 @@ pub fn write_netcdf(path: &Path, stack: &Stack) -> Result<()> {
 /// written as it is assembled.
 pub struct NetcdfStack {
     layout: netcdf3::Layout,
+    shape: Shape,
+}
+
+/// Where a stack's layers go in its file.
+#[derive(Debug, Clone)]
+struct Shape {
     path: String,
     /// (variable index, stored kind) of each layer.
     layers: Vec<(usize, &'static str)>,
@@ -74,16 +80,13 @@ pub struct NetcdfStack {
     height: usize,
 }
 
-impl NetcdfStack {
-    /// Creates the file for `stack`'s grid, time steps, sources and layers (their values are not read)
-    /// and writes the coordinates.
-    pub fn create(path: &Path, stack: &Stack) -> Result<NetcdfStack> {
-        create(path, stack)
-    }
-
-    /// Writes rows `row0 .. row0 + band height` of every layer from `band`: the same time steps and
-    /// layers as the file, on the rows of its grid that start at `row0`.
-    pub fn write_rows(&self, band: &Stack, row0: usize) -> Result<()> {
+impl Shape {
+    fn write_rows(
+        &self,
+        band: &Stack,
+        row0: usize,
+        write: &dyn Fn(usize, usize, &Data) -> std::io::Result<()>,
+    ) -> Result<()> {
         let (w, rows) = (band.geobox.width, band.geobox.height);
         if w != self.width || row0 + rows > self.height || band.layers.len() != self.layers.len() {
             return Err(Error::Write {
@@ -98,21 +101,100 @@ impl NetcdfStack {
         for (layer, &(var, kind)) in band.layers.iter().zip(&self.layers) {
             for t in 0..band.times.len() {
                 let at = (t * self.height + row0) * w;
-                self.layout
-                    .write_at(var, at, &data(kind, layer.step(t, pixels)))
-                    .map_err(|e| Error::Write {
-                        path: self.path.clone(),
-                        message: e.to_string(),
-                    })?;
+                write(var, at, &data(kind, layer.step(t, pixels))).map_err(|e| Error::Write {
+                    path: self.path.clone(),
+                    message: e.to_string(),
+                })?;
             }
         }
         Ok(())
+    }
+}
+
+/// A CF NetCDF file on disk that bands of rows are written into in place, by this run or by others
+/// (tiles of one model run): made sure of once ([`NetcdfPlaced::ensure`]), then opened per write.
+#[derive(Debug, Clone)]
+pub struct NetcdfPlaced {
+    placement: netcdf3::Placement,
+    shape: Shape,
+    path: std::path::PathBuf,
+}
+
+impl NetcdfPlaced {
+    /// The file for `stack`'s grid, time steps, sources and layers (values not read): created sized
+    /// for its data, or kept when it is already there with this header; coordinates written.
+    pub fn ensure(path: &Path, stack: &Stack) -> Result<NetcdfPlaced> {
+        let fail = |m: String| Error::Write {
+            path: path.display().to_string(),
+            message: m,
+        };
+        let cf = describe(stack).map_err(fail)?;
+        let (vars, layers) = variables(&cf);
+        let dims: Vec<(&str, usize)> = cf.dims.iter().map(|(n, l)| (n.as_str(), *l)).collect();
+        let placement = netcdf3::place(&dims, &cf.globals, &vars);
+        let kept = placement.ensure(path).map_err(|e| fail(e.to_string()))?;
+        if !kept {
+            let file = placement.open(path).map_err(|e| fail(e.to_string()))?;
+            for (i, (_, v)) in cf.coords.iter().enumerate() {
+                placement
+                    .write_at(&file, i, 0, v)
+                    .map_err(|e| fail(e.to_string()))?;
+            }
+        }
+        Ok(NetcdfPlaced {
+            placement,
+            shape: Shape {
+                path: path.display().to_string(),
+                layers,
+                width: stack.geobox.width,
+                height: stack.geobox.height,
+            },
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes the rows of `band` (the file's steps and layers) from grid row `row0` on and, with
+    /// `durable`, flushes them to disk before returning.
+    pub fn write_rows(&self, band: &Stack, row0: usize, durable: bool) -> Result<()> {
+        let fail = |e: std::io::Error| Error::Write {
+            path: self.shape.path.clone(),
+            message: e.to_string(),
+        };
+        let file = self.placement.open(&self.path).map_err(fail)?;
+        self.shape.write_rows(band, row0, &|var, at, data| {
+            self.placement.write_at(&file, var, at, data)
+        })?;
+        if durable {
+            file.sync_data().map_err(fail)?;
+        }
+        Ok(())
+    }
+}
+
+impl NetcdfStack {
+    /// Creates the file for `stack`'s grid, time steps, sources and layers (their values are not read)
+    /// and writes the coordinates.
+    pub fn create(path: &Path, stack: &Stack) -> Result<NetcdfStack> {
+        create(path, stack)
+    }
+
+    /// Writes rows `row0 .. row0 + band height` of every layer from `band`: the same time steps and
+    /// layers as the file, on the rows of its grid that start at `row0`.
+    pub fn write_rows(&self, band: &Stack, row0: usize) -> Result<()> {
+        self.shape.write_rows(band, row0, &|var, at, data| {
+            self.layout.write_at(var, at, data)
+        })
     }
 
     /// Flushes the file.
     pub fn finish(self) -> Result<()> {
         self.layout.finish().map_err(|e| Error::Write {
-            path: self.path,
+            path: self.shape.path,
             message: e.to_string(),
         })
     }
@@ -309,18 +391,24 @@ pub(super) fn describe(stack: &Stack) -> std::result::Result<Cf, String> {
     })
 }
 
-fn create(path: &Path, stack: &Stack) -> Result<NetcdfStack> {
-    let fail = |m: String| Error::Write {
-        path: path.display().to_string(),
-        message: m,
-    };
-    let cf = describe(stack).map_err(fail)?;
+/// The file's variables (coordinates, then layers) and (variable index, stored kind) of each layer.
+fn variables(cf: &Cf) -> (Vec<VarDef>, Vec<(usize, &'static str)>) {
     let mut vars: Vec<VarDef> = cf.coords.iter().map(|(v, _)| v.clone()).collect();
     let mut layers = Vec::new();
     for (v, dtype) in &cf.layers {
         layers.push((vars.len(), storage(dtype).0));
         vars.push(v.clone());
     }
+    (vars, layers)
+}
+
+fn create(path: &Path, stack: &Stack) -> Result<NetcdfStack> {
+    let fail = |m: String| Error::Write {
+        path: path.display().to_string(),
+        message: m,
+    };
+    let cf = describe(stack).map_err(fail)?;
+    let (vars, layers) = variables(&cf);
     let dims: Vec<(&str, usize)> = cf.dims.iter().map(|(n, l)| (n.as_str(), *l)).collect();
     let layout =
         netcdf3::create(path, &dims, &cf.globals, &vars).map_err(|e| fail(e.to_string()))?;
@@ -329,10 +417,12 @@ fn create(path: &Path, stack: &Stack) -> Result<NetcdfStack> {
     }
     Ok(NetcdfStack {
         layout,
-        path: path.display().to_string(),
-        layers,
-        width: stack.geobox.width,
-        height: stack.geobox.height,
+        shape: Shape {
+            path: path.display().to_string(),
+            layers,
+            width: stack.geobox.width,
+            height: stack.geobox.height,
+        },
     })
 }
 

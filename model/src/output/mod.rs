@@ -8,7 +8,7 @@ pub mod netcdf3;
 mod quicklook;
 mod zarr;
 
-pub use cf::{write_netcdf, NetcdfStack};
+pub use cf::{write_netcdf, NetcdfPlaced, NetcdfStack};
 pub use cog::{cogs_from_netcdf, write_cogs};
 pub use quicklook::{write_png, Palette};
 pub use zarr::{is_zarr, write_zarr, ZarrStack};

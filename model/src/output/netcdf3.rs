@@ -132,17 +132,27 @@ pub struct VarDef {
     pub kind: Kind,
 }
 
-/// A created file: its variables' places, so data can be written in any order, in pieces.
-pub struct Layout {
-    file: std::fs::File,
+/// Where each variable's data lies in a file of a given header: enough to write any part of any
+/// variable into the file, by whichever process opens it (tiles written in place by several runs).
+#[derive(Debug, Clone)]
+pub struct Placement {
+    header: Vec<u8>,
+    size: u64,
     offsets: Vec<u64>,
     kinds: Vec<Kind>,
     lens: Vec<usize>,
 }
 
-impl Layout {
-    /// Writes `data` into variable `var` from element `at` on (row-major over its dimensions).
-    pub fn write_at(&self, var: usize, at: usize, data: &Data) -> std::io::Result<()> {
+impl Placement {
+    /// Writes `data` into variable `var` of `file` (a file with this header) from element `at` on
+    /// (row-major over its dimensions).
+    pub fn write_at(
+        &self,
+        file: &std::fs::File,
+        var: usize,
+        at: usize,
+        data: &Data,
+    ) -> std::io::Result<()> {
         use std::os::unix::fs::FileExt;
         let bad = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
         if data.kind() != self.kinds[var] {
@@ -156,7 +166,65 @@ impl Layout {
             )));
         }
         let offset = self.offsets[var] + (at * self.kinds[var].size()) as u64;
-        self.file.write_all_at(&data.to_be_bytes(), offset)
+        file.write_all_at(&data.to_be_bytes(), offset)
+    }
+
+    /// Creates the file at `path` sized for all its data (zeros until written), or keeps the file
+    /// already there when it has this header and size, so that several runs may each make sure of
+    /// it without erasing what another wrote (a file another run is creating is waited for; a
+    /// complete file of another header is replaced). Returns whether the file was kept.
+    pub fn ensure(&self, path: &Path) -> std::io::Result<bool> {
+        use std::io::Read;
+        for _ in 0..100 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+            {
+                Ok(mut file) => {
+                    file.write_all(&self.header)?;
+                    file.set_len(self.size)?;
+                    return Ok(false);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+            let mut f = std::fs::File::open(path)?;
+            let len = f.metadata()?.len();
+            let mut head = vec![0u8; self.header.len()];
+            let headed = f.read_exact(&mut head).is_ok();
+            if headed && head == self.header && len == self.size {
+                return Ok(true);
+            }
+            if headed && head != self.header {
+                // Another header: a file of an earlier run with another configuration.
+                break;
+            }
+            // Being created by another run.
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let mut file = std::fs::File::create(path)?;
+        file.write_all(&self.header)?;
+        file.set_len(self.size)?;
+        Ok(false)
+    }
+
+    /// Opens a file with this header for writing (it must exist: see [`Placement::ensure`]).
+    pub fn open(&self, path: &Path) -> std::io::Result<std::fs::File> {
+        std::fs::OpenOptions::new().write(true).open(path)
+    }
+}
+
+/// A created file: its variables' places, so data can be written in any order, in pieces.
+pub struct Layout {
+    file: std::fs::File,
+    placement: Placement,
+}
+
+impl Layout {
+    /// Writes `data` into variable `var` from element `at` on (row-major over its dimensions).
+    pub fn write_at(&self, var: usize, at: usize, data: &Data) -> std::io::Result<()> {
+        self.placement.write_at(&self.file, var, at, data)
     }
 
     /// Flushes the file to disk.
@@ -201,14 +269,9 @@ fn attrs(v: &mut Vec<u8>, list: &[(String, Attr)]) {
     }
 }
 
-/// Creates a NetCDF-3 (64-bit offset) file with the given dimensions (name, length), global
-/// attributes and variables, sized for all their data (zeros until written through the [`Layout`]).
-pub fn create(
-    path: &Path,
-    dims: &[(&str, usize)],
-    globals: &[(String, Attr)],
-    vars: &[VarDef],
-) -> std::io::Result<Layout> {
+/// The header and data places of a NetCDF-3 (64-bit offset) file with the given dimensions (name,
+/// length), global attributes and variables.
+pub fn place(dims: &[(&str, usize)], globals: &[(String, Attr)], vars: &[VarDef]) -> Placement {
     let lens: Vec<usize> = vars
         .iter()
         .map(|v| v.dims.iter().map(|&d| dims[d].1).product())
@@ -253,15 +316,28 @@ pub fn create(
         offsets.push(at);
         at += stored(i);
     }
-    let mut file = std::fs::File::create(path)?;
-    file.write_all(&header(&offsets))?;
-    file.set_len(at)?;
-    Ok(Layout {
-        file,
+    Placement {
+        header: header(&offsets),
+        size: at,
         offsets,
         kinds: vars.iter().map(|v| v.kind).collect(),
         lens,
-    })
+    }
+}
+
+/// Creates a NetCDF-3 (64-bit offset) file with the given dimensions (name, length), global
+/// attributes and variables, sized for all their data (zeros until written through the [`Layout`]).
+pub fn create(
+    path: &Path,
+    dims: &[(&str, usize)],
+    globals: &[(String, Attr)],
+    vars: &[VarDef],
+) -> std::io::Result<Layout> {
+    let placement = place(dims, globals, vars);
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(&placement.header)?;
+    file.set_len(placement.size)?;
+    Ok(Layout { file, placement })
 }
 
 /// Writes a NetCDF-3 (64-bit offset) file with the given dimensions (name, length), global attributes

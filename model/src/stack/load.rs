@@ -1,5 +1,6 @@
 //! `dc.load` in Rust: find a product's datasets in the index, group them by time or solar day, warp
 //! every measurement of every dataset onto the GeoBox in parallel, and fuse each group first-valid.
+use super::files::{OpenFiles, Opened};
 use super::physical::{unpack, Packing};
 use super::source::{self, Stager};
 use super::warp::{warp, Resampling, SourceBand};
@@ -196,6 +197,14 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
     }
+
+    /// The ids of the datasets the plan reads, step by step (what a run's inputs are made of).
+    pub fn dataset_ids(&self) -> Vec<uuid::Uuid> {
+        self.groups
+            .iter()
+            .flat_map(|(_, g)| g.iter().map(|p| p.found.id))
+            .collect()
+    }
 }
 
 /// Finds the request's datasets and groups them into time steps.
@@ -334,6 +343,16 @@ fn warp_layers(
         .collect();
     // Work in chunks of groups so memory holds at most a chunk of warped slices at once.
     let chunk = rayon::current_num_threads().max(1) * 4;
+    // Files stay open for the next dataset of the same file: for this load, or for the stager's
+    // whole life when it keeps them (a model run reading the same files for every tile and month).
+    let own;
+    let files = match stager.open_files() {
+        Some(kept) => kept,
+        None => {
+            own = OpenFiles::new(chunk);
+            &own
+        }
+    };
     for (c, part) in groups.chunks(chunk).enumerate() {
         let tasks: Vec<(usize, &Placed)> = part
             .iter()
@@ -342,7 +361,12 @@ fn warp_layers(
             .collect();
         let warped: Vec<Result<(usize, Vec<Vec<f64>>)>> = tasks
             .par_iter()
-            .map(|(step, p)| Ok((*step, read_dataset(req, geobox, ms, &p.found, stager)?)))
+            .map(|(step, p)| {
+                Ok((
+                    *step,
+                    read_dataset(req, geobox, ms, &p.found, stager, files)?,
+                ))
+            })
             .collect();
         for w in warped {
             let (step, per_m) = w?;
@@ -358,19 +382,6 @@ fn warp_layers(
         }
     }
     Ok(layers)
-}
-
-/// An opened file and, when the document had to georeference it, the VRT over it (dropped first:
-/// the VRT reads through the file's handle).
-struct Opened {
-    vrt: Option<gdal::Dataset>,
-    file: gdal::Dataset,
-}
-
-impl Opened {
-    fn dataset(&self) -> &gdal::Dataset {
-        self.vrt.as_ref().unwrap_or(&self.file)
-    }
 }
 
 /// A file without a CRS (IMERG's NetCDF) is read on the dataset document's grid and CRS, through a
@@ -445,20 +456,38 @@ fn constant_over_footprint(
         .collect())
 }
 
-/// Warps every requested measurement of one dataset (one GDAL dataset per file, opened by this worker).
+/// Warps every requested measurement of one dataset (one GDAL dataset per file, used by this worker
+/// alone: taken from `files` or opened, and put back there after).
 fn read_dataset(
     req: &LoadRequest,
     geobox: &GeoBox,
     ms: &[Measurement],
     found: &Found,
     stager: &Stager,
+    files: &OpenFiles,
+) -> Result<Vec<Vec<f64>>> {
+    let mut opened: HashMap<String, Opened> = HashMap::new();
+    let out = read_measurements(req, geobox, ms, found, stager, files, &mut opened);
+    for (path, o) in opened {
+        files.put(path, o);
+    }
+    out
+}
+
+fn read_measurements(
+    req: &LoadRequest,
+    geobox: &GeoBox,
+    ms: &[Measurement],
+    found: &Found,
+    stager: &Stager,
+    files: &OpenFiles,
+    opened: &mut HashMap<String, Opened>,
 ) -> Result<Vec<Vec<f64>>> {
     let location = found.uris.first().ok_or_else(|| Error::Read {
         object: format!("dataset {}", found.id),
         message: "has no active location".into(),
     })?;
     let crs = found.metadata()["crs"].as_str();
-    let mut opened: HashMap<String, Opened> = HashMap::new();
     let mut out = Vec::with_capacity(ms.len());
     for m in ms {
         let doc = found.metadata();
@@ -486,6 +515,11 @@ fn read_dataset(
             "dataset {} measurement {} ({path} band {})",
             found.id, m.name, b.band
         );
+        if !opened.contains_key(&path) {
+            if let Some(o) = files.take(&path) {
+                opened.insert(path.clone(), o);
+            }
+        }
         if !opened.contains_key(&path) {
             lake_gdal::quiet_hdf5_diagnostics();
             let ds = gdal::Dataset::open(&path).map_err(|e| Error::Read {

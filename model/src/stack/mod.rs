@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 mod align;
+mod files;
 pub mod grid;
 mod load;
 mod physical;

@@ -84,11 +84,17 @@ pub fn mid_longitude(doc: &Value) -> Option<f64> {
     Some((lon["begin"].as_f64()? + lon["end"].as_f64()?) * 0.5)
 }
 
+/// How many idle files a stager that keeps them open holds (each of the machine's workers reads a
+/// few files at once: a day of each input).
+const KEEP_OPEN: usize = 64;
+
 /// Local copies of remote container files (HDF4 cannot be read remotely; NetCDF readers want a
 /// file), made once per file and removed when the stager is dropped.
 pub struct Stager {
     dir: tempfile::TempDir,
     done: Mutex<HashMap<String, PathBuf>>,
+    /// Files kept open for later reads through this stager (see [`Stager::keeping_open`]).
+    keep: Option<super::files::OpenFiles>,
 }
 
 impl Stager {
@@ -104,7 +110,23 @@ impl Stager {
         Ok(Stager {
             dir,
             done: Mutex::new(HashMap::new()),
+            keep: None,
         })
+    }
+
+    /// A stager whose reads keep the files they open open (a few dozen, for its whole life), so that
+    /// a file read again through this stager — the same daily file for the next tile of a model
+    /// run, a yearly NetCDF for each of its days — is not opened and parsed again. For runs that
+    /// read the same files many times; the files must not change while the stager lives.
+    pub fn keeping_open() -> Result<Stager> {
+        let mut s = Stager::new()?;
+        s.keep = Some(super::files::OpenFiles::new(KEEP_OPEN));
+        Ok(s)
+    }
+
+    /// The files this stager keeps open, when it keeps them.
+    pub(super) fn open_files(&self) -> Option<&super::files::OpenFiles> {
+        self.keep.as_ref()
     }
 
     /// The GDAL path that opens `band`'s file, staging it first when it must be local.

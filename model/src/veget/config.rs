@@ -4,12 +4,12 @@ use super::{Options, Params};
 use crate::stack::Alignment;
 use crate::{Error, Result};
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// A whole run configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
     /// First and last day (inclusive).
@@ -34,7 +34,7 @@ pub struct RunConfig {
 }
 
 /// The run period.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Period {
     /// First day.
@@ -44,7 +44,7 @@ pub struct Period {
 }
 
 /// The run area.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Area {
     /// West, south, east, north in degrees.
@@ -52,7 +52,7 @@ pub struct Area {
 }
 
 /// The model grid: like a product's datasets (VegET's NDVI grid), or explicit.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GridSpec {
     /// Take CRS, resolution and pixel alignment from this product's first dataset in the area.
@@ -70,7 +70,7 @@ pub struct GridSpec {
 }
 
 /// Where an input comes from.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
     /// Product in the index.
@@ -123,7 +123,7 @@ impl InputSpec {
 }
 
 /// The inputs by role (names as in the VegET spec).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Inputs {
     /// Precipitation (mm/day).
@@ -152,7 +152,7 @@ pub struct Inputs {
 }
 
 /// What to write.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
     /// Output folder (relative paths are relative to the config file).

@@ -1,16 +1,23 @@
-//! A VegET run driven by the index: statics once, then month by month (memory bounded by a month of
-//! aligned inputs) the daily stacks, the kernel day after day with state carried, and the outputs.
-use super::config::{InputSpec, RunConfig};
-use super::outputs::{Accumulator, Balance, MonthRow};
+//! A VegET run driven by the index, cut into tiles of whole rows: the inputs are searched once, the
+//! output files made on the whole grid, then each tile runs the whole period (its inputs loaded month
+//! by month, state carried) and writes its rows of every file in place, tiles in parallel on the
+//! cores with memory bounded by the tile size. Finished tiles are recorded (a restart skips them) and
+//! may be shared between processes (`--tile i/N`); the run is finished (quicklooks, COGs, summary)
+//! once every tile is done.
+use super::config::RunConfig;
+use super::inputs::{Input, Prepared};
+use super::ledger::{month_rows, Ledger, Opened, TileRecord};
+use super::outputs::{Balance, Files, MonthRow, TileAcc};
+use super::tiling::{self, Share, Tiling};
 use super::{step, Day, Outputs, State, Statics};
-use crate::stack::{
-    self, grid, source::Stager, to_daily, Alignment, GroupBy, LoadRequest, Resampling,
-};
+use crate::stack::{grid, source::Stager};
 use crate::{Error, GeoBox, Result};
 use catalog_schema::Catalog;
-use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
-use std::collections::HashMap;
+use chrono::{Datelike, Duration, NaiveDate};
+use rayon::prelude::*;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 /// What a run did.
 #[derive(Debug, Clone)]
@@ -31,34 +38,58 @@ pub struct RunReport {
     pub balance: Balance,
     /// Files written (daily, monthly, annual NetCDF; state; PNG; COGs).
     pub files: Vec<PathBuf>,
+    /// The tiling.
+    pub tiling: Tiling,
+    /// Tiles run by this call (the others were done before, or by other processes).
+    pub tiles_run: usize,
+    /// Pixel-days run by this call, and the seconds its tiles took (wall clock).
+    pub pixel_days: (u64, f64),
 }
 
-/// Bytes a run holds per pixel of its grid: the statics (5), a month of aligned dynamic inputs (6 ×
-/// 31 days), the state (7), the day's outputs (13) and the monthly, annual and balance sums (~40),
-/// 8 bytes each.
-pub const BYTES_PER_PIXEL: u64 = 8 * (5 + 6 * 31 + 7 + 13 + 40);
+/// How to run: memory, tiling, which share of the tiles, whether to start over.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions<'a> {
+    /// Memory the run may use (MiB, what sets it); None: unbounded.
+    pub memory: Option<(f64, &'a str)>,
+    /// Rows per tile (default: from the memory and the cores).
+    pub tile_rows: Option<usize>,
+    /// This process's share of the tiles.
+    pub share: Share,
+    /// Forget a recorded run of another configuration (and its finished tiles) and start over.
+    pub restart: bool,
+}
 
-/// Refuses a grid whose run would need more than `limit` = (MiB, what sets it), before anything is
-/// read: runs hold whole-grid arrays (see [`BYTES_PER_PIXEL`]).
-fn check_memory(geobox: &GeoBox, limit: Option<(f64, &str)>) -> Result<()> {
-    let Some((limit, whose)) = limit else {
-        return Ok(());
-    };
-    let need =
-        ((geobox.width * geobox.height) as u64 * BYTES_PER_PIXEL) as f64 / (1u64 << 20) as f64;
-    if need <= limit {
-        return Ok(());
+impl Default for RunOptions<'_> {
+    fn default() -> Self {
+        RunOptions {
+            memory: None,
+            tile_rows: None,
+            share: Share::ALL,
+            restart: false,
+        }
     }
-    Err(Error::Request(format!(
-        "the model grid is {}×{} pixels and needs ~{need:.1} MiB ({BYTES_PER_PIXEL} bytes per \
-         pixel: a month of aligned inputs, the state and the running sums), more than the \
-         {limit:.1} MiB {whose}: choose a smaller area or a coarser resolution",
-        geobox.width, geobox.height
-    )))
 }
 
-/// Progress callback: (days done, days in all).
-pub type Progress<'a> = &'a dyn Fn(usize, usize);
+/// What [`run_tiles`] ended with.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Every tile is done and the run finished.
+    Finished(Box<RunReport>),
+    /// This share is done; other tiles remain (for other processes, then `veget finish`).
+    Partial {
+        /// Tiles done in all.
+        done: usize,
+        /// Tiles in all.
+        tiles: usize,
+        /// Tiles run by this call.
+        ran: usize,
+        /// Pixel-days run by this call, and the seconds it took.
+        pixel_days: (u64, f64),
+    },
+}
+
+/// Progress callback: (pixel-days done, pixel-days this call runs in all), from any thread.
+pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
 /// The model grid of a run.
 pub fn model_grid(catalog: &mut Catalog, cfg: &RunConfig) -> Result<GeoBox> {
@@ -73,165 +104,301 @@ pub fn model_grid(catalog: &mut Catalog, cfg: &RunConfig) -> Result<GeoBox> {
     }
 }
 
-/// What every input load shares.
-struct Ctx<'a> {
-    catalog: &'a mut Catalog,
-    cfg: &'a RunConfig,
-    geobox: &'a GeoBox,
-    stager: &'a Stager,
-}
-
-/// Loads one input over `days` on the grid, scaled, as a days × pixels array (NaN where missing).
-fn input(
-    ctx: &mut Ctx<'_>,
-    role: &str,
-    spec: &InputSpec,
-    how: Alignment,
-    days: &[NaiveDate],
-) -> Result<Vec<f64>> {
-    let n = ctx.geobox.width * ctx.geobox.height;
-    if let Some(v) = spec.value {
-        return Ok(vec![v; n * days.len()]);
-    }
-    let product = spec.product.clone().unwrap_or_default();
-    let (first, last) = (days[0], days[days.len() - 1]);
-    let at = |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
-    let time = match how {
-        Alignment::Daily => Some((
-            at(first),
-            at(last + Duration::days(1)) - Duration::microseconds(1),
-        )),
-        // Composites: the one starting on or before the first day and the one after the last.
-        Alignment::Interpolate { .. } => Some((
-            at(first - Duration::days(40)),
-            at(last + Duration::days(40)),
-        )),
-        Alignment::Climatology | Alignment::Static => None,
-    };
-    let req = LoadRequest {
-        product: product.clone(),
-        measurements: spec.measurement.iter().cloned().collect(),
-        time,
-        lonlat: Some(ctx.cfg.area.bbox),
-        geobox: ctx.geobox.clone(),
-        // VegET resamples every input by nearest neighbour (coarse meteorology is replicated).
-        resampling: Resampling::Nearest,
-        resampling_of: HashMap::new(),
-        group_by: GroupBy::Time,
-        physical: false,
-        default: stored_default(ctx.catalog, role, spec, &product)?,
-    };
-    let s = stack::load(ctx.catalog, &req, ctx.stager).map_err(|e| {
-        let hint = match e {
-            Error::MissingMeasurement { .. } => format!(
-                ": give `default: VALUE` (in {}) in inputs.{role} for a constant where it is missing",
-                super::units::role_units(role)
-            ),
-            _ => String::new(),
-        };
-        Error::Request(format!("inputs.{role}: {e}{hint}"))
-    })?;
-    let layer = s.layers.first().ok_or_else(|| {
-        Error::Request(format!(
-            "inputs.{role}: product {product} has no measurements"
-        ))
-    })?;
-    // Stored values → the role's units: the product's packing (or the config's), kelvin to °C.
-    let map = super::units::input_map(
-        role,
-        spec,
-        (&product, &layer.name),
-        layer.units.as_deref(),
-        layer.packing,
-    )
-    .map_err(Error::Request)?;
-    let mut v = to_daily(&s, &layer.name, days, how)
-        .map_err(|e| Error::Request(format!("inputs.{role}: {e}")))?;
-    if !map.is_none() {
-        for x in &mut v {
-            *x = map.apply(*x);
-        }
-    }
-    Ok(v)
-}
-
-/// The config's `default` (in the role's units) as a stored value of the product's measurement, so
-/// that the input's map to the role's units gives it back.
-fn stored_default(
-    catalog: &mut Catalog,
-    role: &str,
-    spec: &InputSpec,
-    product: &str,
-) -> Result<Option<f64>> {
-    let Some(d) = spec.default else {
-        return Ok(None);
-    };
-    let def = catalog_schema::product::get(catalog, product)?
-        .ok_or_else(|| {
-            Error::Request(format!(
-                "inputs.{role}: no product {product:?} in the index"
-            ))
-        })?
-        .definition;
-    let wanted: Vec<String> = spec.measurement.iter().cloned().collect();
-    let m = stack::measurements(product, &def, &wanted)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            Error::Request(format!(
-                "inputs.{role}: product {product} has no measurements"
-            ))
-        })?;
-    let map = super::units::input_map(
-        role,
-        spec,
-        (product, &m.name),
-        m.units.as_deref(),
-        m.packing,
-    )
-    .map_err(Error::Request)?;
-    Ok(Some((d - map.add_offset) / map.scale_factor))
-}
-
 /// Runs VegET as configured, writing outputs under `cfg.output.dir`; a grid needing more memory than
-/// `memory` = (MiB, what sets it) is refused first.
+/// `memory` = (MiB, what sets it) for one row is refused first. The whole run in this process: see
+/// [`run_tiles`].
 pub fn run(
     catalog: &mut Catalog,
     cfg: &RunConfig,
     memory: Option<(f64, &str)>,
     progress: Progress<'_>,
 ) -> Result<RunReport> {
+    let o = RunOptions {
+        memory,
+        ..Default::default()
+    };
+    match run_tiles(catalog, cfg, &o, progress)? {
+        Outcome::Finished(r) => Ok(*r),
+        Outcome::Partial { done, tiles, .. } => Err(Error::Request(format!(
+            "{done} of {tiles} tiles done: run `etlake veget finish` when every tile is"
+        ))),
+    }
+}
+
+/// Everything a tile needs, shared by all tiles.
+struct Shared<'a> {
+    cfg: &'a RunConfig,
+    geobox: &'a GeoBox,
+    tiling: Tiling,
+    prepared: &'a Prepared,
+    files: &'a Files,
+    stager: &'a Stager,
+    params: super::Params,
+    opts: super::Options,
+    done: &'a AtomicU64,
+    total: u64,
+    progress: Progress<'a>,
+}
+
+/// The run as recorded in its output folder: grid, inputs, manifest, tiling and files.
+struct Opening {
+    geobox: GeoBox,
+    prepared: Prepared,
+    ledger: Ledger,
+    hash: String,
+    tiling: Tiling,
+    files: Files,
+}
+
+fn open(
+    catalog: &mut Catalog,
+    cfg: &RunConfig,
+    tile_rows: Option<usize>,
+    memory: Option<(f64, &str)>,
+    restart: bool,
+) -> Result<(Opening, usize)> {
+    let geobox = model_grid(catalog, cfg)?;
+    let threads = rayon::current_num_threads();
+    let (tiling, _) = tiling::plan(geobox.width, geobox.height, tile_rows, memory, threads)?;
+    let months = months(cfg.period.start, cfg.period.end);
+    let prepared = Prepared::search(catalog, cfg, &geobox, &months)?;
+    let ledger = Ledger::at(&cfg.output.dir);
+    let wanted = Ledger::manifest(cfg, &geobox, &prepared.dataset_ids(), tiling)?;
+    let manifest = match ledger.open(wanted, tile_rows.is_some(), restart)? {
+        Opened::Fresh(m) | Opened::Same(m) => m,
+    };
+    let tiling = manifest.tiling;
+    let parallel = tiling::parallel(&tiling, memory, threads).ok_or_else(|| {
+        Error::Request(format!(
+            "{} holds a run cut into tiles of {} rows (~{:.1} MiB each), more than the {:.1} MiB              {}: allow more memory, or --restart with smaller tiles",
+            ledger.dir().display(),
+            tiling.rows,
+            tiling.tile_mib(),
+            memory.map_or(f64::INFINITY, |m| m.0),
+            memory.map_or("allowed", |m| m.1),
+        ))
+    })?;
+    let files = Files::ensure(
+        &geobox,
+        &cfg.output,
+        (cfg.period.start, cfg.period.end),
+        ledger.dir(),
+    )?;
+    Ok((
+        Opening {
+            geobox,
+            prepared,
+            ledger,
+            hash: manifest.hash,
+            tiling,
+            files,
+        },
+        parallel,
+    ))
+}
+
+/// Runs this process's share of the tiles not yet done (in parallel), recording each as it finishes,
+/// and finishes the run when every tile is done. Failed tiles are reported together (tile, input,
+/// date and file) after the others have run; what they left is redone by the next run.
+pub fn run_tiles(
+    catalog: &mut Catalog,
+    cfg: &RunConfig,
+    o: &RunOptions<'_>,
+    progress: Progress<'_>,
+) -> Result<Outcome> {
     let params = cfg.params()?;
     let opts = cfg.options()?;
-    let geobox = model_grid(catalog, cfg)?;
-    check_memory(&geobox, memory)?;
-    let n = geobox.width * geobox.height;
-    let stager = Stager::new()?;
-    let ins = &cfg.inputs;
-    let mut ctx = Ctx {
-        catalog,
+    let (run, parallel) = open(catalog, cfg, o.tile_rows, o.memory, o.restart)?;
+    let count = run.tiling.count();
+    let todo: Vec<usize> = o
+        .share
+        .tiles(count)
+        .into_iter()
+        .filter(|&k| run.ledger.done(k, &run.hash).is_none())
+        .collect();
+    let days = (cfg.period.end - cfg.period.start).num_days() as u64 + 1;
+    let total: u64 = todo
+        .iter()
+        .map(|&k| (run.tiling.rows_of(k).1 * run.tiling.width) as u64 * days)
+        .sum();
+    let stager = Stager::keeping_open()?;
+    let done = AtomicU64::new(0);
+    let shared = Shared {
         cfg,
-        geobox: &geobox,
+        geobox: &run.geobox,
+        tiling: run.tiling,
+        prepared: &run.prepared,
+        files: &run.files,
         stager: &stager,
+        params,
+        opts,
+        done: &done,
+        total,
+        progress,
     };
-    let day0 = [cfg.period.start];
+    let started = Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(parallel)
+        .build()
+        .map_err(|e| Error::Request(format!("thread pool: {e}")))?;
+    let results: Vec<(usize, Result<TileRecord>)> = pool.install(|| {
+        todo.par_iter()
+            .with_max_len(1)
+            .map(|&k| {
+                let r = run_tile(&shared, k, &run.hash).and_then(|rec| {
+                    run.ledger.record(&rec)?;
+                    Ok(rec)
+                });
+                (k, r)
+            })
+            .collect()
+    });
+    drop(pool);
+    let elapsed = started.elapsed().as_secs_f64();
+    let failed: Vec<(usize, Error)> = results
+        .into_iter()
+        .filter_map(|(k, r)| r.err().map(|e| (k, e)))
+        .collect();
+    if !failed.is_empty() {
+        return Err(tile_failures(&run.tiling, failed, todo.len()));
+    }
+    let ran = todo.len();
+    let pixel_days = (done.load(Ordering::Relaxed), elapsed);
+    let records: Vec<Option<TileRecord>> =
+        (0..count).map(|k| run.ledger.done(k, &run.hash)).collect();
+    let finished = records.iter().filter(|r| r.is_some()).count();
+    // A share of several processes leaves finishing to `veget finish`, run once.
+    if finished < count || o.share.count > 1 {
+        return Ok(Outcome::Partial {
+            done: finished,
+            tiles: count,
+            ran,
+            pixel_days,
+        });
+    }
+    let records: Vec<TileRecord> = records.into_iter().flatten().collect();
+    finish_run(cfg, &run, &records, ran, pixel_days).map(|r| Outcome::Finished(Box::new(r)))
+}
+
+/// `etlake veget finish`: checks that every tile of the run recorded in the output folder is done
+/// (under this configuration), then writes the quicklooks and COGs and returns the run's summary.
+pub fn finish(catalog: &mut Catalog, cfg: &RunConfig) -> Result<RunReport> {
+    let ledger = Ledger::at(&cfg.output.dir);
+    if ledger.existing()?.is_none() {
+        return Err(Error::Request(format!(
+            "no run is recorded in {}: run `etlake veget run` (or its --tile shares) first",
+            cfg.output.dir.display()
+        )));
+    }
+    let (run, _) = open(catalog, cfg, None, None, false)?;
+    let count = run.tiling.count();
+    let mut records = Vec::new();
+    let mut missing = Vec::new();
+    for k in 0..count {
+        match run.ledger.done(k, &run.hash) {
+            Some(r) => records.push(r),
+            None => missing.push(k),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::Request(format!(
+            "{} of {count} tiles are not done (tiles {}): run `etlake veget run` (with the same              --tile shares) until they are",
+            missing.len(),
+            ranges(&missing)
+        )));
+    }
+    finish_run(cfg, &run, &records, 0, (0, 0.0))
+}
+
+fn finish_run(
+    cfg: &RunConfig,
+    run: &Opening,
+    records: &[TileRecord],
+    tiles_run: usize,
+    pixel_days: (u64, f64),
+) -> Result<RunReport> {
+    let mut files = run.files.paths();
+    files.extend(run.files.finish()?);
+    let mut balance = Balance::default();
+    for r in records {
+        balance.add(&r.balance);
+    }
+    Ok(RunReport {
+        geobox: run.geobox.clone(),
+        days: (cfg.period.end - cfg.period.start).num_days() as usize + 1,
+        gap_pixel_days: records.iter().map(|r| r.gap_pixel_days).sum(),
+        invalid_pixels: records.iter().map(|r| r.invalid_pixels).sum(),
+        outside_pixels: records.iter().map(|r| r.outside_pixels).sum(),
+        months: month_rows(records),
+        balance,
+        files,
+        tiling: run.tiling,
+        tiles_run,
+        pixel_days,
+    })
+}
+
+/// "0–3, 7, 9–10".
+fn ranges(ks: &[usize]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < ks.len() {
+        let mut j = i;
+        while j + 1 < ks.len() && ks[j + 1] == ks[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            ks[i].to_string()
+        } else {
+            format!("{}–{}", ks[i], ks[j])
+        });
+        i = j + 1;
+    }
+    out.join(", ")
+}
+
+/// Failed tiles as one error: tiles failing for the same reason listed together.
+fn tile_failures(tiling: &Tiling, failed: Vec<(usize, Error)>, ran: usize) -> Error {
+    let mut by: Vec<(String, Vec<usize>)> = Vec::new();
+    for (k, e) in failed.iter() {
+        let m = e.to_string();
+        match by.iter_mut().find(|(x, _)| *x == m) {
+            Some((_, ks)) => ks.push(*k),
+            None => by.push((m, vec![*k])),
+        }
+    }
+    let lines: Vec<String> = by
+        .iter()
+        .map(|(m, ks)| format!("tile(s) {} of {}: {m}", ranges(ks), tiling.count()))
+        .collect();
+    Error::Request(format!(
+        "{} of the {ran} tiles run failed (the others' outputs are written and recorded; running          again redoes only what is missing):\n  {}",
+        failed.len(),
+        lines.join("\n  ")
+    ))
+}
+
+/// One tile through the whole period: its statics, then month by month its inputs and the kernel
+/// day after day, its rows of every file written as it goes.
+fn run_tile(sh: &Shared<'_>, k: usize, hash: &str) -> Result<TileRecord> {
+    let started = Instant::now();
+    let (row0, rows) = sh.tiling.rows_of(k);
+    let tile = sh.geobox.rows(row0, rows);
+    let n = tile.width * tile.height;
+    let cfg = sh.cfg;
+    let during = |what: String| move |e: Error| Error::Request(format!("{what}: {e}"));
     let mut statics: Vec<Vec<f64>> = Vec::new();
-    for (role, spec) in [
-        ("whc", &ins.whc),
-        ("field_capacity", &ins.field_capacity),
-        ("saturation", &ins.saturation),
-        ("interception", &ins.interception),
-        ("water", &ins.water),
-    ] {
-        let how = spec.alignment(role, false)?;
-        let mut v = input(&mut ctx, role, spec, how, &day0)?;
-        if matches!(role, "whc" | "field_capacity" | "saturation") {
+    for input in &sh.prepared.statics {
+        let mut v = input
+            .load(&tile, &[cfg.period.start], sh.stager)
+            .map_err(during(format!("rows {row0}–{}", row0 + rows - 1)))?;
+        if matches!(input.role, "whc" | "field_capacity" | "saturation") {
             super::mask_negative_soil(&mut v);
         }
         statics.push(v);
     }
     // Pixels whose centre is outside the area are masked (spec §7.3): missing statics make them nodata.
-    let outside = outside_area(&geobox, cfg.area.bbox)?;
+    let outside = outside_area(sh.geobox, cfg.area.bbox, row0, rows)?;
     for v in statics.iter_mut().take(3) {
         for (x, out) in v.iter_mut().zip(&outside) {
             if *out {
@@ -248,30 +415,25 @@ pub fn run(
         water: &statics[4],
     };
     let mut state = match &cfg.resume {
-        Some(path) => super::outputs::read_state(path, &geobox)?,
+        Some(path) => super::outputs::read_state(path, sh.geobox, row0, &tile)?,
         None => State::new(n),
     };
-    let mut acc = Accumulator::new(&geobox, &cfg.output, &state, st.whc);
-    let total_days = (cfg.period.end - cfg.period.start).num_days() as usize + 1;
+    let mut acc = TileAcc::new(sh.files, &tile, row0, &state, st.whc);
     let mut out = Outputs::new(n);
-    let mut done = 0;
-    for days in months(cfg.period.start, cfg.period.end) {
-        let mut dynamic = Vec::new();
-        for (role, spec) in [
-            ("precipitation", &ins.precipitation),
-            ("eto", &ins.eto),
-            ("ndvi", &ins.ndvi),
-            ("tmin", &ins.tmin),
-            ("tmax", &ins.tmax),
-        ] {
-            let how = spec.alignment(role, true)?;
-            dynamic.push(input(&mut ctx, role, spec, how, &days)?);
-        }
-        let tavg = match &ins.tavg {
-            Some(spec) => {
-                let how = spec.alignment("tavg", true)?;
-                input(&mut ctx, "tavg", spec, how, &days)?
-            }
+    for (days, inputs) in &sh.prepared.months {
+        let month = format!(
+            "rows {row0}–{}, {}-{:02}",
+            row0 + rows - 1,
+            days[0].year(),
+            days[0].month()
+        );
+        let load = |i: &Input| {
+            i.load(&tile, days, sh.stager)
+                .map_err(during(month.clone()))
+        };
+        let dynamic: Vec<Vec<f64>> = inputs.iter().map(load).collect::<Result<_>>()?;
+        let tavg = match dynamic.get(5) {
+            Some(t) => t.clone(),
             None => super::mean_temperature(&dynamic[3], &dynamic[4]),
         };
         for (t, date) in days.iter().enumerate() {
@@ -284,30 +446,35 @@ pub fn run(
                 tmax: &dynamic[4][r.clone()],
                 tavg: &tavg[r],
             };
-            step(&params, &opts, st, d, &mut state, &mut out);
+            step(&sh.params, &sh.opts, st, d, &mut state, &mut out);
             acc.day(*date, &d, st.water, &out, &state)?;
-            done += 1;
-            progress(done, total_days);
         }
+        let now = sh
+            .done
+            .fetch_add((n * days.len()) as u64, Ordering::Relaxed)
+            + (n * days.len()) as u64;
+        (sh.progress)(now, sh.total);
     }
-    acc.finish(cfg.period.start, cfg.period.end, &state)
-        .map(|(months, balance, files)| RunReport {
-            geobox,
-            days: total_days,
-            gap_pixel_days: state.gap_days.iter().map(|&g| g as u64).sum(),
-            invalid_pixels: state.valid.iter().filter(|v| !**v).count() - masked,
-            outside_pixels: masked,
-            months,
-            balance,
-            files,
-        })
+    let (months, balance) = acc.finish(&state)?;
+    Ok(TileRecord {
+        tile: k,
+        rows: (row0, rows),
+        hash: hash.to_string(),
+        months,
+        balance,
+        gap_pixel_days: state.gap_days.iter().map(|&g| g as u64).sum(),
+        invalid_pixels: state.valid.iter().filter(|v| !**v).count() - masked,
+        outside_pixels: masked,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
-/// Whether each pixel centre of `geobox` falls outside the lon/lat box.
-fn outside_area(geobox: &GeoBox, lonlat: [f64; 4]) -> Result<Vec<bool>> {
-    let (w, h) = (geobox.width, geobox.height);
-    let (mut xs, mut ys): (Vec<f64>, Vec<f64>) = (0..w * h)
-        .map(|i| geobox.corner((i % w) as f64 + 0.5, (i / w) as f64 + 0.5))
+/// Whether each pixel centre of rows `row0 .. row0 + rows` of `geobox` falls outside the lon/lat box
+/// (computed from the whole grid's transform, so a tile's pixels get the whole grid's answer).
+fn outside_area(geobox: &GeoBox, lonlat: [f64; 4], row0: usize, rows: usize) -> Result<Vec<bool>> {
+    let w = geobox.width;
+    let (mut xs, mut ys): (Vec<f64>, Vec<f64>) = (0..w * rows)
+        .map(|i| geobox.corner((i % w) as f64 + 0.5, (row0 + i / w) as f64 + 0.5))
         .unzip();
     let tr =
         gdal::spatial_ref::CoordTransform::new(&grid::srs(&geobox.crs)?, &grid::srs("EPSG:4326")?)

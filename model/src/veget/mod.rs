@@ -8,16 +8,22 @@ mod arrays;
 pub mod config;
 mod drive;
 mod fast;
+mod inputs;
+mod ledger;
 mod outputs;
 mod params;
 mod run;
+pub mod tiling;
 mod units;
 pub use arrays::{mask_negative_soil, mean_temperature, run_daily, Daily, DAILY_NAMES};
 pub use config::RunConfig;
-pub use drive::{model_grid, run as run_from_index, RunReport, BYTES_PER_PIXEL};
+pub use drive::{
+    finish, model_grid, run as run_from_index, run_tiles, Outcome, Progress, RunOptions, RunReport,
+};
 pub use outputs::{Balance, MonthRow};
 pub use params::{MeltFormula, Mode, Options, Params};
 pub use run::{run, Stack, Sums};
+pub use tiling::{Share, Tiling, BYTES_PER_PIXEL};
 
 /// Static inputs per pixel.
 #[derive(Debug, Clone, Copy)]
