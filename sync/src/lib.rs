@@ -3,8 +3,11 @@
 //! download what is missing or changed resumably into a `.partial`, verify it, and place it under the
 //! provider's own layout (a local folder, or an `s3://` prefix) so `etlake index` recognises it.
 //! The CLI (`etlake sync`) indexes what was synced with the indexer; this crate never calls back.
+pub mod cmr;
 pub mod dest;
 pub mod download;
+pub mod earthdata;
+pub mod edl;
 pub mod http;
 pub mod listing;
 pub mod providers;
@@ -161,6 +164,8 @@ pub struct SyncOptions {
     pub staging: Option<PathBuf>,
     /// Progress bar (bytes with rate and ETA; files in the message).
     pub progress: Option<indicatif::ProgressBar>,
+    /// CMR granule search: items per page.
+    pub page_size: usize,
 }
 
 impl Default for SyncOptions {
@@ -185,6 +190,7 @@ impl Default for SyncOptions {
             },
             staging: None,
             progress: None,
+            page_size: 2000,
         }
     }
 }
@@ -254,11 +260,21 @@ pub fn run(opts: &SyncOptions, report: &mut report::Writer) -> Result<Report> {
 }
 
 async fn run_async(opts: &SyncOptions, rows: &mut report::Writer) -> Result<Report> {
-    let http = Arc::new(http::Http::new(
-        opts.per_host,
-        opts.retries,
-        opts.max_retry_wait,
-    )?);
+    let mut http = http::Http::new(opts.per_host, opts.retries, opts.max_retry_wait)?;
+    if opts.provider.earthdata() && !opts.dry_run {
+        let edl = edl::from_env().map_err(|message| Error::Setup {
+            object: "Earthdata Login".into(),
+            message,
+        })?;
+        if edl.credential.is_none() {
+            tracing::warn!(
+                "no Earthdata Login credential (EARTHDATA_TOKEN, EARTHDATA_USERNAME/EARTHDATA_PASSWORD or .netrc for {})",
+                edl.host
+            );
+        }
+        http = http.with_edl(edl);
+    }
+    let http = Arc::new(http);
     let dest = Arc::new(dest::Dest::open(&opts.to, &opts.s3, opts.staging.as_deref()).await?);
     let mut report = Report::default();
     let found = providers::discover(&http, opts).await?;
