@@ -176,9 +176,16 @@ pub struct StackArgs {
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
-    /// The provider: chirps (CHIRPS v2.0 daily) or gridmet (gridMET yearly NetCDF).
+    /// The provider: chirps (CHIRPS v2.0 daily), gridmet (gridMET yearly NetCDF), modis (LP DAAC
+    /// through NASA CMR) or imerg (GPM IMERG V07 from GES DISC through NASA CMR). modis and imerg
+    /// download with Earthdata Login; credentials, in this order: $EARTHDATA_TOKEN (bearer),
+    /// $EARTHDATA_USERNAME + $EARTHDATA_PASSWORD, the .netrc entry for urs.earthdata.nasa.gov
+    /// ($NETRC or ~/.netrc, mode 0600). They are sent to the Earthdata Login host only; the
+    /// Earthdata Login URL can be changed with $ETLAKE_EDL_URL.
     pub provider: String,
-    /// Products (repeatable): chirps_v2_daily_p05 (CHIRPS' default); gridmet_pr, gridmet_pet, … (gridMET).
+    /// Products (repeatable): chirps_v2_daily_p05 (CHIRPS' default); gridmet_pr, gridmet_pet, … (gridMET);
+    /// a CMR collection SHORTNAME.VERSION for modis (default MOD13Q1.061; any LP DAAC collection) and
+    /// imerg (default GPM_3IMERGDF.07; GPM_3IMERGHH.07 half-hourly).
     #[arg(long = "product", value_name = "NAME")]
     pub products: Vec<String>,
     /// Days to sync, A/B inclusive (YYYY-MM-DD, YYYY-MM or YYYY at each end), or one of them.
@@ -202,9 +209,13 @@ pub struct SyncArgs {
     /// indexed, failed with the reason).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// The provider's base URL (also $ETLAKE_CHIRPS_URL / $ETLAKE_GRIDMET_URL).
-    #[arg(long, value_name = "URL")]
+    /// The provider's base URL (also $ETLAKE_CHIRPS_URL / $ETLAKE_GRIDMET_URL); for modis and imerg,
+    /// the CMR's (also --cmr-url, $ETLAKE_CMR_URL; default https://cmr.earthdata.nasa.gov).
+    #[arg(long, value_name = "URL", alias = "cmr-url")]
     pub base_url: Option<String>,
+    /// modis, imerg: granules per CMR search page (CMR allows up to 2000).
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub page_size: usize,
     /// CHIRPS: take the final days' cloud-optimised GeoTIFFs (global_daily/cogs/) instead of tifs/.
     #[arg(long)]
     pub cog: bool,

@@ -54,6 +54,7 @@ pub fn sync(conn: &ConnArgs, a: &SyncArgs) -> Result<Success, Box<dyn Error>> {
         },
         staging: a.staging.clone(),
         progress: Some(bar.clone()),
+        page_size: a.page_size.clamp(1, 2000),
     };
     let mut rows = lake_sync::report::Writer::new(a.report.as_deref()).map_err(|e| {
         format!(
@@ -129,7 +130,12 @@ fn index(
     report: &lake_sync::Report,
     rows: &mut lake_sync::report::Writer,
 ) -> Result<bool, Box<dyn Error>> {
-    let files = report.in_lake();
+    // Sidecars (MODIS `.hdf.xml`) are kept beside their data file, not indexed themselves.
+    let files: Vec<_> = report
+        .in_lake()
+        .into_iter()
+        .filter(|f| !f.location.ends_with(".xml"))
+        .collect();
     if files.is_empty() {
         println!("  --index: nothing in the lake to index");
         return Ok(true);
