@@ -180,8 +180,9 @@ pub struct SyncArgs {
     /// through NASA CMR) or imerg (GPM IMERG V07 from GES DISC through NASA CMR). modis and imerg
     /// download with Earthdata Login; credentials, in this order: $EARTHDATA_TOKEN (bearer),
     /// $EARTHDATA_USERNAME + $EARTHDATA_PASSWORD, the .netrc entry for urs.earthdata.nasa.gov
-    /// ($NETRC or ~/.netrc, mode 0600). They are sent to the Earthdata Login host only; the
-    /// Earthdata Login URL can be changed with $ETLAKE_EDL_URL.
+    /// ($NETRC or ~/.netrc, mode 0600). A password is sent to the Earthdata Login host only, a
+    /// token also to the DAAC's data host; never to a presigned S3 redirect. The Earthdata Login URL
+    /// can be changed with $ETLAKE_EDL_URL.
     pub provider: String,
     /// Products (repeatable): chirps_v2_daily_p05 (CHIRPS' default); gridmet_pr, gridmet_pet, … (gridMET);
     /// a CMR collection SHORTNAME.VERSION for modis (default MOD13Q1.061; any LP DAAC collection) and
@@ -191,8 +192,9 @@ pub struct SyncArgs {
     /// Days to sync, A/B inclusive (YYYY-MM-DD, YYYY-MM or YYYY at each end), or one of them.
     #[arg(long)]
     pub time: String,
-    /// Longitude/latitude box W,S,E,N: nothing is synced when it misses the provider's coverage
-    /// (the providers' files are global or CONUS-wide; they are not cut).
+    /// Longitude/latitude box W,S,E,N: for chirps and gridmet nothing is synced when it misses the
+    /// provider's coverage (their files are global or CONUS-wide; they are not cut); for modis and
+    /// imerg it is CMR's bounding_box (the granules touching it).
     #[arg(long, value_name = "W,S,E,N", allow_hyphen_values = true)]
     pub bbox: Option<String>,
     /// The lake: a folder, or s3://bucket/prefix.

@@ -282,7 +282,18 @@ fn imerg_with_a_token_and_a_wrong_checksum() {
     );
     let all = std::fs::read_to_string(&report).unwrap() + &t;
     assert!(!all.contains("t0ken-s3cret"), "{all}");
-    for server in ["daac", "store"] {
-        assert!(ed.hits(server).iter().all(|h| h.authorization.is_none()));
+    // The token went to the DAAC's data URLs (validated there: no URS round trip once right) and
+    // never to the presigned store nor to CMR.
+    let daac = ed.hits("daac");
+    assert!(
+        daac.iter()
+            .any(|h| h.authorization.as_deref() == Some("Bearer t0ken-s3cret")),
+        "{daac:?}"
+    );
+    for server in ["store", "cmr"] {
+        assert!(
+            ed.hits(server).iter().all(|h| h.authorization.is_none()),
+            "{server}"
+        );
     }
 }

@@ -6,8 +6,11 @@
 //!
 //! Credentials, in this order: `EARTHDATA_TOKEN` (bearer), `EARTHDATA_USERNAME` +
 //! `EARTHDATA_PASSWORD`, then the `.netrc` entry for the URS host (refused when group/other can read
-//! it). They are only ever sent to the URS host (see `http::Http::send`), never to the DAAC or the
-//! presigned S3 redirect, and never printed (`Debug` redacts them).
+//! it). A password is only ever sent to the URS host; a token also to the data URL's own DAAC host,
+//! which validates EDL bearer tokens itself (TEA, "EDL Bearer Tokens"; OPeNDAP's "Client
+//! authentication with EDL tokens": the token in an `Authorization` header of the data request).
+//! Neither is sent to a presigned S3 redirect (see `http::Http::send_data`), nor printed (`Debug`
+//! redacts them).
 use crate::secrets::{self, Login};
 
 /// The public Earthdata Login.

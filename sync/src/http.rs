@@ -3,7 +3,8 @@
 //! on other server errors and on connections that fail, and no redirect followed blindly: redirects
 //! (the Earthdata Login flow, presigned S3 URLs) are followed up to ten hops with cookies kept per
 //! host for the run, and the Earthdata Login credential is attached only to requests to the URS
-//! host — never to the DAAC nor to the presigned redirect. URLs in logs and errors lose their query
+//! host (a token also to the data file's own DAAC host, see `send_data`) — never to a presigned
+//! redirect. URLs in logs and errors lose their query
 //! (presigned signatures, OAuth codes).
 use bytes::Bytes;
 use http_body_util::Empty;
@@ -152,6 +153,30 @@ impl Http {
         url: &str,
         headers: &[(&str, String)],
     ) -> Result<Response<Incoming>, String> {
+        self.follow(method, url, headers, false).await
+    }
+
+    /// As `send`, for a data file: an Earthdata Login *token* also goes to the data URL's own host
+    /// (the DAAC's distribution endpoint validates EDL bearer tokens itself — TEA's documentation,
+    /// "EDL Bearer Tokens"), but still to no host a redirect leads to (the presigned S3 URL).
+    /// A user name and password go to the URS host only.
+    pub async fn send_data(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+    ) -> Result<Response<Incoming>, String> {
+        self.follow(method, url, headers, true).await
+    }
+
+    async fn follow(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        token_to_origin: bool,
+    ) -> Result<Response<Incoming>, String> {
+        let origin = host_of(url);
         let mut url = url.to_string();
         for _ in 0..=10 {
             let host = host_of(&url);
@@ -168,8 +193,15 @@ impl Http {
             if let Some(j) = jar {
                 hs.push(("cookie", j));
             }
-            if let Some(edl) = self.edl.as_ref().filter(|e| e.host == host) {
-                if let Some(c) = &edl.credential {
+            if let Some(edl) = &self.edl {
+                let to_origin = token_to_origin
+                    && host == origin
+                    && matches!(edl.credential, Some(crate::edl::Credential::Bearer(_)));
+                if let Some(c) = edl
+                    .credential
+                    .as_ref()
+                    .filter(|_| edl.host == host || to_origin)
+                {
                     hs.push(("authorization", c.header()));
                 }
             }

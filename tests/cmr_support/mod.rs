@@ -7,8 +7,9 @@
 //!   `/oauth/authorize?…&redirect_uri=R&state=S` answers 401 with `WWW-Authenticate: Basic` without
 //!   the right credential, else 302 to `R?code=C&state=S`.
 //! - **DAAC** (the TEA-style distribution endpoint): a data path without its session cookie → 302 to
-//!   URS; `/urs_callback?code=C&state=S` → `Set-Cookie` + 302 back to S; with the cookie → 307 to a
-//!   presigned URL on the store.
+//!   URS; `/urs_callback?code=C&state=S` → `Set-Cookie` + 302 back to S; with the cookie, or with a
+//!   valid EDL bearer token (TEA validates those itself), → 307 to a presigned URL on the store. A
+//!   Basic `Authorization` (a password) sent to it is refused.
 //! - **Store** (presigned S3 GETs): needs the `X-Amz-Signature` query, honours `Range: bytes=N-`, and
 //!   REJECTS any request carrying `Authorization` (as S3 does for a presigned URL given a second
 //!   authentication mechanism).
@@ -212,19 +213,27 @@ fn urs(st: &Arc<Mutex<State>>, req: Request<Body>) -> Response<Body> {
 
 fn daac(st: &Arc<Mutex<State>>, req: Request<Body>) -> Response<Body> {
     log(st, "daac", &req);
-    if req.headers().contains_key("authorization") {
-        return status(StatusCode::BAD_REQUEST, "credentials sent to the DAAC");
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    // A password has no business here; an EDL bearer token is validated by the DAAC itself (TEA).
+    if auth.as_deref().is_some_and(|a| !a.starts_with("Bearer ")) {
+        return status(StatusCode::BAD_REQUEST, "a password was sent to the DAAC");
     }
     let path = req.uri().path().to_string();
     let q = query(&req);
-    let (urs, daac, store) = {
+    let (urs, daac, store, accepted) = {
         let s = st.lock().unwrap();
         (
             s.base["urs"].clone(),
             s.base["daac"].clone(),
             s.base["store"].clone(),
+            s.accepted.clone(),
         )
     };
+    let token_ok = auth.as_deref() == Some(accepted.as_str());
     if path == "/urs_callback" {
         if q.get("code").map(String::as_str) != Some("c0de") {
             return status(StatusCode::UNAUTHORIZED, "bad code");
@@ -239,7 +248,7 @@ fn daac(st: &Arc<Mutex<State>>, req: Request<Body>) -> Response<Body> {
         .get("cookie")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    if !cookie.split("; ").any(|c| c == "asf-urs=s3ss10n") {
+    if !token_ok && !cookie.split("; ").any(|c| c == "asf-urs=s3ss10n") {
         let to = format!(
             "{urs}/oauth/authorize?client_id=daac&response_type=code&redirect_uri={daac}/urs_callback&state={path}"
         );
