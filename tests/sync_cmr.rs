@@ -2,7 +2,8 @@
 //! (tests/cmr_support): granules found through a CMR granule search paged by `CMR-Search-After`,
 //! downloaded through the Earthdata Login redirect flow (DAAC → URS with the credential → DAAC
 //! cookie → presigned store URL that refuses any `Authorization`), verified against the UMM-G
-//! checksums (MD5, SHA-256), placed in the DAACs' layouts, and indexed by `etlake index`.
+//! checksums (MD5, SHA-256, SHA-512), placed in the DAACs' layouts (a folder, or the loopback S3
+//! bucket), and indexed by `etlake index`.
 //! MODIS bodies are genuine HDF-EOS2 MOD13Q1 tiles (sample-lake's writer, as tests/index_modis.rs).
 mod cmr_support;
 mod common;
@@ -296,4 +297,66 @@ fn imerg_with_a_token_and_a_wrong_checksum() {
             "{server}"
         );
     }
+}
+
+#[test]
+fn modis_into_the_loopback_s3_bucket_is_indexed_there() {
+    let pg = cluster_with_products();
+    let work = tempdir();
+    let s3 = S3Server::start(false);
+    s3.upload("lake", &[]);
+    let ed = Earthdata::start("Bearer t0k".into());
+    let g = "MOD13Q1.A2023161.h09v05.061.2023177233537";
+    let tile = mod13q1(&work.path().join("t.hdf"), 9, 5);
+    let sha512 = digest("sha512sum", &tile, work.path());
+    ed.granule(
+        ("MOD13Q1", "061"),
+        g,
+        "2023-06-10T00:00:00.000Z",
+        &format!("lp-prod-protected/MOD13Q1.061/{g}"),
+        &[(&format!("{g}.hdf"), tile, Some(("SHA-512", sha512)))],
+    );
+    let staging = work.path().join("staging");
+    let run = || {
+        etlake_with(
+            &pg.url,
+            &[
+                ("AWS_ACCESS_KEY_ID", "test"),
+                ("AWS_SECRET_ACCESS_KEY", "test"),
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_ENDPOINT_URL", s3.endpoint.as_str()),
+                ("ETLAKE_CMR_URL", ed.cmr.as_str()),
+                ("ETLAKE_EDL_URL", ed.urs.as_str()),
+                ("EARTHDATA_TOKEN", "t0k"),
+            ],
+            &[
+                "sync",
+                "modis",
+                "--product",
+                "MOD13Q1.061",
+                "--time",
+                "2023-06-01/2023-06-15",
+                "--to",
+                "s3://lake/modis",
+                "--staging",
+                staging.to_str().unwrap(),
+                "--index",
+            ],
+        )
+    };
+    let t = ok(run());
+    assert!(t.contains("1 downloaded"), "{t}");
+    assert_eq!(
+        common::rows(
+            &pg.url,
+            "SELECT uri_scheme || ':' || uri_body FROM agdc.dataset_location"
+        ),
+        [format!("s3://lake/modis/MOD13Q1.061/{g}/{g}.hdf")]
+    );
+    assert!(ed.hits("store").iter().all(|h| h.authorization.is_none()));
+    // Unchanged: skipped (the object's size matches CMR's), no body read.
+    ed.clear_log();
+    let t = ok(run());
+    assert!(t.contains("1 skipped"), "{t}");
+    assert!(ed.hits("store").is_empty());
 }
