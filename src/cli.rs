@@ -215,6 +215,13 @@ pub struct SyncArgs {
     /// the CMR's (also --cmr-url, $ETLAKE_CMR_URL; default https://cmr.earthdata.nasa.gov).
     #[arg(long, value_name = "URL", alias = "cmr-url")]
     pub base_url: Option<String>,
+    /// modis, imerg: a CMR collection by short name (with --collection-version), the same as
+    /// --product SHORTNAME.VERSION (`--version` is etlake's own flag).
+    #[arg(long, value_name = "NAME", requires = "collection_version")]
+    pub short_name: Option<String>,
+    /// modis, imerg: the version of --short-name (e.g. 061).
+    #[arg(long, value_name = "VERSION", requires = "short_name")]
+    pub collection_version: Option<String>,
     /// modis, imerg: granules per CMR search page (CMR allows up to 2000).
     #[arg(long, value_name = "N", default_value_t = 2000)]
     pub page_size: usize,

@@ -36,7 +36,22 @@ pub fn sync(conn: &ConnArgs, a: &SyncArgs) -> Result<Success, Box<dyn Error>> {
     bar.enable_steady_tick(Duration::from_millis(200));
     let opts = lake_sync::SyncOptions {
         provider,
-        products: a.products.clone(),
+        products: a
+            .products
+            .iter()
+            .cloned()
+            .chain(a.short_name.as_ref().map(|s| {
+                if !provider.earthdata() {
+                    usage(format!(
+                        "--short-name {s}: only for the CMR providers (modis, imerg)"
+                    ));
+                }
+                format!(
+                    "{s}.{}",
+                    a.collection_version.as_deref().unwrap_or_default()
+                )
+            }))
+            .collect(),
         time,
         bbox,
         to: a.to.clone(),

@@ -332,8 +332,10 @@ fn modis_into_the_loopback_s3_bucket_is_indexed_there() {
             &[
                 "sync",
                 "modis",
-                "--product",
-                "MOD13Q1.061",
+                "--short-name",
+                "MOD13Q1",
+                "--collection-version",
+                "061",
                 "--time",
                 "2023-06-01/2023-06-15",
                 "--to",
