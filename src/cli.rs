@@ -222,6 +222,22 @@ pub struct SyncArgs {
     /// modis, imerg: the version of --short-name (e.g. 061).
     #[arg(long, value_name = "VERSION", requires = "short_name")]
     pub collection_version: Option<String>,
+    /// modis, imerg, when running in the DAAC's region (us-west-2): read the granules' S3 copies
+    /// directly with temporary credentials from the DAAC's s3credentials endpoint (renewed before
+    /// they expire), instead of downloading over HTTPS.
+    #[arg(long)]
+    pub direct_s3: bool,
+    /// With --direct-s3: the s3credentials URL (also $ETLAKE_S3CREDENTIALS_URL; default LP DAAC's
+    /// https://data.lpdaac.earthdatacloud.nasa.gov/s3credentials for modis, GES DISC's
+    /// https://data.gesdisc.earthdata.nasa.gov/s3credentials for imerg).
+    #[arg(long, value_name = "URL")]
+    pub s3credentials_url: Option<String>,
+    /// With --direct-s3: the S3 endpoint of the DAAC's buckets (default AWS's).
+    #[arg(long, value_name = "URL")]
+    pub direct_endpoint_url: Option<String>,
+    /// With --direct-s3: the region of the DAAC's buckets.
+    #[arg(long, value_name = "REGION", default_value = "us-west-2")]
+    pub direct_region: String,
     /// modis, imerg: granules per CMR search page (CMR allows up to 2000).
     #[arg(long, value_name = "N", default_value_t = 2000)]
     pub page_size: usize,

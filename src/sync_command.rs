@@ -70,6 +70,28 @@ pub fn sync(conn: &ConnArgs, a: &SyncArgs) -> Result<Success, Box<dyn Error>> {
         staging: a.staging.clone(),
         progress: Some(bar.clone()),
         page_size: a.page_size.clamp(1, 2000),
+        direct_s3: a.direct_s3.then(|| {
+            if !provider.earthdata() {
+                usage("--direct-s3: only for the CMR providers (modis, imerg)".into());
+            }
+            lake_sync::direct::DirectSettings {
+                credentials_url: a
+                    .s3credentials_url
+                    .clone()
+                    .or_else(|| std::env::var("ETLAKE_S3CREDENTIALS_URL").ok())
+                    .unwrap_or_else(|| {
+                        match provider {
+                            Provider::Imerg => {
+                                "https://data.gesdisc.earthdata.nasa.gov/s3credentials"
+                            }
+                            _ => "https://data.lpdaac.earthdatacloud.nasa.gov/s3credentials",
+                        }
+                        .into()
+                    }),
+                endpoint_url: a.direct_endpoint_url.clone(),
+                region: a.direct_region.clone(),
+            }
+        }),
     };
     let mut rows = lake_sync::report::Writer::new(a.report.as_deref()).map_err(|e| {
         format!(

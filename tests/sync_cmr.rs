@@ -362,3 +362,88 @@ fn modis_into_the_loopback_s3_bucket_is_indexed_there() {
     assert!(t.contains("1 skipped"), "{t}");
     assert!(ed.hits("store").is_empty());
 }
+
+#[test]
+fn direct_s3_reads_with_s3credentials_renewed_before_they_expire() {
+    let work = tempdir();
+    let s3 = S3Server::start(false);
+    let ed = Earthdata::start("Bearer t0k".into());
+    // Credentials valid two minutes: inside the five-minute margin, so renewed for the second file.
+    ed.state.lock().unwrap().cred_lifetime = 120;
+    let mut uploads = Vec::new();
+    for (i, g) in [
+        "MOD13Q1.A2023161.h09v05.061.2023177233537",
+        "MOD13Q1.A2023177.h09v05.061.2023193233537",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let body = format!("granule {i} bytes").into_bytes();
+        let md5 = digest("md5sum", &body, work.path());
+        let dir = format!("lp-prod-protected/MOD13Q1.061/{g}");
+        let p = work.path().join(format!("{g}.hdf"));
+        std::fs::write(&p, &body).unwrap();
+        uploads.push((format!("{dir}/{g}.hdf"), p));
+        ed.granule(
+            ("MOD13Q1", "061"),
+            g,
+            "2023-06-10T00:00:00.000Z",
+            &dir,
+            &[(&format!("{g}.hdf"), body, Some(("MD5", md5)))],
+        );
+    }
+    // The DAAC's bucket (UMM-G "GET DATA VIA DIRECT ACCESS": s3://bucket/{dir}/{file}).
+    s3.upload("bucket", &uploads);
+    let lake = work.path().join("lake");
+    let report = work.path().join("r.jsonl");
+    let out = etlake_env(
+        work.path(),
+        &[
+            ("ETLAKE_CMR_URL", ed.cmr.as_str()),
+            ("ETLAKE_EDL_URL", ed.urs.as_str()),
+            ("EARTHDATA_TOKEN", "t0k"),
+        ],
+        &[
+            "sync",
+            "modis",
+            "--time",
+            "2023-06",
+            "--to",
+            lake.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+            "--direct-s3",
+            "--s3credentials-url",
+            &format!("{}/s3credentials", ed.daac),
+            "--direct-endpoint-url",
+            &s3.endpoint,
+            "--direct-region",
+            "us-east-1",
+            "--connections-per-host",
+            "1",
+        ],
+    );
+    let t = ok(out);
+    assert!(t.contains("2 downloaded"), "{t}");
+    // Read from S3, not over HTTPS; credentials fetched twice (renewed before expiry).
+    assert!(ed.hits("store").is_empty());
+    let daac = ed.hits("daac");
+    assert!(daac.iter().all(|h| h.path == "/s3credentials"), "{daac:?}");
+    assert_eq!(daac.len(), 2, "{daac:?}");
+    let rows = report_rows(&report);
+    assert_eq!(
+        events(&rows, "verified")
+            .iter()
+            .filter(|r| r["verified"] == "md5")
+            .count(),
+        2,
+        "{rows:?}"
+    );
+    assert!(lake
+        .join("MOD13Q1.061/MOD13Q1.A2023161.h09v05.061.2023177233537/MOD13Q1.A2023161.h09v05.061.2023177233537.hdf")
+        .is_file());
+    let all = std::fs::read_to_string(&report).unwrap() + &t;
+    for secret in ["t0k\"", "s3cr3t-access-key", "s3ss10n-t0ken"] {
+        assert!(!all.contains(secret), "{secret} in {all}");
+    }
+}

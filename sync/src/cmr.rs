@@ -36,6 +36,8 @@ pub struct GranuleFile {
     pub checksum: Option<Checksum>,
     /// `umm.TemporalExtent.RangeDateTime.BeginningDateTime`, as written.
     pub begin: Option<String>,
+    /// The same file's `GET DATA VIA DIRECT ACCESS` URL (`s3://bucket/key`), if listed.
+    pub s3: Option<String>,
 }
 
 /// A granule search: collection, time range (inclusive days), optional box.
@@ -121,8 +123,17 @@ pub fn files_of(umm: &serde_json::Value) -> Vec<GranuleFile> {
             }
         }
     }
+    let related = umm["RelatedUrls"].as_array().cloned().unwrap_or_default();
+    let direct = |name: &str| {
+        related
+            .iter()
+            .filter(|r| r["Type"] == "GET DATA VIA DIRECT ACCESS")
+            .filter_map(|r| r["URL"].as_str())
+            .find(|u| u.starts_with("s3://") && u.rsplit('/').next() == Some(name))
+            .map(str::to_string)
+    };
     let mut out = Vec::new();
-    for r in umm["RelatedUrls"].as_array().into_iter().flatten() {
+    for r in &related {
         let (Some(url), Some(kind)) = (r["URL"].as_str(), r["Type"].as_str()) else {
             continue;
         };
@@ -148,10 +159,11 @@ pub fn files_of(umm: &serde_json::Value) -> Vec<GranuleFile> {
         out.push(GranuleFile {
             granule: granule.clone(),
             url: url.to_string(),
-            name,
             size,
             checksum,
             begin: begin.clone(),
+            s3: direct(&name),
+            name,
         });
     }
     out
@@ -279,5 +291,10 @@ mod tests {
         assert_eq!(f[1].name, format!("{g}.hdf.xml"));
         assert_eq!((f[1].size, f[1].checksum.is_none()), (Some(45), true));
         assert_eq!(f[0].begin.as_deref(), Some("2023-06-10T00:00:00.000Z"));
+        assert_eq!(
+            f[0].s3,
+            Some(format!("s3://lp-prod-protected/MOD13Q1.061/{g}/{g}.hdf"))
+        );
+        assert_eq!(f[1].s3, None);
     }
 }

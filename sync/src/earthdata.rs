@@ -119,6 +119,7 @@ pub async fn discover(
                 etag: None,
                 last_modified: None,
                 checksum: f.checksum,
+                direct: f.s3.filter(|_| opts.direct_s3.is_some()),
             });
         }
     }
@@ -139,6 +140,7 @@ mod tests {
             size: None,
             checksum: None,
             begin: None,
+            s3: None,
         };
         assert_eq!(
             rel_of(Provider::Modis, "MOD13Q1", "061", &f),
@@ -152,6 +154,7 @@ mod tests {
             size: None,
             checksum: None,
             begin: Some("2024-01-15T00:00:00.000Z".into()),
+            s3: None,
         };
         let want = format!("GPM_L3/GPM_3IMERGDF.07/2024/01/{n}");
         assert_eq!(rel_of(Provider::Imerg, "GPM_3IMERGDF", "07", &i), want);

@@ -5,6 +5,7 @@
 //! The CLI (`etlake sync`) indexes what was synced with the indexer; this crate never calls back.
 pub mod cmr;
 pub mod dest;
+pub mod direct;
 pub mod download;
 pub mod earthdata;
 pub mod edl;
@@ -70,6 +71,8 @@ pub struct Remote {
     pub last_modified: Option<SystemTime>,
     /// Checksum, when the provider publishes one.
     pub checksum: Option<Checksum>,
+    /// `s3://` URL read directly (in-region, with `s3credentials`) instead of `url`.
+    pub direct: Option<String>,
 }
 
 /// What happened to one discovered file.
@@ -166,6 +169,8 @@ pub struct SyncOptions {
     pub progress: Option<indicatif::ProgressBar>,
     /// CMR granule search: items per page.
     pub page_size: usize,
+    /// modis, imerg: read the DAAC's buckets directly with temporary `s3credentials`.
+    pub direct_s3: Option<direct::DirectSettings>,
 }
 
 impl Default for SyncOptions {
@@ -191,6 +196,7 @@ impl Default for SyncOptions {
             staging: None,
             progress: None,
             page_size: 2000,
+            direct_s3: None,
         }
     }
 }
@@ -275,6 +281,10 @@ async fn run_async(opts: &SyncOptions, rows: &mut report::Writer) -> Result<Repo
         http = http.with_edl(edl);
     }
     let http = Arc::new(http);
+    let direct = opts
+        .direct_s3
+        .clone()
+        .map(|s| Arc::new(direct::Direct::new(http.clone(), s)));
     let dest = Arc::new(dest::Dest::open(&opts.to, &opts.s3, opts.staging.as_deref()).await?);
     let mut report = Report::default();
     let found = providers::discover(&http, opts).await?;
@@ -355,14 +365,15 @@ async fn run_async(opts: &SyncOptions, rows: &mut report::Writer) -> Result<Repo
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for (remote, outcome, location) in todo {
-        let (http, dest, bar, done) = (
+        let (http, dest, bar, done, direct) = (
             http.clone(),
             dest.clone(),
             opts.progress.clone(),
             done.clone(),
+            direct.clone(),
         );
         tasks.spawn(async move {
-            let result = sync_one(&http, &dest, &remote, bar.as_ref()).await;
+            let result = sync_one(&http, &dest, &remote, bar.as_ref(), direct.as_deref()).await;
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             if let Some(bar) = &bar {
                 bar.set_message(format!("{n}/{total_files} files"));
@@ -447,10 +458,24 @@ async fn sync_one(
     dest: &dest::Dest,
     remote: &Remote,
     bar: Option<&indicatif::ProgressBar>,
+    direct: Option<&direct::Direct>,
 ) -> std::result::Result<Synced, (u64, String)> {
     let partial = dest.partial_path(&remote.rel);
-    let _permit = http.permit(&remote.url).await;
-    let fetched = download::fetch(http, remote, &partial, bar).await?;
+    let fetched = match (direct, &remote.direct) {
+        (Some(d), Some(s3_url)) => {
+            let _permit = http.permit(s3_url).await;
+            let bytes = d.fetch(s3_url, &partial, bar).await?;
+            download::Fetched {
+                remote: remote.clone(),
+                bytes,
+                note: Some("read directly from S3 with temporary s3credentials".into()),
+            }
+        }
+        _ => {
+            let _permit = http.permit(&remote.url).await;
+            download::fetch(http, remote, &partial, bar).await?
+        }
+    };
     let remote = fetched.remote.clone();
     let verified = match verify::verify(&partial, remote.size, remote.checksum.as_ref()) {
         Ok(how) => how,

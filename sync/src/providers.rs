@@ -270,6 +270,7 @@ async fn chirps(
                 etag: None,
                 last_modified: None,
                 checksum: None,
+                direct: None,
             });
         }
     }
@@ -302,6 +303,7 @@ fn gridmet(opts: &SyncOptions, base: &str) -> crate::Result<Vec<Remote>> {
                 etag: None,
                 last_modified: None,
                 checksum: None,
+                direct: None,
             });
         }
     }

@@ -14,6 +14,9 @@
 //!   REJECTS any request carrying `Authorization` (as S3 does for a presigned URL given a second
 //!   authentication mechanism).
 //!
+//! The DAAC also answers `/s3credentials` (TEA's S3 Direct Access) once authenticated, with
+//! credentials valid `cred_lifetime` seconds.
+//!
 //! Every request is logged as (server, method, path, had Authorization, cmr-search-after).
 #![allow(dead_code)]
 
@@ -32,6 +35,8 @@ pub struct State {
     pub accepted: String,
     pub log: Vec<Hit>,
     pub base: BTreeMap<&'static str, String>,
+    /// Seconds the credentials of `/s3credentials` are valid for.
+    pub cred_lifetime: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -254,6 +259,21 @@ fn daac(st: &Arc<Mutex<State>>, req: Request<Body>) -> Response<Body> {
         );
         return redirect(StatusCode::FOUND, &to)
             .body(Body::empty())
+            .unwrap();
+    }
+    if path == "/s3credentials" {
+        // TEA's answer (S3 Direct Access): keys, session token and expiration "YYYY-MM-DD HH:MM:SS+00:00".
+        let until =
+            chrono::Utc::now() + chrono::Duration::seconds(st.lock().unwrap().cred_lifetime);
+        let body = serde_json::json!({
+            "accessKeyId": "ASIATESTKEY",
+            "secretAccessKey": "s3cr3t-access-key",
+            "sessionToken": "s3ss10n-t0ken",
+            "expiration": until.format("%Y-%m-%d %H:%M:%S+00:00").to_string(),
+        });
+        return Response::builder()
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
             .unwrap();
     }
     let to = format!(
