@@ -176,16 +176,25 @@ pub struct StackArgs {
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
-    /// The provider: chirps (CHIRPS v2.0 daily) or gridmet (gridMET yearly NetCDF).
+    /// The provider: chirps (CHIRPS v2.0 daily), gridmet (gridMET yearly NetCDF), modis (LP DAAC
+    /// through NASA CMR) or imerg (GPM IMERG V07 from GES DISC through NASA CMR). modis and imerg
+    /// download with Earthdata Login; credentials, in this order: $EARTHDATA_TOKEN (bearer),
+    /// $EARTHDATA_USERNAME + $EARTHDATA_PASSWORD, the .netrc entry for urs.earthdata.nasa.gov
+    /// ($NETRC or ~/.netrc, mode 0600). A password is sent to the Earthdata Login host only, a
+    /// token also to the DAAC's data host; never to a presigned S3 redirect. The Earthdata Login URL
+    /// can be changed with $ETLAKE_EDL_URL.
     pub provider: String,
-    /// Products (repeatable): chirps_v2_daily_p05 (CHIRPS' default); gridmet_pr, gridmet_pet, … (gridMET).
+    /// Products (repeatable): chirps_v2_daily_p05 (CHIRPS' default); gridmet_pr, gridmet_pet, … (gridMET);
+    /// a CMR collection SHORTNAME.VERSION for modis (default MOD13Q1.061; any LP DAAC collection) and
+    /// imerg (default GPM_3IMERGDF.07; GPM_3IMERGHH.07 half-hourly).
     #[arg(long = "product", value_name = "NAME")]
     pub products: Vec<String>,
     /// Days to sync, A/B inclusive (YYYY-MM-DD, YYYY-MM or YYYY at each end), or one of them.
     #[arg(long)]
     pub time: String,
-    /// Longitude/latitude box W,S,E,N: nothing is synced when it misses the provider's coverage
-    /// (the providers' files are global or CONUS-wide; they are not cut).
+    /// Longitude/latitude box W,S,E,N: for chirps and gridmet nothing is synced when it misses the
+    /// provider's coverage (their files are global or CONUS-wide; they are not cut); for modis and
+    /// imerg it is CMR's bounding_box (the granules touching it).
     #[arg(long, value_name = "W,S,E,N", allow_hyphen_values = true)]
     pub bbox: Option<String>,
     /// The lake: a folder, or s3://bucket/prefix.
@@ -202,9 +211,36 @@ pub struct SyncArgs {
     /// indexed, failed with the reason).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// The provider's base URL (also $ETLAKE_CHIRPS_URL / $ETLAKE_GRIDMET_URL).
-    #[arg(long, value_name = "URL")]
+    /// The provider's base URL (also $ETLAKE_CHIRPS_URL / $ETLAKE_GRIDMET_URL); for modis and imerg,
+    /// the CMR's (also --cmr-url, $ETLAKE_CMR_URL; default https://cmr.earthdata.nasa.gov).
+    #[arg(long, value_name = "URL", alias = "cmr-url")]
     pub base_url: Option<String>,
+    /// modis, imerg: a CMR collection by short name (with --collection-version), the same as
+    /// --product SHORTNAME.VERSION (`--version` is etlake's own flag).
+    #[arg(long, value_name = "NAME", requires = "collection_version")]
+    pub short_name: Option<String>,
+    /// modis, imerg: the version of --short-name (e.g. 061).
+    #[arg(long, value_name = "VERSION", requires = "short_name")]
+    pub collection_version: Option<String>,
+    /// modis, imerg, when running in the DAAC's region (us-west-2): read the granules' S3 copies
+    /// directly with temporary credentials from the DAAC's s3credentials endpoint (renewed before
+    /// they expire), instead of downloading over HTTPS.
+    #[arg(long)]
+    pub direct_s3: bool,
+    /// With --direct-s3: the s3credentials URL (also $ETLAKE_S3CREDENTIALS_URL; default LP DAAC's
+    /// https://data.lpdaac.earthdatacloud.nasa.gov/s3credentials for modis, GES DISC's
+    /// https://data.gesdisc.earthdata.nasa.gov/s3credentials for imerg).
+    #[arg(long, value_name = "URL")]
+    pub s3credentials_url: Option<String>,
+    /// With --direct-s3: the S3 endpoint of the DAAC's buckets (default AWS's).
+    #[arg(long, value_name = "URL")]
+    pub direct_endpoint_url: Option<String>,
+    /// With --direct-s3: the region of the DAAC's buckets.
+    #[arg(long, value_name = "REGION", default_value = "us-west-2")]
+    pub direct_region: String,
+    /// modis, imerg: granules per CMR search page (CMR allows up to 2000).
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub page_size: usize,
     /// CHIRPS: take the final days' cloud-optimised GeoTIFFs (global_daily/cogs/) instead of tifs/.
     #[arg(long)]
     pub cog: bool,

@@ -36,7 +36,22 @@ pub fn sync(conn: &ConnArgs, a: &SyncArgs) -> Result<Success, Box<dyn Error>> {
     bar.enable_steady_tick(Duration::from_millis(200));
     let opts = lake_sync::SyncOptions {
         provider,
-        products: a.products.clone(),
+        products: a
+            .products
+            .iter()
+            .cloned()
+            .chain(a.short_name.as_ref().map(|s| {
+                if !provider.earthdata() {
+                    usage(format!(
+                        "--short-name {s}: only for the CMR providers (modis, imerg)"
+                    ));
+                }
+                format!(
+                    "{s}.{}",
+                    a.collection_version.as_deref().unwrap_or_default()
+                )
+            }))
+            .collect(),
         time,
         bbox,
         to: a.to.clone(),
@@ -54,6 +69,29 @@ pub fn sync(conn: &ConnArgs, a: &SyncArgs) -> Result<Success, Box<dyn Error>> {
         },
         staging: a.staging.clone(),
         progress: Some(bar.clone()),
+        page_size: a.page_size.clamp(1, 2000),
+        direct_s3: a.direct_s3.then(|| {
+            if !provider.earthdata() {
+                usage("--direct-s3: only for the CMR providers (modis, imerg)".into());
+            }
+            lake_sync::direct::DirectSettings {
+                credentials_url: a
+                    .s3credentials_url
+                    .clone()
+                    .or_else(|| std::env::var("ETLAKE_S3CREDENTIALS_URL").ok())
+                    .unwrap_or_else(|| {
+                        match provider {
+                            Provider::Imerg => {
+                                "https://data.gesdisc.earthdata.nasa.gov/s3credentials"
+                            }
+                            _ => "https://data.lpdaac.earthdatacloud.nasa.gov/s3credentials",
+                        }
+                        .into()
+                    }),
+                endpoint_url: a.direct_endpoint_url.clone(),
+                region: a.direct_region.clone(),
+            }
+        }),
     };
     let mut rows = lake_sync::report::Writer::new(a.report.as_deref()).map_err(|e| {
         format!(
@@ -129,7 +167,12 @@ fn index(
     report: &lake_sync::Report,
     rows: &mut lake_sync::report::Writer,
 ) -> Result<bool, Box<dyn Error>> {
-    let files = report.in_lake();
+    // Sidecars (MODIS `.hdf.xml`) are kept beside their data file, not indexed themselves.
+    let files: Vec<_> = report
+        .in_lake()
+        .into_iter()
+        .filter(|f| !f.location.ends_with(".xml"))
+        .collect();
     if files.is_empty() {
         println!("  --index: nothing in the lake to index");
         return Ok(true);

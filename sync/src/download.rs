@@ -106,7 +106,7 @@ pub async fn fetch(
             }
         }
         let resp = http
-            .send("GET", &r.url, &headers)
+            .send_data("GET", &r.url, &headers)
             .await
             .map_err(|e| (bytes, e))?;
         let status = resp.status();

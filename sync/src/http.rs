@@ -1,6 +1,11 @@
 //! The HTTP side of a sync, with manners: a polite User-Agent, a limit of requests in flight per
 //! host, `Retry-After` honoured on 429 and 503 (seconds or an HTTP date, capped), exponential backoff
-//! on other server errors and on connections that fail, and no redirect followed blindly.
+//! on other server errors and on connections that fail, and no redirect followed blindly: redirects
+//! (the Earthdata Login flow, presigned S3 URLs) are followed up to ten hops with cookies kept per
+//! host for the run, and the Earthdata Login credential is attached only to requests to the URS
+//! host (a token also to the data file's own DAAC host, see `send_data`) — never to a presigned
+//! redirect. URLs in logs and errors lose their query
+//! (presigned signatures, OAuth codes).
 use bytes::Bytes;
 use http_body_util::Empty;
 use hyper::body::Incoming;
@@ -29,6 +34,27 @@ pub struct Http {
     per_host: usize,
     retries: u32,
     max_wait: Duration,
+    edl: Option<crate::edl::Edl>,
+    cookies: Mutex<HashMap<String, Vec<(String, String)>>>,
+}
+
+/// A URL without its query and fragment (no presigned signature, no OAuth code), for messages.
+pub fn public(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
+}
+
+/// `location` resolved against `base` (absolute, absolute-path or relative reference).
+pub fn resolve(base: &str, location: &str) -> String {
+    if location.contains("://") {
+        return location.to_string();
+    }
+    let (scheme, rest) = base.split_once("://").unwrap_or(("http", base));
+    let authority = rest.split('/').next().unwrap_or(rest);
+    if let Some(path) = location.strip_prefix('/') {
+        return format!("{scheme}://{authority}/{path}");
+    }
+    let dir = public(base).rsplit_once('/').map_or(base, |(d, _)| d);
+    format!("{dir}/{location}")
 }
 
 /// The host part of a URL (`host:port`), for the per-host limit.
@@ -90,7 +116,15 @@ impl Http {
             per_host: per_host.max(1),
             retries,
             max_wait,
+            edl: None,
+            cookies: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Earthdata Login for this client's requests (its credential goes to the URS host only).
+    pub fn with_edl(mut self, edl: crate::edl::Edl) -> Http {
+        self.edl = Some(edl);
+        self
     }
 
     /// Attempts allowed after the first.
@@ -110,9 +144,125 @@ impl Http {
         sem.acquire_owned().await.expect("semaphore never closed")
     }
 
-    /// Sends a request, retrying 429/503 after their `Retry-After` (else backoff), other 5xx and
-    /// connection failures with backoff. Returns the first other response (any status).
+    /// Sends a request and follows its redirects (at most ten): each hop carries the caller's
+    /// headers, the cookies its host set earlier in the run, and — only when the hop's host is the
+    /// URS host — the Earthdata Login credential. Returns the first response that is not a redirect.
     pub async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+    ) -> Result<Response<Incoming>, String> {
+        self.follow(method, url, headers, false).await
+    }
+
+    /// As `send`, for a data file: an Earthdata Login *token* also goes to the data URL's own host
+    /// (the DAAC's distribution endpoint validates EDL bearer tokens itself — TEA's documentation,
+    /// "EDL Bearer Tokens"), but still to no host a redirect leads to (the presigned S3 URL).
+    /// A user name and password go to the URS host only.
+    pub async fn send_data(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+    ) -> Result<Response<Incoming>, String> {
+        self.follow(method, url, headers, true).await
+    }
+
+    async fn follow(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        token_to_origin: bool,
+    ) -> Result<Response<Incoming>, String> {
+        let origin = host_of(url);
+        let mut url = url.to_string();
+        for _ in 0..=10 {
+            let host = host_of(&url);
+            let mut hs: Vec<(&str, String)> = headers.to_vec();
+            let jar = {
+                let c = self.cookies.lock().unwrap_or_else(|p| p.into_inner());
+                c.get(&host).map(|v| {
+                    v.iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+            };
+            if let Some(j) = jar {
+                hs.push(("cookie", j));
+            }
+            if let Some(edl) = &self.edl {
+                let to_origin = token_to_origin
+                    && host == origin
+                    && matches!(edl.credential, Some(crate::edl::Credential::Bearer(_)));
+                if let Some(c) = edl
+                    .credential
+                    .as_ref()
+                    .filter(|_| edl.host == host || to_origin)
+                {
+                    hs.push(("authorization", c.header()));
+                }
+            }
+            let resp = self.send_once(method, &url, &hs).await?;
+            self.keep_cookies(&host, resp.headers());
+            let location = resp
+                .headers()
+                .get(hyper::header::LOCATION)
+                .and_then(|v| v.to_str().ok());
+            match location {
+                Some(loc) if resp.status().is_redirection() => {
+                    let next = resolve(&url, loc);
+                    tracing::debug!("{} → {}", public(&url), public(&next));
+                    url = next;
+                }
+                _ => {
+                    if resp.status() == StatusCode::UNAUTHORIZED {
+                        if let Some(edl) = self.edl.as_ref().filter(|e| e.host == host) {
+                            return Err(match &edl.credential {
+                                None => format!(
+                                    "{}: Earthdata Login asks for credentials: set EARTHDATA_TOKEN, or \
+                                     EARTHDATA_USERNAME and EARTHDATA_PASSWORD, or a .netrc entry for {}",
+                                    public(&url),
+                                    edl.host
+                                ),
+                                Some(c) => format!(
+                                    "{}: Earthdata Login refused {}",
+                                    public(&url),
+                                    c.describe()
+                                ),
+                            });
+                        }
+                    }
+                    return Ok(resp);
+                }
+            }
+        }
+        Err(format!("{}: more than 10 redirects", public(&url)))
+    }
+
+    /// Remembers the `Set-Cookie` name=value pairs of `host` for the rest of the run.
+    fn keep_cookies(&self, host: &str, headers: &hyper::HeaderMap) {
+        let mut jar = self.cookies.lock().unwrap_or_else(|p| p.into_inner());
+        for v in headers.get_all(hyper::header::SET_COOKIE) {
+            let Some((name, value)) = v
+                .to_str()
+                .ok()
+                .and_then(|s| s.split(';').next())
+                .and_then(|p| p.split_once('='))
+            else {
+                continue;
+            };
+            let list = jar.entry(host.to_string()).or_default();
+            list.retain(|(n, _)| n != name.trim());
+            list.push((name.trim().to_string(), value.trim().to_string()));
+        }
+    }
+
+    /// One request (no redirect followed), retrying 429/503 after their `Retry-After` (else
+    /// backoff), other 5xx and connection failures with backoff.
+    async fn send_once(
         &self,
         method: &str,
         url: &str,
@@ -127,7 +277,9 @@ impl Http {
             for (k, v) in headers {
                 b = b.header(*k, v);
             }
-            let req = b.body(Empty::new()).map_err(|e| format!("{url}: {e}"))?;
+            let req = b
+                .body(Empty::new())
+                .map_err(|e| format!("{}: {e}", public(url)))?;
             let wait = match self.client.request(req).await {
                 Ok(resp) => {
                     let s = resp.status();
@@ -148,14 +300,18 @@ impl Http {
                             self.max_wait.as_secs()
                         ));
                     }
-                    tracing::info!("{url}: HTTP {s}, retrying in {:.1} s", wait.as_secs_f64());
+                    tracing::info!(
+                        "{}: HTTP {s}, retrying in {:.1} s",
+                        public(url),
+                        wait.as_secs_f64()
+                    );
                     wait
                 }
                 Err(e) => {
                     if attempt >= self.retries {
                         return Err(format!("{e:#}: {}", source_chain(&e)));
                     }
-                    tracing::info!("{url}: {}; retrying", source_chain(&e));
+                    tracing::info!("{}: {}; retrying", public(url), source_chain(&e));
                     backoff(attempt)
                 }
             };
@@ -207,6 +363,21 @@ mod tests {
         );
         assert!(backoff(3) >= Duration::from_secs(4));
         assert!(backoff(30) <= Duration::from_millis(37_500));
+    }
+
+    #[test]
+    fn redirects_resolve_and_queries_stay_private() {
+        let b = "https://daac.example/data/a/f.hdf?x=1";
+        assert_eq!(
+            resolve(b, "https://s3.example/k?sig=2"),
+            "https://s3.example/k?sig=2"
+        );
+        assert_eq!(resolve(b, "/oauth?c=1"), "https://daac.example/oauth?c=1");
+        assert_eq!(resolve(b, "g.hdf"), "https://daac.example/data/a/g.hdf");
+        assert_eq!(
+            public("https://s3.example/k?X-Amz-Signature=s"),
+            "https://s3.example/k"
+        );
     }
 
     #[test]

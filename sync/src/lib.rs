@@ -3,8 +3,12 @@
 //! download what is missing or changed resumably into a `.partial`, verify it, and place it under the
 //! provider's own layout (a local folder, or an `s3://` prefix) so `etlake index` recognises it.
 //! The CLI (`etlake sync`) indexes what was synced with the indexer; this crate never calls back.
+pub mod cmr;
 pub mod dest;
+pub mod direct;
 pub mod download;
+pub mod earthdata;
+pub mod edl;
 pub mod http;
 pub mod listing;
 pub mod providers;
@@ -67,6 +71,8 @@ pub struct Remote {
     pub last_modified: Option<SystemTime>,
     /// Checksum, when the provider publishes one.
     pub checksum: Option<Checksum>,
+    /// `s3://` URL read directly (in-region, with `s3credentials`) instead of `url`.
+    pub direct: Option<String>,
 }
 
 /// What happened to one discovered file.
@@ -161,6 +167,10 @@ pub struct SyncOptions {
     pub staging: Option<PathBuf>,
     /// Progress bar (bytes with rate and ETA; files in the message).
     pub progress: Option<indicatif::ProgressBar>,
+    /// CMR granule search: items per page.
+    pub page_size: usize,
+    /// modis, imerg: read the DAAC's buckets directly with temporary `s3credentials`.
+    pub direct_s3: Option<direct::DirectSettings>,
 }
 
 impl Default for SyncOptions {
@@ -185,6 +195,8 @@ impl Default for SyncOptions {
             },
             staging: None,
             progress: None,
+            page_size: 2000,
+            direct_s3: None,
         }
     }
 }
@@ -254,11 +266,25 @@ pub fn run(opts: &SyncOptions, report: &mut report::Writer) -> Result<Report> {
 }
 
 async fn run_async(opts: &SyncOptions, rows: &mut report::Writer) -> Result<Report> {
-    let http = Arc::new(http::Http::new(
-        opts.per_host,
-        opts.retries,
-        opts.max_retry_wait,
-    )?);
+    let mut http = http::Http::new(opts.per_host, opts.retries, opts.max_retry_wait)?;
+    if opts.provider.earthdata() && !opts.dry_run {
+        let edl = edl::from_env().map_err(|message| Error::Setup {
+            object: "Earthdata Login".into(),
+            message,
+        })?;
+        if edl.credential.is_none() {
+            tracing::warn!(
+                "no Earthdata Login credential (EARTHDATA_TOKEN, EARTHDATA_USERNAME/EARTHDATA_PASSWORD or .netrc for {})",
+                edl.host
+            );
+        }
+        http = http.with_edl(edl);
+    }
+    let http = Arc::new(http);
+    let direct = opts
+        .direct_s3
+        .clone()
+        .map(|s| Arc::new(direct::Direct::new(http.clone(), s)));
     let dest = Arc::new(dest::Dest::open(&opts.to, &opts.s3, opts.staging.as_deref()).await?);
     let mut report = Report::default();
     let found = providers::discover(&http, opts).await?;
@@ -339,14 +365,15 @@ async fn run_async(opts: &SyncOptions, rows: &mut report::Writer) -> Result<Repo
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for (remote, outcome, location) in todo {
-        let (http, dest, bar, done) = (
+        let (http, dest, bar, done, direct) = (
             http.clone(),
             dest.clone(),
             opts.progress.clone(),
             done.clone(),
+            direct.clone(),
         );
         tasks.spawn(async move {
-            let result = sync_one(&http, &dest, &remote, bar.as_ref()).await;
+            let result = sync_one(&http, &dest, &remote, bar.as_ref(), direct.as_deref()).await;
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             if let Some(bar) = &bar {
                 bar.set_message(format!("{n}/{total_files} files"));
@@ -431,10 +458,24 @@ async fn sync_one(
     dest: &dest::Dest,
     remote: &Remote,
     bar: Option<&indicatif::ProgressBar>,
+    direct: Option<&direct::Direct>,
 ) -> std::result::Result<Synced, (u64, String)> {
     let partial = dest.partial_path(&remote.rel);
-    let _permit = http.permit(&remote.url).await;
-    let fetched = download::fetch(http, remote, &partial, bar).await?;
+    let fetched = match (direct, &remote.direct) {
+        (Some(d), Some(s3_url)) => {
+            let _permit = http.permit(s3_url).await;
+            let bytes = d.fetch(s3_url, &partial, bar).await?;
+            download::Fetched {
+                remote: remote.clone(),
+                bytes,
+                note: Some("read directly from S3 with temporary s3credentials".into()),
+            }
+        }
+        _ => {
+            let _permit = http.permit(&remote.url).await;
+            download::fetch(http, remote, &partial, bar).await?
+        }
+    };
     let remote = fetched.remote.clone();
     let verified = match verify::verify(&partial, remote.size, remote.checksum.as_ref()) {
         Ok(how) => how,

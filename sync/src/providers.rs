@@ -8,6 +8,8 @@
 //!   NetCDF per variable and year, `{var}_{YYYY}.nc`; the current year's file is rewritten daily, so
 //!   each file's size, ETag and Last-Modified (HEAD) decide whether the lake's copy is current.
 //!
+//! - **MODIS** and **GPM IMERG** through NASA's CMR: see `earthdata.rs`.
+//!
 //! Files land under the provider's own layout (`CHIRPS-2.0/…` as on the server, `gridmet/{var}_{YYYY}.nc`),
 //! which the recognition specs in product-defs/recognition expect.
 use crate::http::Http;
@@ -22,6 +24,10 @@ pub enum Provider {
     Chirps,
     /// gridMET yearly NetCDF.
     Gridmet,
+    /// MODIS (LP DAAC) through CMR, with Earthdata Login.
+    Modis,
+    /// GPM IMERG V07 (GES DISC) through CMR, with Earthdata Login.
+    Imerg,
 }
 
 impl std::str::FromStr for Provider {
@@ -30,8 +36,10 @@ impl std::str::FromStr for Provider {
         match s.to_ascii_lowercase().as_str() {
             "chirps" => Ok(Provider::Chirps),
             "gridmet" => Ok(Provider::Gridmet),
+            "modis" => Ok(Provider::Modis),
+            "imerg" => Ok(Provider::Imerg),
             other => Err(format!(
-                "unknown provider {other:?}: expected chirps or gridmet (MODIS, IMERG and Landsat are not synced yet)"
+                "unknown provider {other:?}: expected chirps, gridmet, modis or imerg (Landsat is not synced yet)"
             )),
         }
     }
@@ -43,6 +51,7 @@ impl Provider {
         match self {
             Provider::Chirps => "https://data.chc.ucsb.edu/products/CHIRPS-2.0",
             Provider::Gridmet => "https://www.northwestknowledge.net/metdata/data",
+            Provider::Modis | Provider::Imerg => crate::cmr::DEFAULT_CMR,
         }
     }
 
@@ -51,7 +60,13 @@ impl Provider {
         match self {
             Provider::Chirps => "ETLAKE_CHIRPS_URL",
             Provider::Gridmet => "ETLAKE_GRIDMET_URL",
+            Provider::Modis | Provider::Imerg => "ETLAKE_CMR_URL",
         }
+    }
+
+    /// Found through CMR and downloaded with Earthdata Login.
+    pub fn earthdata(self) -> bool {
+        matches!(self, Provider::Modis | Provider::Imerg)
     }
 
     /// Longitude/latitude coverage W,S,E,N.
@@ -59,6 +74,7 @@ impl Provider {
         match self {
             Provider::Chirps => [-180.0, -50.0, 180.0, 50.0],
             Provider::Gridmet => [-124.8, 25.0, -67.0, 49.5],
+            Provider::Modis | Provider::Imerg => [-180.0, -90.0, 180.0, 90.0],
         }
     }
 }
@@ -100,6 +116,12 @@ pub async fn discover(http: &Arc<Http>, opts: &SyncOptions) -> crate::Result<Fou
     let candidates = match opts.provider {
         Provider::Chirps => chirps(http, opts, &base, &mut found).await?,
         Provider::Gridmet => gridmet(opts, &base)?,
+        Provider::Modis | Provider::Imerg => {
+            // CMR gave sizes and checksums: no HEAD (it would run the login flow per file).
+            found.files =
+                crate::earthdata::discover(http, opts, &base, &mut found.failures).await?;
+            return Ok(found);
+        }
     };
     // HEAD every candidate (bounded by the per-host limit) for its size and validators.
     let mut tasks = tokio::task::JoinSet::new();
@@ -248,6 +270,7 @@ async fn chirps(
                 etag: None,
                 last_modified: None,
                 checksum: None,
+                direct: None,
             });
         }
     }
@@ -280,6 +303,7 @@ fn gridmet(opts: &SyncOptions, base: &str) -> crate::Result<Vec<Remote>> {
                 etag: None,
                 last_modified: None,
                 checksum: None,
+                direct: None,
             });
         }
     }

@@ -75,7 +75,7 @@ mod tests {
             algorithm: a.into(),
             value: v.into(),
         };
-        // Published digests of "abc" (RFC 1321 appendix A.5; FIPS 180-2 appendix B.1).
+        // Published digests of "abc" (RFC 1321 appendix A.5; FIPS 180-2 appendices B.1 and C.1).
         assert_eq!(
             verify(
                 &p,
@@ -96,6 +96,19 @@ mod tests {
             )
             .unwrap(),
             "sha256"
+        );
+        assert_eq!(
+            verify(
+                &p,
+                Some(3),
+                Some(&c(
+                    "SHA-512",
+                    "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a\
+                     2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"
+                ))
+            )
+            .unwrap(),
+            "sha512"
         );
         let e = verify(
             &p,
