@@ -420,6 +420,9 @@ fn run_tile(sh: &Shared<'_>, k: usize, hash: &str) -> Result<TileRecord> {
     };
     let mut acc = TileAcc::new(sh.files, &tile, row0, &state, st.whc);
     let mut out = Outputs::new(n);
+    // Where the tile's time goes (logged at info): reading and aligning inputs, the kernel, and the
+    // outputs (sums and daily files).
+    let (mut t_load, mut t_kernel, mut t_out) = (0.0, 0.0, 0.0);
     for (days, inputs) in &sh.prepared.months {
         let month = format!(
             "rows {row0}–{}, {}-{:02}",
@@ -431,11 +434,13 @@ fn run_tile(sh: &Shared<'_>, k: usize, hash: &str) -> Result<TileRecord> {
             i.load(&tile, days, sh.stager)
                 .map_err(during(month.clone()))
         };
+        let t = Instant::now();
         let dynamic: Vec<Vec<f64>> = inputs.iter().map(load).collect::<Result<_>>()?;
         let tavg = match dynamic.get(5) {
             Some(t) => t.clone(),
             None => super::mean_temperature(&dynamic[3], &dynamic[4]),
         };
+        t_load += t.elapsed().as_secs_f64();
         for (t, date) in days.iter().enumerate() {
             let r = t * n..(t + 1) * n;
             let d = Day {
@@ -446,8 +451,12 @@ fn run_tile(sh: &Shared<'_>, k: usize, hash: &str) -> Result<TileRecord> {
                 tmax: &dynamic[4][r.clone()],
                 tavg: &tavg[r],
             };
+            let t = Instant::now();
             step(&sh.params, &sh.opts, st, d, &mut state, &mut out);
+            let k = Instant::now();
             acc.day(*date, &d, st.water, &out, &state)?;
+            t_kernel += (k - t).as_secs_f64();
+            t_out += k.elapsed().as_secs_f64();
         }
         let now = sh
             .done
@@ -455,7 +464,17 @@ fn run_tile(sh: &Shared<'_>, k: usize, hash: &str) -> Result<TileRecord> {
             + (n * days.len()) as u64;
         (sh.progress)(now, sh.total);
     }
+    let t = Instant::now();
     let (months, balance) = acc.finish(&state)?;
+    t_out += t.elapsed().as_secs_f64();
+    tracing::info!(
+        tile = k,
+        rows,
+        load_s = t_load,
+        kernel_s = t_kernel,
+        output_s = t_out,
+        "veget tile done"
+    );
     Ok(TileRecord {
         tile: k,
         rows: (row0, rows),

@@ -287,14 +287,39 @@ pub fn step(
     state: &mut State,
     out: &mut Outputs,
 ) {
-    for i in 0..state.swf.len() {
-        let inputs = (d.p[i], d.eto[i], d.ndvi[i], d.tmin[i], d.tmax[i], d.tavg[i]);
-        let mut st = state.get(i);
-        match pixel_day(p, o, s.get(i), inputs, &mut st) {
-            Some(f) => out.set(i, &f),
-            None => out.set_nodata(i),
+    // The common case — every pixel past its day 0 and (strict) valid with finite statics and
+    // inputs — runs branch-free, a chunk of pixels at a time (a few invalid pixels, e.g. at the
+    // inputs' edge, send only their chunk down the pixel-by-pixel loop).
+    const CHUNK: usize = 2048;
+    let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
+    let inputs = [d.p, d.eto, d.ndvi, d.tmin, d.tmax, d.tavg];
+    let statics = [s.whc, s.fc, s.sat, s.interception, s.water];
+    let strict = o.mode == Mode::Strict;
+    let n = state.swf.len();
+    for a in (0..n).step_by(CHUNK) {
+        let at = a..(a + CHUNK).min(n);
+        let common = state.started[at.clone()].iter().all(|&s| s)
+            && (!strict
+                || (state.valid[at.clone()].iter().all(|&v| v)
+                    && statics.iter().all(|v| finite(&v[at.clone()]))
+                    && inputs.iter().all(|v| finite(&v[at.clone()]))));
+        if common {
+            if strict {
+                state.gap_run[at.clone()].fill(0);
+            }
+            let swf_pack = (&mut state.swf[..], &mut state.pack[..]);
+            fast::step_day(p, o, s, inputs, swf_pack, out, at);
+            continue;
         }
-        state.set(i, st);
+        for i in at {
+            let inputs = (d.p[i], d.eto[i], d.ndvi[i], d.tmin[i], d.tmax[i], d.tavg[i]);
+            let mut st = state.get(i);
+            match pixel_day(p, o, s.get(i), inputs, &mut st) {
+                Some(f) => out.set(i, &f),
+                None => out.set_nodata(i),
+            }
+            state.set(i, st);
+        }
     }
 }
 

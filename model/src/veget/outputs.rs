@@ -458,17 +458,23 @@ impl<'a> TileAcc<'a> {
             )?;
         }
         self.day += 1;
-        // One pass over parallel per-pixel arrays.
+        // Each sum in a loop of its own over the pixels (the output looked up once a day, not once
+        // a pixel), adding where ETa is a number; then the per-pixel bookkeeping in one pass.
+        let eta = &o.etasw;
+        for sums in [&mut self.m, &mut self.y] {
+            for (k, name) in sums.names.iter().enumerate() {
+                let add = pick(o, d, name);
+                for ((s, &x), e) in sums.values[k].iter_mut().zip(add).zip(eta) {
+                    if e.is_finite() {
+                        *s += x;
+                    }
+                }
+            }
+        }
         #[allow(clippy::needless_range_loop)]
         for i in 0..o.etasw.len() {
             if !o.etasw[i].is_finite() {
                 continue;
-            }
-            for (k, name) in self.m.names.iter().enumerate() {
-                self.m.values[k][i] += pick(o, d, name)[i];
-            }
-            for (k, name) in self.y.names.iter().enumerate() {
-                self.y.values[k][i] += pick(o, d, name)[i];
             }
             self.m.valid_days[i] += 1.0;
             self.y.valid_days[i] += 1.0;
