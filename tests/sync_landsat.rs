@@ -269,9 +269,9 @@ fn landsat_from_stac_and_the_requester_pays_bucket_is_placed_and_indexed() {
 
 #[test]
 fn without_the_requester_pays_header_the_bucket_refuses_and_the_files_fail() {
-    // The gate refuses everything here (a bucket that is not `usgs-landsat` by the gate's rule would
-    // pass): point the sync at the gate with a bucket prefix it guards, and check the failure names
-    // the cause. Missing credentials give the same 403 on AWS.
+    // A sync whose requests lose the requester-pays header on the way is refused by the bucket: every
+    // HEAD fails with 403, nothing is placed, exit 1, and the message names the cause (on AWS, missing
+    // credentials give the same 403).
     let fx = fixture(tempdir());
     let out_dir = tempdir();
     let lake = out_dir.path().join("lake");
@@ -354,4 +354,55 @@ impl StripPayer {
         });
         endpoint
     }
+}
+
+#[test]
+fn landsat_into_an_s3_lake_is_indexed_there() {
+    let pg = landsat_cluster();
+    let fx = fixture(tempdir());
+    // The lake is another bucket of a plain moto (the requester-pays gate guards usgs-landsat only).
+    let lake_s3 = S3Server::start(false);
+    lake_s3.upload("lake", &[]);
+    let staging = tempdir();
+    let args = [
+        "sync",
+        "landsat",
+        "--product",
+        "ls8_c2l2_sr",
+        "--time",
+        "2020-06-15",
+        "--to",
+        "s3://lake/landsat",
+        "--staging",
+        staging.path().to_str().unwrap(),
+        "--direct-endpoint-url",
+        fx.gate.endpoint.as_str(),
+        "--index",
+    ];
+    let vars = [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL", lake_s3.endpoint.as_str()),
+        ("ETLAKE_LANDSAT_STAC_URL", fx.stac.url.as_str()),
+    ];
+    let t = ok(etlake_with(&pg.url, &vars, &args));
+    // One scene's SR item: 7 bands, 3 QA, the MTL and the sidecar.
+    assert!(t.contains("12 downloaded"), "{t}");
+    assert!(fx.gate.hits().iter().all(|h| h.payer));
+    let id = &fx.scenes[0].product_id;
+    let dir = format!("s3://lake/landsat/collection02/level-2/standard/oli-tirs/2020/034/032/{id}");
+    assert_eq!(
+        common::rows(
+            &pg.url,
+            "SELECT p.name || ' ' || (d.metadata->'measurements'->'nir08'->>'path') FROM agdc.dataset d \
+             JOIN agdc.dataset_type p ON p.id = d.dataset_type_ref"
+        ),
+        [format!("ls8_c2l2_sr {dir}/{id}_SR_B5.TIF")]
+    );
+    // Unchanged: skipped by the objects' size and the source ETag and Last-Modified kept as metadata.
+    fx.gate.clear_log();
+    let t = ok(etlake_with(&pg.url, &vars, &args));
+    assert!(t.contains("12 skipped"), "{t}");
+    assert!(fx.gate.hits().iter().all(|h| h.method == "HEAD"));
 }
