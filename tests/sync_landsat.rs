@@ -265,6 +265,61 @@ fn landsat_from_stac_and_the_requester_pays_bucket_is_placed_and_indexed() {
     let t = ok(run(&[]));
     assert!(t.contains("44 skipped") && !t.contains("downloaded"), "{t}");
     assert!(fx.gate.hits().iter().all(|h| h.method == "HEAD"));
+
+    // An interrupted download: a `.partial` whose meta names the object's ETag resumes with a Range
+    // (the rest of the bytes only); one naming another ETag starts again from byte 0.
+    let rows = report_rows(&report);
+    let discovered = |suffix: &str| {
+        rows.iter()
+            .find(|r| r["event"] == "discovered" && r["url"].as_str().unwrap().ends_with(suffix))
+            .unwrap()
+            .clone()
+    };
+    let a = discovered("20200615_20200824_02_T1_SR_B4.TIF");
+    let b = discovered("20200717_20200911_02_T1_SR_B5.TIF");
+    let mut want = Vec::new();
+    for (row, etag) in [
+        (&a, a["etag"].as_str().unwrap()),
+        (&b, "\"another-version\""),
+    ] {
+        let path = PathBuf::from(row["location"].as_str().unwrap());
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let partial = PathBuf::from(format!("{}.partial", path.display()));
+        std::fs::write(&partial, &bytes[..bytes.len() / 2]).unwrap();
+        std::fs::write(format!("{}.meta", partial.display()), etag).unwrap();
+        want.push((path, bytes));
+    }
+    let t = ok(run(&[]));
+    assert!(
+        t.contains("2 downloaded") && t.contains("42 skipped"),
+        "{t}"
+    );
+    for (path, bytes) in &want {
+        assert_eq!(&std::fs::read(path).unwrap(), bytes, "{}", path.display());
+    }
+    let rows = report_rows(&report);
+    let done = |loc: &str| {
+        rows.iter()
+            .find(|r| r["event"] == "downloaded" && r["location"] == loc)
+            .unwrap()
+            .clone()
+    };
+    let (ra, rb) = (
+        done(a["location"].as_str().unwrap()),
+        done(b["location"].as_str().unwrap()),
+    );
+    let size = |r: &Value| r["size"].as_u64().unwrap();
+    assert_eq!(
+        ra["bytes"].as_u64().unwrap(),
+        size(&ra) - size(&ra) / 2,
+        "{ra}"
+    );
+    assert!(
+        ra["reason"].as_str().unwrap().contains("resumed at byte"),
+        "{ra}"
+    );
+    assert_eq!(rb["bytes"].as_u64().unwrap(), size(&rb), "{rb}");
 }
 
 #[test]
