@@ -177,7 +177,9 @@ pub struct StackArgs {
 #[derive(Debug, Args)]
 pub struct SyncArgs {
     /// The provider: chirps (CHIRPS v2.0 daily), gridmet (gridMET yearly NetCDF), modis (LP DAAC
-    /// through NASA CMR) or imerg (GPM IMERG V07 from GES DISC through NASA CMR). modis and imerg
+    /// through NASA CMR), imerg (GPM IMERG V07 from GES DISC through NASA CMR) or landsat (Landsat
+    /// Collection 2 Level-2 found through USGS's STAC API and copied from the requester-pays bucket
+    /// s3://usgs-landsat with the AWS credential chain; the requester pays). modis and imerg
     /// download with Earthdata Login; credentials, in this order: $EARTHDATA_TOKEN (bearer),
     /// $EARTHDATA_USERNAME + $EARTHDATA_PASSWORD, the .netrc entry for urs.earthdata.nasa.gov
     /// ($NETRC or ~/.netrc, mode 0600). A password is sent to the Earthdata Login host only, a
@@ -186,7 +188,8 @@ pub struct SyncArgs {
     pub provider: String,
     /// Products (repeatable): chirps_v2_daily_p05 (CHIRPS' default); gridmet_pr, gridmet_pet, … (gridMET);
     /// a CMR collection SHORTNAME.VERSION for modis (default MOD13Q1.061; any LP DAAC collection) and
-    /// imerg (default GPM_3IMERGDF.07; GPM_3IMERGHH.07 half-hourly).
+    /// imerg (default GPM_3IMERGDF.07; GPM_3IMERGHH.07 half-hourly); ls8_c2l2_sr, ls9_c2l2_sr,
+    /// ls8_c2l2_st, ls9_c2l2_st for landsat.
     #[arg(long = "product", value_name = "NAME")]
     pub products: Vec<String>,
     /// Days to sync, A/B inclusive (YYYY-MM-DD, YYYY-MM or YYYY at each end), or one of them.
@@ -194,7 +197,7 @@ pub struct SyncArgs {
     pub time: String,
     /// Longitude/latitude box W,S,E,N: for chirps and gridmet nothing is synced when it misses the
     /// provider's coverage (their files are global or CONUS-wide; they are not cut); for modis and
-    /// imerg it is CMR's bounding_box (the granules touching it).
+    /// imerg it is CMR's bounding_box (the granules touching it); for landsat the STAC search's bbox.
     #[arg(long, value_name = "W,S,E,N", allow_hyphen_values = true)]
     pub bbox: Option<String>,
     /// The lake: a folder, or s3://bucket/prefix.
@@ -212,8 +215,10 @@ pub struct SyncArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// The provider's base URL (also $ETLAKE_CHIRPS_URL / $ETLAKE_GRIDMET_URL); for modis and imerg,
-    /// the CMR's (also --cmr-url, $ETLAKE_CMR_URL; default https://cmr.earthdata.nasa.gov).
-    #[arg(long, value_name = "URL", alias = "cmr-url")]
+    /// the CMR's (also --cmr-url, $ETLAKE_CMR_URL; default https://cmr.earthdata.nasa.gov); for
+    /// landsat, the STAC API's (also --stac-url, $ETLAKE_LANDSAT_STAC_URL; default
+    /// https://landsatlook.usgs.gov/stac-server).
+    #[arg(long, value_name = "URL", aliases = ["cmr-url", "stac-url"])]
     pub base_url: Option<String>,
     /// modis, imerg: a CMR collection by short name (with --collection-version), the same as
     /// --product SHORTNAME.VERSION (`--version` is etlake's own flag).
@@ -232,13 +237,15 @@ pub struct SyncArgs {
     /// https://data.gesdisc.earthdata.nasa.gov/s3credentials for imerg).
     #[arg(long, value_name = "URL")]
     pub s3credentials_url: Option<String>,
-    /// With --direct-s3: the S3 endpoint of the DAAC's buckets (default AWS's).
+    /// With --direct-s3: the S3 endpoint of the DAAC's buckets; for landsat, of the requester-pays
+    /// bucket usgs-landsat (default AWS's).
     #[arg(long, value_name = "URL")]
     pub direct_endpoint_url: Option<String>,
-    /// With --direct-s3: the region of the DAAC's buckets.
+    /// With --direct-s3: the region of the DAAC's buckets; for landsat, of usgs-landsat.
     #[arg(long, value_name = "REGION", default_value = "us-west-2")]
     pub direct_region: String,
-    /// modis, imerg: granules per CMR search page (CMR allows up to 2000).
+    /// modis, imerg: granules per CMR search page (CMR allows up to 2000); landsat: items per STAC
+    /// search page (at most 500).
     #[arg(long, value_name = "N", default_value_t = 2000)]
     pub page_size: usize,
     /// CHIRPS: take the final days' cloud-optimised GeoTIFFs (global_daily/cogs/) instead of tifs/.

@@ -92,6 +92,11 @@ pub fn sync(conn: &ConnArgs, a: &SyncArgs) -> Result<Success, Box<dyn Error>> {
                 region: a.direct_region.clone(),
             }
         }),
+        // landsat: the requester-pays bucket, at the same flags' endpoint and region.
+        source_s3: lake_sync::requester_pays::SourceSettings {
+            endpoint_url: a.direct_endpoint_url.clone(),
+            region: a.direct_region.clone(),
+        },
     };
     let mut rows = lake_sync::report::Writer::new(a.report.as_deref()).map_err(|e| {
         format!(
@@ -167,12 +172,32 @@ fn index(
     report: &lake_sync::Report,
     rows: &mut lake_sync::report::Writer,
 ) -> Result<bool, Box<dyn Error>> {
-    // Sidecars (MODIS `.hdf.xml`) are kept beside their data file, not indexed themselves.
+    // Sidecars (MODIS `.hdf.xml`) are kept beside their data file, not indexed themselves. A Landsat
+    // scene is indexed from its USGS STAC items (`_SR_stac.json`, `_ST_stac.json`), whose asset
+    // hrefs (https://landsatlook.usgs.gov/data/…) are rewritten onto the lake's copy.
     let files: Vec<_> = report
         .in_lake()
         .into_iter()
-        .filter(|f| !f.location.ends_with(".xml"))
+        .filter(|f| match provider {
+            Provider::Landsat => f.location.ends_with("_stac.json"),
+            _ => !f.location.ends_with(".xml"),
+        })
         .collect();
+    let href_rewrites = match (provider, files.first()) {
+        (Provider::Landsat, Some(f)) => {
+            let root = f
+                .location
+                .strip_suffix(f.remote.rel.as_str())
+                .unwrap_or(&f.location);
+            let root = if root.starts_with("s3://") {
+                root.to_string()
+            } else {
+                format!("file://{root}")
+            };
+            vec![(lake_sync::landsat::USGS_DATA.to_string(), root)]
+        }
+        _ => Vec::new(),
+    };
     if files.is_empty() {
         println!("  --index: nothing in the lake to index");
         return Ok(true);
@@ -190,6 +215,7 @@ fn index(
         batch_size: 250,
         report_file: Some(tmp.clone()),
         archive_less_mature: (provider == Provider::Chirps).then_some(500),
+        href_rewrites,
         raw_update: if a.allow_unsafe {
             catalog_schema::dataset::UpdatePolicy::Any
         } else {

@@ -21,7 +21,7 @@ pub struct Fetched {
     pub note: Option<String>,
 }
 
-fn meta_path(partial: &Path) -> PathBuf {
+pub(crate) fn meta_path(partial: &Path) -> PathBuf {
     let mut s = partial.as_os_str().to_owned();
     s.push(".meta");
     PathBuf::from(s)

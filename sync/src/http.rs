@@ -7,7 +7,7 @@
 //! redirect. URLs in logs and errors lose their query
 //! (presigned signatures, OAuth codes).
 use bytes::Bytes;
-use http_body_util::Empty;
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -29,7 +29,7 @@ type Https = hyper_rustls::HttpsConnector<HttpConnector>;
 
 /// A pooled client with per-host limits and retry rules.
 pub struct Http {
-    client: Client<Https, Empty<Bytes>>,
+    client: Client<Https, Full<Bytes>>,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     per_host: usize,
     retries: u32,
@@ -205,7 +205,7 @@ impl Http {
                     hs.push(("authorization", c.header()));
                 }
             }
-            let resp = self.send_once(method, &url, &hs).await?;
+            let resp = self.send_once(method, &url, &hs, Bytes::new()).await?;
             self.keep_cookies(&host, resp.headers());
             let location = resp
                 .headers()
@@ -260,13 +260,34 @@ impl Http {
         }
     }
 
+    /// A request with a JSON body (a STAC API `POST /search`), with the same retry rules; no
+    /// redirect is followed and no credential is attached.
+    pub async fn send_json(
+        &self,
+        method: &str,
+        url: &str,
+        body: &serde_json::Value,
+    ) -> Result<Response<Incoming>, String> {
+        let bytes = Bytes::from(serde_json::to_vec(body).map_err(|e| e.to_string())?);
+        let headers = [
+            ("content-type", "application/json".to_string()),
+            (
+                "accept",
+                "application/geo+json, application/json".to_string(),
+            ),
+        ];
+        self.send_once(method, url, &headers, bytes).await
+    }
+
     /// One request (no redirect followed), retrying 429/503 after their `Retry-After` (else
-    /// backoff), other 5xx and connection failures with backoff.
+    /// backoff), other 5xx and connection failures with backoff. An empty `body` sends none (no
+    /// `Content-Length` on a GET or HEAD).
     async fn send_once(
         &self,
         method: &str,
         url: &str,
         headers: &[(&str, String)],
+        body: Bytes,
     ) -> Result<Response<Incoming>, String> {
         let mut attempt = 0;
         loop {
@@ -278,7 +299,7 @@ impl Http {
                 b = b.header(*k, v);
             }
             let req = b
-                .body(Empty::new())
+                .body(Full::new(body.clone()))
                 .map_err(|e| format!("{}: {e}", public(url)))?;
             let wait = match self.client.request(req).await {
                 Ok(resp) => {

@@ -2,6 +2,8 @@
 //! product and time range, compare it with what the lake holds (size, ETag/Last-Modified, checksum),
 //! download what is missing or changed resumably into a `.partial`, verify it, and place it under the
 //! provider's own layout (a local folder, or an `s3://` prefix) so `etlake index` recognises it.
+//! Providers: CHIRPS and gridMET (HTTPS listings), MODIS and GPM IMERG (NASA CMR + Earthdata Login),
+//! and Landsat Collection 2 Level-2 (USGS's STAC API + the requester-pays `s3://usgs-landsat`).
 //! The CLI (`etlake sync`) indexes what was synced with the indexer; this crate never calls back.
 pub mod cmr;
 pub mod dest;
@@ -10,9 +12,11 @@ pub mod download;
 pub mod earthdata;
 pub mod edl;
 pub mod http;
+pub mod landsat;
 pub mod listing;
 pub mod providers;
 pub mod report;
+pub mod requester_pays;
 pub mod secrets;
 pub mod time_range;
 pub mod verify;
@@ -71,7 +75,8 @@ pub struct Remote {
     pub last_modified: Option<SystemTime>,
     /// Checksum, when the provider publishes one.
     pub checksum: Option<Checksum>,
-    /// `s3://` URL read directly (in-region, with `s3credentials`) instead of `url`.
+    /// `s3://` URL read directly (in-region with `s3credentials`, or from a requester-pays
+    /// bucket) instead of `url`.
     pub direct: Option<String>,
 }
 
@@ -171,6 +176,8 @@ pub struct SyncOptions {
     pub page_size: usize,
     /// modis, imerg: read the DAAC's buckets directly with temporary `s3credentials`.
     pub direct_s3: Option<direct::DirectSettings>,
+    /// landsat: where the requester-pays bucket is (region, endpoint).
+    pub source_s3: requester_pays::SourceSettings,
 }
 
 impl Default for SyncOptions {
@@ -197,6 +204,7 @@ impl Default for SyncOptions {
             progress: None,
             page_size: 2000,
             direct_s3: None,
+            source_s3: requester_pays::SourceSettings::default(),
         }
     }
 }
@@ -285,9 +293,15 @@ async fn run_async(opts: &SyncOptions, rows: &mut report::Writer) -> Result<Repo
         .direct_s3
         .clone()
         .map(|s| Arc::new(direct::Direct::new(http.clone(), s)));
+    let source = match opts.provider {
+        Provider::Landsat => Some(Arc::new(
+            requester_pays::RequesterPays::new(&opts.source_s3).await,
+        )),
+        _ => None,
+    };
     let dest = Arc::new(dest::Dest::open(&opts.to, &opts.s3, opts.staging.as_deref()).await?);
     let mut report = Report::default();
-    let found = providers::discover(&http, opts).await?;
+    let found = providers::discover(&http, opts, source.as_ref()).await?;
     report.notes = found.notes;
     for (url, reason) in &found.failures {
         rows.row(serde_json::json!({"event": "failed", "url": url, "stage": "discover", "reason": reason}));
@@ -365,15 +379,20 @@ async fn run_async(opts: &SyncOptions, rows: &mut report::Writer) -> Result<Repo
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for (remote, outcome, location) in todo {
-        let (http, dest, bar, done, direct) = (
+        let (http, dest, bar, done, direct, source) = (
             http.clone(),
             dest.clone(),
             opts.progress.clone(),
             done.clone(),
             direct.clone(),
+            source.clone(),
         );
         tasks.spawn(async move {
-            let result = sync_one(&http, &dest, &remote, bar.as_ref(), direct.as_deref()).await;
+            let via = Via {
+                direct: direct.as_deref(),
+                requester_pays: source.as_deref(),
+            };
+            let result = sync_one(&http, &dest, &remote, bar.as_ref(), via).await;
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             if let Some(bar) = &bar {
                 bar.set_message(format!("{n}/{total_files} files"));
@@ -452,17 +471,37 @@ struct Synced {
     note: Option<String>,
 }
 
+/// How a file's `direct` S3 URL is read, if at all.
+#[derive(Clone, Copy)]
+struct Via<'a> {
+    /// With Earthdata's temporary credentials.
+    direct: Option<&'a direct::Direct>,
+    /// From a requester-pays bucket with the AWS credential chain.
+    requester_pays: Option<&'a requester_pays::RequesterPays>,
+}
+
 /// Fetch one file into its `.partial`, verify it, place it. Errors carry the bytes received.
 async fn sync_one(
     http: &http::Http,
     dest: &dest::Dest,
     remote: &Remote,
     bar: Option<&indicatif::ProgressBar>,
-    direct: Option<&direct::Direct>,
+    via: Via<'_>,
 ) -> std::result::Result<Synced, (u64, String)> {
     let partial = dest.partial_path(&remote.rel);
-    let fetched = match (direct, &remote.direct) {
-        (Some(d), Some(s3_url)) => {
+    let fetched = match (via.direct, via.requester_pays, &remote.direct) {
+        (_, Some(rp), Some(s3_url)) => {
+            let _permit = http.permit(s3_url).await;
+            let (bytes, note) = rp
+                .fetch(s3_url, remote.etag.as_deref(), &partial, bar)
+                .await?;
+            download::Fetched {
+                remote: remote.clone(),
+                bytes,
+                note,
+            }
+        }
+        (Some(d), _, Some(s3_url)) => {
             let _permit = http.permit(s3_url).await;
             let bytes = d.fetch(s3_url, &partial, bar).await?;
             download::Fetched {
@@ -478,6 +517,8 @@ async fn sync_one(
     };
     let remote = fetched.remote.clone();
     let verified = match verify::verify(&partial, remote.size, remote.checksum.as_ref()) {
+        // The requester-pays read also checked the object's ETag against the one discovered.
+        Ok(how) if via.requester_pays.is_some() && remote.etag.is_some() => format!("{how}+etag"),
         Ok(how) => how,
         Err(e) => {
             download::discard(&partial);

@@ -9,6 +9,8 @@
 //!   each file's size, ETag and Last-Modified (HEAD) decide whether the lake's copy is current.
 //!
 //! - **MODIS** and **GPM IMERG** through NASA's CMR: see `earthdata.rs`.
+//! - **Landsat Collection 2 Level-2** through USGS's STAC API, copied from the requester-pays
+//!   bucket `s3://usgs-landsat`: see `landsat.rs`.
 //!
 //! Files land under the provider's own layout (`CHIRPS-2.0/…` as on the server, `gridmet/{var}_{YYYY}.nc`),
 //! which the recognition specs in product-defs/recognition expect.
@@ -28,6 +30,8 @@ pub enum Provider {
     Modis,
     /// GPM IMERG V07 (GES DISC) through CMR, with Earthdata Login.
     Imerg,
+    /// Landsat Collection 2 Level-2 through USGS's STAC API, from the requester-pays bucket.
+    Landsat,
 }
 
 impl std::str::FromStr for Provider {
@@ -38,8 +42,9 @@ impl std::str::FromStr for Provider {
             "gridmet" => Ok(Provider::Gridmet),
             "modis" => Ok(Provider::Modis),
             "imerg" => Ok(Provider::Imerg),
+            "landsat" => Ok(Provider::Landsat),
             other => Err(format!(
-                "unknown provider {other:?}: expected chirps, gridmet, modis or imerg (Landsat is not synced yet)"
+                "unknown provider {other:?}: expected chirps, gridmet, modis, imerg or landsat"
             )),
         }
     }
@@ -52,6 +57,7 @@ impl Provider {
             Provider::Chirps => "https://data.chc.ucsb.edu/products/CHIRPS-2.0",
             Provider::Gridmet => "https://www.northwestknowledge.net/metdata/data",
             Provider::Modis | Provider::Imerg => crate::cmr::DEFAULT_CMR,
+            Provider::Landsat => crate::landsat::DEFAULT_STAC,
         }
     }
 
@@ -61,6 +67,7 @@ impl Provider {
             Provider::Chirps => "ETLAKE_CHIRPS_URL",
             Provider::Gridmet => "ETLAKE_GRIDMET_URL",
             Provider::Modis | Provider::Imerg => "ETLAKE_CMR_URL",
+            Provider::Landsat => "ETLAKE_LANDSAT_STAC_URL",
         }
     }
 
@@ -74,7 +81,7 @@ impl Provider {
         match self {
             Provider::Chirps => [-180.0, -50.0, 180.0, 50.0],
             Provider::Gridmet => [-124.8, 25.0, -67.0, 49.5],
-            Provider::Modis | Provider::Imerg => [-180.0, -90.0, 180.0, 90.0],
+            Provider::Modis | Provider::Imerg | Provider::Landsat => [-180.0, -90.0, 180.0, 90.0],
         }
     }
 }
@@ -101,7 +108,12 @@ pub fn base_url(opts: &SyncOptions) -> String {
 }
 
 /// Discovers the files of the options' products and time range, with their HEAD validators.
-pub async fn discover(http: &Arc<Http>, opts: &SyncOptions) -> crate::Result<Found> {
+/// `source` is the requester-pays bucket client (Landsat).
+pub async fn discover(
+    http: &Arc<Http>,
+    opts: &SyncOptions,
+    source: Option<&Arc<crate::requester_pays::RequesterPays>>,
+) -> crate::Result<Found> {
     let mut found = Found::default();
     if let Some([w, s, e, n]) = opts.bbox {
         let [cw, cs, ce, cn] = opts.provider.coverage();
@@ -120,6 +132,15 @@ pub async fn discover(http: &Arc<Http>, opts: &SyncOptions) -> crate::Result<Fou
             // CMR gave sizes and checksums: no HEAD (it would run the login flow per file).
             found.files =
                 crate::earthdata::discover(http, opts, &base, &mut found.failures).await?;
+            return Ok(found);
+        }
+        Provider::Landsat => {
+            let source = source.ok_or_else(|| crate::Error::Setup {
+                object: "s3://usgs-landsat".into(),
+                message: "no client for the requester-pays bucket".into(),
+            })?;
+            found.files =
+                crate::landsat::discover(http, source, opts, &base, &mut found.failures).await?;
             return Ok(found);
         }
     };
