@@ -4,6 +4,11 @@
 //! at N is appended; a 200 means the server ignored the range or the file changed since (If-Range
 //! failed), and the download restarts from byte 0 with the new version's size and validators; a
 //! connection dropped mid-body resumes from what was written.
+//!
+//! A file discovered without validators (a listing's name the lake lacks, not HEADed: see
+//! `providers.rs`) takes its size, ETag and Last-Modified from the response that brings its bytes;
+//! its `.partial` of an earlier run resumes with `If-Range` set to the recorded validator, so the
+//! server itself decides whether those bytes are still the file's.
 use crate::http::Http;
 use crate::Remote;
 use http_body_util::BodyExt;
@@ -54,6 +59,23 @@ fn resumable(partial: &Path, r: &Remote) -> u64 {
     }
 }
 
+/// Sets a file's size, ETag and Last-Modified from the response bringing its bytes (`size` from
+/// Content-Length or Content-Range's total), and adds the size to the progress bar's length.
+fn take_validators(
+    r: &mut Remote,
+    resp: &hyper::Response<hyper::body::Incoming>,
+    size: Option<u64>,
+    bar: Option<&indicatif::ProgressBar>,
+) {
+    r.etag = header(resp, hyper::header::ETAG);
+    r.last_modified =
+        header(resp, hyper::header::LAST_MODIFIED).and_then(|v| httpdate::parse_http_date(&v).ok());
+    r.size = size;
+    if let (Some(b), Some(n)) = (bar, size) {
+        b.inc_length(n);
+    }
+}
+
 fn header(
     resp: &hyper::Response<hyper::body::Incoming>,
     name: hyper::header::HeaderName,
@@ -87,7 +109,17 @@ pub async fn fetch(
         std::fs::create_dir_all(dir)
             .map_err(|e| (0, format!("creating {}: {e}", dir.display())))?;
     }
-    let mut offset = resumable(partial, &r);
+    // Nothing known about the file yet: learn its validators from the response.
+    let learn = r.size.is_none() && r.etag.is_none() && r.last_modified.is_none();
+    let recorded = std::fs::read_to_string(meta_path(partial))
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
+    let mut offset = if learn && recorded.is_some() {
+        std::fs::metadata(partial).map_or(0, |m| m.len())
+    } else {
+        resumable(partial, &r)
+    };
     if offset == 0 {
         let _ = std::fs::remove_file(partial);
     } else {
@@ -101,7 +133,7 @@ pub async fn fetch(
         let mut headers = Vec::new();
         if offset > 0 {
             headers.push(("range", format!("bytes={offset}-")));
-            if let Some(v) = validator(&r) {
+            if let Some(v) = validator(&r).or_else(|| recorded.clone()) {
                 headers.push(("if-range", v));
             }
         }
@@ -118,6 +150,9 @@ pub async fn fetch(
                 match start {
                     Some((s, total)) if s == offset => {
                         append = true;
+                        if learn && r.size.is_none() {
+                            take_validators(&mut r, &resp, total, bar);
+                        }
                         if let (Some(t), Some(size)) = (total, r.size) {
                             if t != size {
                                 return Err((bytes, format!(
@@ -136,18 +171,38 @@ pub async fn fetch(
                 }
             }
             StatusCode::OK => {
+                if learn && r.size.is_none() && offset == 0 {
+                    let length =
+                        header(&resp, hyper::header::CONTENT_LENGTH).and_then(|v| v.parse().ok());
+                    take_validators(&mut r, &resp, length, bar);
+                }
                 if offset > 0 {
                     let new_etag = header(&resp, hyper::header::ETAG);
                     let new_lm = header(&resp, hyper::header::LAST_MODIFIED)
                         .and_then(|v| httpdate::parse_http_date(&v).ok());
-                    let changed = (new_etag.is_some() && new_etag != r.etag)
-                        || (new_lm.is_some() && new_lm != r.last_modified);
+                    let unknown = learn && r.size.is_none();
+                    let changed = if unknown {
+                        // The bytes kept were of the recorded version: is this another one?
+                        let now = validator(&Remote {
+                            etag: new_etag.clone(),
+                            last_modified: new_lm,
+                            ..r.clone()
+                        });
+                        now.is_some() && now != recorded
+                    } else {
+                        (new_etag.is_some() && new_etag != r.etag)
+                            || (new_lm.is_some() && new_lm != r.last_modified)
+                    };
                     notes.push(if changed {
                         "restarted from byte 0: the file changed during the download".into()
                     } else {
                         "restarted from byte 0: the server ignored Range".into()
                     });
-                    if changed {
+                    if unknown {
+                        let length = header(&resp, hyper::header::CONTENT_LENGTH)
+                            .and_then(|v| v.parse().ok());
+                        take_validators(&mut r, &resp, length, bar);
+                    } else if changed {
                         r.etag = new_etag;
                         r.last_modified = new_lm;
                         r.size = header(&resp, hyper::header::CONTENT_LENGTH)

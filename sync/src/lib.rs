@@ -307,12 +307,41 @@ async fn run_async(opts: &SyncOptions, rows: &mut report::Writer) -> Result<Repo
         rows.row(serde_json::json!({"event": "failed", "url": url, "stage": "discover", "reason": reason}));
     }
     report.discovery_failures = found.failures;
-    // Plan: compare each file with the lake.
-    let mut todo = Vec::new();
+    // Plan: compare each file with the lake. What the lake holds is looked up first, so that only
+    // the files it has (or, in a dry run, all) are HEADed when discovery gave no validators.
+    let mut planned = Vec::with_capacity(found.files.len());
     for remote in found.files {
+        let present = dest.present(&remote.rel).await;
+        planned.push((remote, present));
+    }
+    if !found.validated {
+        let wanted: Vec<usize> = (0..planned.len())
+            .filter(|&i| opts.dry_run || matches!(planned[i].1, Ok(Some(_))))
+            .collect();
+        let heads = providers::head_all(
+            &http,
+            wanted.iter().map(|&i| planned[i].0.clone()).collect(),
+        )
+        .await?;
+        let mut unpublished = vec![false; planned.len()];
+        for (i, head) in wanted.into_iter().zip(heads) {
+            match head {
+                Ok(r) => planned[i].0 = r,
+                Err(f) => {
+                    rows.row(serde_json::json!({"event": "failed", "url": f.0, "stage": "discover", "reason": f.1}));
+                    report.discovery_failures.push(f);
+                    unpublished[i] = true;
+                }
+            }
+        }
+        let mut keep = unpublished.into_iter().map(|u| !u);
+        planned.retain(|_| keep.next().unwrap_or(true));
+    }
+    let mut todo = Vec::new();
+    for (remote, present) in planned {
         let location = dest.location(&remote.rel);
         rows.row(report::discovered(&remote, &location));
-        let present = match dest.present(&remote.rel).await {
+        let present = match present {
             Ok(p) => p,
             Err(e) => {
                 let reason = format!("reading the lake's copy: {e}");

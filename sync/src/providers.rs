@@ -8,6 +8,11 @@
 //!   NetCDF per variable and year, `{var}_{YYYY}.nc`; the current year's file is rewritten daily, so
 //!   each file's size, ETag and Last-Modified (HEAD) decide whether the lake's copy is current.
 //!
+//! Listings give names, not validators. A file the lake already holds is HEADed for its size, ETag
+//! and Last-Modified (`head_all`), to decide whether it changed; a file the lake lacks is not: its
+//! GET's headers carry the same validators (see `download.rs`), which saves a round trip per file on
+//! a first sync. A dry run HEADs everything, so its plan shows sizes and unpublished files.
+//!
 //! - **MODIS** and **GPM IMERG** through NASA's CMR: see `earthdata.rs`.
 //! - **Landsat Collection 2 Level-2** through USGS's STAC API, copied from the requester-pays
 //!   bucket `s3://usgs-landsat`: see `landsat.rs`.
@@ -89,8 +94,10 @@ impl Provider {
 /// What discovery found.
 #[derive(Debug, Default)]
 pub struct Found {
-    /// Files with their HEAD validators, in date order.
+    /// Files in date order: with validators when `validated`, else names only (see `head_all`).
     pub files: Vec<Remote>,
+    /// The files carry the provider's validators (CMR, STAC); listing providers' do not.
+    pub validated: bool,
     /// (URL, reason) of listings or HEADs that failed.
     pub failures: Vec<(String, String)>,
     /// Remarks for the summary.
@@ -107,8 +114,8 @@ pub fn base_url(opts: &SyncOptions) -> String {
         .to_string()
 }
 
-/// Discovers the files of the options' products and time range, with their HEAD validators.
-/// `source` is the requester-pays bucket client (Landsat).
+/// Discovers the files of the options' products and time range. `source` is the requester-pays
+/// bucket client (Landsat).
 pub async fn discover(
     http: &Arc<Http>,
     opts: &SyncOptions,
@@ -132,6 +139,7 @@ pub async fn discover(
             // CMR gave sizes and checksums: no HEAD (it would run the login flow per file).
             found.files =
                 crate::earthdata::discover(http, opts, &base, &mut found.failures).await?;
+            found.validated = true;
             return Ok(found);
         }
         Provider::Landsat => {
@@ -141,12 +149,22 @@ pub async fn discover(
             })?;
             found.files =
                 crate::landsat::discover(http, source, opts, &base, &mut found.failures).await?;
+            found.validated = true;
             return Ok(found);
         }
     };
-    // HEAD every candidate (bounded by the per-host limit) for its size and validators.
+    found.files = candidates;
+    Ok(found)
+}
+
+/// HEADs these files (bounded by the per-host limit) for their size, ETag and Last-Modified; one
+/// result per file, in order (a failure is (URL, reason)).
+pub async fn head_all(
+    http: &Arc<Http>,
+    files: Vec<Remote>,
+) -> crate::Result<Vec<Result<Remote, (String, String)>>> {
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, r) in candidates.into_iter().enumerate() {
+    for (i, r) in files.into_iter().enumerate() {
         let http = http.clone();
         tasks.spawn(async move {
             let _p = http.permit(&r.url).await;
@@ -161,13 +179,7 @@ pub async fn discover(
         })?);
     }
     heads.sort_by_key(|(i, _)| *i);
-    for (_, h) in heads {
-        match h {
-            Ok(r) => found.files.push(r),
-            Err(f) => found.failures.push(f),
-        }
-    }
-    Ok(found)
+    Ok(heads.into_iter().map(|(_, h)| h).collect())
 }
 
 /// HEAD of one file: its size, ETag and Last-Modified.
