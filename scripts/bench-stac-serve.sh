@@ -169,7 +169,7 @@ out["collections"] = median_ms(("GET", f"{base}/collections", None))
 print(json.dumps(out))
 PY
 coll=ls8_c2l2_sr
-query="collections=$coll&bbox=-106,35,-105,35.5&datetime=2020-03-01T00:00:00Z/2020-03-31T23:59:59Z&limit=100"
+query="collections=$coll&bbox=-105,37,-104,37.5&datetime=2020-03-01T00:00:00Z/2020-03-31T23:59:59Z&limit=100"
 declare -A res
 
 measure() {  # label base
