@@ -149,37 +149,50 @@ impl Direct {
                 format!("{s3_url}: {}", aws_sdk_s3::error::DisplayErrorContext(&e)),
             )
         })?;
-        let append = offset > 0 && out.content_range().is_some();
-        let mut file = tokio::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .append(append)
-            .truncate(!append)
-            .open(partial)
-            .await
-            .map_err(|e| (0, format!("opening {}: {e}", partial.display())))?;
-        let mut body = out.body;
-        let mut bytes = 0u64;
-        loop {
-            match body.try_next().await {
-                Ok(Some(chunk)) => {
-                    file.write_all(&chunk)
-                        .await
-                        .map_err(|e| (bytes, format!("writing {}: {e}", partial.display())))?;
-                    bytes += chunk.len() as u64;
-                    if let Some(b) = bar {
-                        b.inc(chunk.len() as u64);
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => return Err((bytes, format!("{s3_url}: read interrupted: {e}"))),
-            }
-        }
-        file.flush()
-            .await
-            .map_err(|e| (bytes, format!("writing {}: {e}", partial.display())))?;
-        Ok(bytes)
+        write_object(out, offset, partial, bar, s3_url).await
     }
+}
+
+/// Streams a GetObject answer into `partial`: appended when it answers a ranged request from
+/// `offset`, else written from byte 0. The `.partial` stays when the body is interrupted, so a later
+/// run resumes. Errors carry the body bytes received. Shared by the in-region and requester-pays reads.
+pub(crate) async fn write_object(
+    out: aws_sdk_s3::operation::get_object::GetObjectOutput,
+    offset: u64,
+    partial: &std::path::Path,
+    bar: Option<&indicatif::ProgressBar>,
+    s3_url: &str,
+) -> Result<u64, (u64, String)> {
+    let append = offset > 0 && out.content_range().is_some();
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(partial)
+        .await
+        .map_err(|e| (0, format!("opening {}: {e}", partial.display())))?;
+    let mut body = out.body;
+    let mut bytes = 0u64;
+    loop {
+        match body.try_next().await {
+            Ok(Some(chunk)) => {
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| (bytes, format!("writing {}: {e}", partial.display())))?;
+                bytes += chunk.len() as u64;
+                if let Some(b) = bar {
+                    b.inc(chunk.len() as u64);
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return Err((bytes, format!("{s3_url}: read interrupted: {e}"))),
+        }
+    }
+    file.flush()
+        .await
+        .map_err(|e| (bytes, format!("writing {}: {e}", partial.display())))?;
+    Ok(bytes)
 }
 
 #[cfg(test)]

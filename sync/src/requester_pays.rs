@@ -11,7 +11,6 @@
 use aws_sdk_s3::types::RequestPayer;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
-use tokio::io::AsyncWriteExt;
 
 /// Where the source bucket is reached.
 #[derive(Debug, Clone)]
@@ -184,36 +183,8 @@ impl RequesterPays {
             std::fs::write(&meta, e)
                 .map_err(|e| (0, format!("writing {}: {e}", meta.display())))?;
         }
-        let append = offset > 0 && out.content_range().is_some();
-        let mut file = tokio::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .append(append)
-            .truncate(!append)
-            .open(partial)
-            .await
-            .map_err(|e| (0, format!("opening {}: {e}", partial.display())))?;
-        let mut body = out.body;
-        let mut bytes = 0u64;
-        loop {
-            match body.try_next().await {
-                Ok(Some(chunk)) => {
-                    file.write_all(&chunk)
-                        .await
-                        .map_err(|e| (bytes, format!("writing {}: {e}", partial.display())))?;
-                    bytes += chunk.len() as u64;
-                    if let Some(b) = bar {
-                        b.inc(chunk.len() as u64);
-                    }
-                }
-                Ok(None) => break,
-                // The partial and its meta stay: the next run resumes from here.
-                Err(e) => return Err((bytes, format!("{s3_url}: read interrupted: {e}"))),
-            }
-        }
-        file.flush()
-            .await
-            .map_err(|e| (bytes, format!("writing {}: {e}", partial.display())))?;
+        // The partial and its meta stay when the body is interrupted: the next run resumes.
+        let bytes = crate::direct::write_object(out, offset, partial, bar, s3_url).await?;
         Ok((bytes, note))
     }
 }
