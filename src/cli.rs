@@ -251,8 +251,8 @@ pub struct SyncArgs {
     /// CHIRPS: take the final days' cloud-optimised GeoTIFFs (global_daily/cogs/) instead of tifs/.
     #[arg(long)]
     pub cog: bool,
-    /// Requests in flight per host.
-    #[arg(long, value_name = "N", default_value_t = 4)]
+    /// Requests in flight per host (8, as earthaccess's download threads; lower it for a small server).
+    #[arg(long, value_name = "N", default_value_t = 8)]
     pub connections_per_host: usize,
     /// Retries per request (429/503 after their Retry-After, other 5xx and dropped connections with
     /// exponential backoff).

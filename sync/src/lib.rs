@@ -191,7 +191,7 @@ impl Default for SyncOptions {
             base_url: None,
             cog: false,
             dry_run: false,
-            per_host: 4,
+            per_host: 8,
             retries: 6,
             max_retry_wait: Duration::from_secs(120),
             s3: S3Settings {
