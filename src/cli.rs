@@ -302,6 +302,11 @@ pub struct ServeArgs {
     /// Allow cross-origin requests from this origin (`*` for any); none by default.
     #[arg(long, value_name = "ORIGIN")]
     pub cors_origin: Option<String>,
+    /// How long the collections' extents are reused before they are computed again, in seconds
+    /// (0: on every request). A new delivery shows in the extents after at most this long; items
+    /// and searches are always current.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub extents_max_age: u64,
 }
 
 #[derive(Debug, Args)]

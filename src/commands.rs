@@ -682,6 +682,7 @@ pub fn serve(conn: &ConnArgs, a: &crate::cli::ServeArgs) -> Result<Success> {
         connections: a.connections,
         request_timeout: std::time::Duration::from_secs(a.request_timeout.max(1)),
         cors_origin: a.cors_origin.clone(),
+        extents_max_age: std::time::Duration::from_secs(a.extents_max_age),
         ..Default::default()
     };
     server::run(url, options).map_err(catalog_schema::Error::Config)?;

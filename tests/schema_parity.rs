@@ -139,7 +139,7 @@ fn init_on_a_datacube_index_adds_only_etlake_schema_and_reinit_is_idempotent() {
             &pg.url,
             "SELECT max(version)::text FROM etlake.schema_version"
         ),
-        ["2"]
+        ["3"]
     );
     // etlake can now manage the datacube-made index.
     let multi = reference("product_multi.odc-product.yaml");

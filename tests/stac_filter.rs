@@ -390,4 +390,34 @@ fn filters_are_served_by_the_dix_indexes() {
     // g = 42, 10042, 20042: three datasets.
     assert_eq!(page["numberMatched"], 3, "{page}");
     assert_eq!(page["features"].as_array().unwrap().len(), 3);
+
+    // Keyset paging: the collection's first page and a later one (the token of page 1) are both read
+    // from the (collection, datetime, id) index in order, the later one starting at the token's
+    // position — no sort of the collection, so page 50 costs what page 1 costs.
+    let body = json!({"collections": [PRODUCT], "limit": 100});
+    let page = Command::new(venv().join("bin/python"))
+        .args(["-c", &fetch, &body.to_string()])
+        .output()
+        .unwrap();
+    let page: Value = serde_json::from_str(&ok(page)).unwrap();
+    let next = page["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["rel"] == "next")
+        .unwrap_or_else(|| panic!("no next link: {}", page["links"]));
+    assert_eq!(next["method"], "POST");
+    let first = server::explain(&pg.url, &body).unwrap();
+    let later = server::explain(&pg.url, &next["body"]).unwrap();
+    for (which, plan) in [("first", &first), ("later", &later)] {
+        assert!(
+            plan.contains("etlake_ix_stac_item_collection_datetime") && !plan.contains("Sort"),
+            "the {which} page should be read from the order's index, unsorted:\n{plan}"
+        );
+    }
+    assert!(
+        later.contains("Index Cond: (((collection)::text = ") && later.contains("(datetime <= "),
+        "a later page should start the index scan at the token:\n{later}"
+    );
+    eprintln!("first page:\n{first}\n\nlater page:\n{later}");
 }

@@ -65,6 +65,12 @@ UPDATE etlake.stac_item s SET item = jsonb_set(
 UPDATE etlake.schema_version SET version = 1;
 "#;
 
+/// Takes away what etlake schema 3 added (the items' time and box columns and their indexes).
+const V2_COLUMNS: &str = r#"
+ALTER TABLE etlake.stac_item DROP COLUMN datetime, DROP COLUMN start_datetime, DROP COLUMN end_datetime,
+    DROP COLUMN bbox_w, DROP COLUMN bbox_s, DROP COLUMN bbox_e, DROP COLUMN bbox_n;
+"#;
+
 /// Through the API: validation, odc.stac.load against dc.load, and the hrefs for GDAL to try.
 const CLIENT: &str = r#"
 import json, os, warnings
@@ -184,7 +190,9 @@ fn served_items_load_in_odc_stac_as_dc_load_reads_them() {
     );
 
     // An index written by schema 1 is upgraded by `db init` to exactly what indexing writes now.
-    connect(&pg.url).batch_execute(DOWNGRADE).unwrap();
+    connect(&pg.url)
+        .batch_execute(&format!("{DOWNGRADE}{V2_COLUMNS}"))
+        .unwrap();
     let old = stored(&pg.url);
     let changed = old.iter().zip(&fresh).filter(|(a, b)| a != b).count();
     assert_eq!(
@@ -195,14 +203,14 @@ fn served_items_load_in_odc_stac_as_dc_load_reads_them() {
     let check = etlake(&pg.url, &["db", "check"]);
     assert!(!check.status.success());
     assert!(
-        text(&check).contains("version 1, older than 2 (run `etlake db init` to upgrade)"),
+        text(&check).contains("version 1, older than 3 (run `etlake db init` to upgrade)"),
         "{}",
         text(&check)
     );
     let init = ok(etlake(&pg.url, &["db", "init"]));
     assert!(
         init.contains(&format!(
-            "upgraded from version 1 to 2: {} STAC items rewritten",
+            "upgraded from version 1 to 3: {} STAC items rewritten",
             fresh.len()
         )),
         "{init}"
@@ -210,6 +218,38 @@ fn served_items_load_in_odc_stac_as_dc_load_reads_them() {
     assert_eq!(stored(&pg.url), fresh);
     ok(etlake(&pg.url, &["db", "check"]));
     assert!(ok(etlake(&pg.url, &["db", "init"])).contains("etlake schema: present\n"));
+
+    // An index of schema 2 (items loadable, no time and box columns): the server refuses it with the
+    // fix; `db init` adds the columns (computed from the stored items) and rewrites no item.
+    connect(&pg.url)
+        .batch_execute(&format!(
+            "{V2_COLUMNS} UPDATE etlake.schema_version SET version = 2 WHERE version = 3;"
+        ))
+        .unwrap();
+    let refused = etlake(&pg.url, &["serve", "--bind", "127.0.0.1:0"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains(
+            "has etlake schema version 2, the server needs version 3: run `etlake db init`"
+        ),
+        "{}",
+        text(&refused)
+    );
+    let init = ok(etlake(&pg.url, &["db", "init"]));
+    assert!(
+        init.contains("upgraded from version 2 to 3: 0 STAC items rewritten"),
+        "{init}"
+    );
+    assert_eq!(stored(&pg.url), fresh);
+    assert_eq!(
+        rows(
+            &pg.url,
+            "SELECT count(*)::text FROM etlake.stac_item WHERE datetime IS NULL OR start_datetime > end_datetime \
+             OR bbox_w IS NULL OR bbox_w > bbox_e OR bbox_s > bbox_n \
+             OR datetime <> (coalesce(item#>>'{properties,datetime}', item#>>'{properties,start_datetime}'))::timestamptz"
+        ),
+        ["0"]
+    );
 
     let server = Server::start(&pg.url);
     let home = tempdir();

@@ -4,8 +4,10 @@ use crate::error::DbContext;
 use crate::Result;
 
 /// The schema version this build writes and expects. 2: STAC items in the loadable shape
-/// (`collection`, `bands`, GDAL-openable hrefs; see `stac_upgrade`), same tables as 1.
-pub const SCHEMA_VERSION: i32 = 2;
+/// (`collection`, `bands`, GDAL-openable hrefs; see `stac_upgrade`), same tables as 1. 3: the item's
+/// time and box as generated columns of `etlake.stac_item` and the index of the API's default order
+/// (added by the DDL itself; no item is rewritten).
+pub const SCHEMA_VERSION: i32 = 3;
 
 const DDL: &str = include_str!("sql/etlake_schema.sql");
 

@@ -1,7 +1,8 @@
-//! The upgrade of an etlake schema of version 1 to 2: STAC items stored before items were loadable
+//! The upgrade of an older etlake schema. From 1: STAC items stored before items were loadable
 //! (no `collection`, no `bands`, whole-file hrefs for gzip/NetCDF/HDF layers) are rebuilt from their
-//! dataset's stored eo3 document, product definition and location — exactly what indexing writes now —
-//! in one transaction that also records version 2. `etlake db init` runs it.
+//! dataset's stored eo3 document, product definition and location — exactly what indexing writes now.
+//! From 2: nothing to rewrite (version 3's columns and index come with the DDL `etlake db init` has
+//! just run). One transaction that also records the current version. `etlake db init` runs it.
 use crate::eo3::CrsTransform;
 use crate::error::DbContext;
 use crate::{etlake_schema, stac_item, Catalog, Result};
@@ -40,6 +41,25 @@ pub fn upgrade(catalog: &mut Catalog, crs_tools: &dyn CrsTransform) -> Result<Up
         .ctx("starting the etlake schema upgrade")?;
     tx.batch_execute("SET LOCAL ROLE agdc_admin")
         .ctx("switching to role agdc_admin (the connecting user must be a superuser or member of agdc_admin)")?;
+    if v < 2 {
+        rewrite_items(&mut tx, &mut report, crs_tools)?;
+    }
+    tx.execute(
+        "INSERT INTO etlake.schema_version (version, etlake_version) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        &[&etlake_schema::SCHEMA_VERSION, &crate::VERSION],
+    )
+    .ctx("recording etlake schema version")?;
+    tx.batch_execute("RESET ROLE").ctx("resetting role")?;
+    tx.commit().ctx("committing the etlake schema upgrade")?;
+    Ok(report)
+}
+
+/// Rebuilds every stored item from its dataset (the upgrade from version 1).
+fn rewrite_items(
+    tx: &mut postgres::Transaction<'_>,
+    report: &mut UpgradeReport,
+    crs_tools: &dyn CrsTransform,
+) -> Result<()> {
     // datacube reads a dataset from its newest active location; so does the item.
     let select = tx
         .prepare(
@@ -87,12 +107,5 @@ pub fn upgrade(catalog: &mut Catalog, crs_tools: &dyn CrsTransform) -> Result<Up
         report.rewritten += n;
         tracing::info!(rewritten = report.rewritten, "upgrading STAC items");
     }
-    tx.execute(
-        "INSERT INTO etlake.schema_version (version, etlake_version) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        &[&etlake_schema::SCHEMA_VERSION, &crate::VERSION],
-    )
-    .ctx("recording etlake schema version")?;
-    tx.batch_execute("RESET ROLE").ctx("resetting role")?;
-    tx.commit().ctx("committing the etlake schema upgrade")?;
-    Ok(report)
+    Ok(())
 }

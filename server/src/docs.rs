@@ -128,48 +128,79 @@ pub fn collections(base: &str, all: &[CollectionRow]) -> Value {
 pub fn item(base: &str, row: &ItemRow, fields: Option<&Fields>) -> Result<Value, String> {
     let mut v: Map<String, Value> = serde_json::from_str(&row.item)
         .map_err(|e| format!("stored item {} is not a JSON object: {e}", row.id))?;
-    let coll = format!("{base}/collections/{}", row.collection);
     v.insert("collection".into(), json!(row.collection));
-    v.insert(
-        "links".into(),
-        json!([
-            link("self", format!("{coll}/items/{}", row.id), GEOJSON),
-            link("parent", coll.clone(), JSON),
-            link("collection", coll, JSON),
-            link("root", format!("{base}/"), JSON),
-        ]),
-    );
+    v.insert("links".into(), item_links(base, row));
     Ok(Value::Object(match fields {
         Some(f) => f.apply(v),
         None => v,
     }))
 }
 
-/// A page of items with its links (`next` given by the caller, already built for GET or POST).
+fn item_links(base: &str, row: &ItemRow) -> Value {
+    let coll = format!("{base}/collections/{}", row.collection);
+    json!([
+        link("self", format!("{coll}/items/{}", row.id), GEOJSON),
+        link("parent", coll.clone(), JSON),
+        link("collection", coll, JSON),
+        link("root", format!("{base}/"), JSON),
+    ])
+}
+
+/// A stored item as served, written as text without parsing it: the store gives the item's JSON
+/// object without `collection` and `links` (see `store`), and they are appended before its closing
+/// brace. The same members as [`item`] without `fields`.
+fn item_text(base: &str, row: &ItemRow, out: &mut String) -> Result<(), String> {
+    let body = row
+        .item
+        .trim_end()
+        .strip_suffix('}')
+        .filter(|b| b.trim_start().starts_with('{'))
+        .ok_or_else(|| format!("stored item {} is not a JSON object", row.id))?;
+    out.push_str(body);
+    if body.trim_end() != "{" {
+        out.push(',');
+    }
+    out.push_str("\"collection\":");
+    out.push_str(&Value::String(row.collection.clone()).to_string());
+    out.push_str(",\"links\":");
+    out.push_str(&item_links(base, row).to_string());
+    out.push('}');
+    Ok(())
+}
+
+/// A page of items with its links (`next` given by the caller, already built for GET or POST), as
+/// JSON text. Without `fields` the stored items are copied into the page as they are (no parse).
 pub fn page(
     base: &str,
     page: &Page,
     fields: Option<&Fields>,
     self_link: Value,
     extra: Vec<Value>,
-) -> Result<Value, String> {
-    let features: Vec<Value> = page
-        .rows
-        .iter()
-        .map(|r| item(base, r, fields))
-        .collect::<Result<_, _>>()?;
+) -> Result<String, String> {
     let mut links = vec![self_link, link("root", format!("{base}/"), JSON)];
     links.extend(extra);
-    let mut v = json!({
-        "type": "FeatureCollection",
-        "numberReturned": features.len(),
-        "features": features,
-        "links": links,
-    });
+    let mut out =
+        String::with_capacity(page.rows.iter().map(|r| r.item.len() + 600).sum::<usize>() + 1024);
+    out.push_str("{\"type\":\"FeatureCollection\",\"numberReturned\":");
+    out.push_str(&page.rows.len().to_string());
     if let Some(n) = page.matched {
-        v["numberMatched"] = n.into();
+        out.push_str(",\"numberMatched\":");
+        out.push_str(&n.to_string());
     }
-    Ok(v)
+    out.push_str(",\"features\":[");
+    for (i, r) in page.rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match fields {
+            Some(f) => out.push_str(&item(base, r, Some(f))?.to_string()),
+            None => item_text(base, r, &mut out)?,
+        }
+    }
+    out.push_str("],\"links\":");
+    out.push_str(&Value::Array(links).to_string());
+    out.push('}');
+    Ok(out)
 }
 
 /// The OpenAPI 3.0 description of the routes.

@@ -7,6 +7,7 @@
 mod bind;
 mod docs;
 mod error;
+mod extents;
 mod fields;
 mod filter;
 mod geometry;
@@ -42,6 +43,8 @@ pub struct Options {
     pub cors_origin: Option<String>,
     /// Largest request body accepted, in bytes.
     pub max_body: usize,
+    /// How long the collections' extents are reused (zero: computed for every request).
+    pub extents_max_age: Duration,
 }
 
 impl Default for Options {
@@ -53,6 +56,7 @@ impl Default for Options {
             request_timeout: Duration::from_secs(60),
             cors_origin: None,
             max_body: 1 << 20,
+            extents_max_age: Duration::from_secs(5),
         }
     }
 }
@@ -165,6 +169,7 @@ pub fn run(url: DbUrl, o: Options) -> Result<(), String> {
             pool,
             base: base.clone(),
             statement_timeout_ms,
+            extents: extents::Extents::new(o.extents_max_age),
         });
         let app = router(state, &o)?;
         println!(

@@ -22,6 +22,20 @@ fn session_settings(statement_timeout_ms: u64) -> String {
     )
 }
 
+/// Refuses an index whose etlake schema predates the columns the API's SQL reads (version 3).
+fn require_current_etlake(c: &mut Catalog) -> Result<(), ApiError> {
+    let want = catalog_schema::etlake_schema::SCHEMA_VERSION;
+    match catalog_schema::etlake_schema::version(c.client())? {
+        Some(v) if v >= want => Ok(()),
+        found => Err(ApiError::internal(format!(
+            "the index at {} has etlake schema {}, the server needs version {want}: run `etlake db init` \
+             with the same --db (it upgrades in place and leaves datacube's agdc schema unchanged)",
+            c.url().redacted(),
+            found.map_or("none".to_string(), |v| format!("version {v}"))
+        ))),
+    }
+}
+
 impl Pool {
     /// A pool of at most `size` connections to `url`, the first opened now (so a wrong URL fails at
     /// start-up, not on the first request).
@@ -31,7 +45,8 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(size.max(1))),
         };
-        let first = pool.connect(statement_timeout_ms)?;
+        let mut first = pool.connect(statement_timeout_ms)?;
+        require_current_etlake(&mut first)?;
         pool.idle.lock().expect("pool lock").push(first);
         Ok(pool)
     }

@@ -21,12 +21,19 @@ pub struct AppState {
     pub base: String,
     /// statement_timeout for new connections, in ms.
     pub statement_timeout_ms: u64,
+    /// The collections' extents, reused for a few seconds.
+    pub extents: crate::extents::Extents,
 }
 
 type St = State<Arc<AppState>>;
 
 fn typed(media: &'static str, v: Value) -> Response {
     ([(CONTENT_TYPE, media)], axum::Json(v)).into_response()
+}
+
+/// A response of JSON already written as text.
+fn typed_text(media: &'static str, body: String) -> Response {
+    ([(CONTENT_TYPE, media)], body).into_response()
 }
 
 async fn run<T, F>(s: &AppState, f: F) -> Result<T, ApiError>
@@ -39,7 +46,7 @@ where
 
 /// `/`
 pub async fn landing(State(s): St) -> Result<Response, ApiError> {
-    let all = run(&s, |c| store::collections(c, None)).await?;
+    let all = s.extents.all(&s.pool, s.statement_timeout_ms).await?;
     Ok(typed(JSON, docs::landing(&s.base, &all)))
 }
 
@@ -60,14 +67,14 @@ pub async fn api_html(State(s): St) -> Html<String> {
 
 /// `/collections`
 pub async fn collections(State(s): St) -> Result<Response, ApiError> {
-    let all = run(&s, |c| store::collections(c, None)).await?;
+    let all = s.extents.all(&s.pool, s.statement_timeout_ms).await?;
     Ok(typed(JSON, docs::collections(&s.base, &all)))
 }
 
 async fn one_collection(s: &AppState, id: String) -> Result<store::CollectionRow, ApiError> {
-    let rows = run(s, move |c| store::collections(c, Some(&id))).await?;
-    rows.into_iter()
-        .next()
+    s.extents
+        .one(&s.pool, s.statement_timeout_ms, id)
+        .await?
         .ok_or_else(|| ApiError::not_found("no such collection (see /collections)".to_string()))
 }
 
@@ -171,7 +178,7 @@ async fn get_page(
     let self_link = json!({"rel": "self", "href": get_url(&path, &pairs, None), "type": GEOJSON});
     let v = docs::page(&s.base, &page, fields.as_ref(), self_link, links)
         .map_err(ApiError::internal)?;
-    Ok(typed(GEOJSON, v))
+    Ok(typed_text(GEOJSON, v))
 }
 
 /// `GET /collections/{id}/items`: the item search of one collection (no redirect).
@@ -221,7 +228,7 @@ pub async fn search_post(State(s): St, body: Bytes) -> Result<Response, ApiError
     let self_link = json!({"rel": "self", "href": href, "type": GEOJSON});
     let v = docs::page(&s.base, &page, fields.as_ref(), self_link, links)
         .map_err(ApiError::internal)?;
-    Ok(typed(GEOJSON, v))
+    Ok(typed_text(GEOJSON, v))
 }
 
 /// Anything else.

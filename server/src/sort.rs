@@ -83,7 +83,7 @@ impl Key {
                     .collect();
                 let Some((_, _, kind)) = found.first().cloned() else {
                     return Err(ApiError::bad_request(format!(
-                        "sortby {name:?}: not a sortable field of the collections searched                          (sortable: {NAMES})"
+                        "sortby {name:?}: not a sortable field of the collections searched (sortable: {NAMES})"
                     )));
                 };
                 if found.iter().any(|f| f.2 != kind) {
@@ -112,6 +112,13 @@ pub struct Resolved {
     sql: String,
     kind: Kind,
     desc: bool,
+}
+
+impl Resolved {
+    /// Its SQL.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
 }
 
 /// Whether an order names a search field (then the products searched are needed to resolve it).
@@ -217,12 +224,32 @@ pub fn full(keys: &[SortKey]) -> Vec<SortKey> {
 
 /// `ORDER BY …` of an order.
 pub fn order_by(order: &[Resolved]) -> String {
+    order_by_exprs(order, |_, k| k.sql.clone())
+}
+
+/// The order's keys selected as columns `o0`, `o1`, … (for a query that orders by them outside).
+pub fn key_columns(order: &[Resolved]) -> String {
     let parts: Vec<String> = order
         .iter()
-        .map(|k| {
+        .enumerate()
+        .map(|(i, k)| format!("{} AS o{i}", k.sql))
+        .collect();
+    parts.join(", ")
+}
+
+/// `ORDER BY` the columns of [`key_columns`] of the relation `alias`.
+pub fn order_by_columns(order: &[Resolved], alias: &str) -> String {
+    order_by_exprs(order, |i, _| format!("{alias}.o{i}"))
+}
+
+fn order_by_exprs(order: &[Resolved], expr: impl Fn(usize, &Resolved) -> String) -> String {
+    let parts: Vec<String> = order
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
             format!(
                 "{} {} NULLS LAST",
-                k.sql,
+                expr(i, k),
                 if k.desc { "DESC" } else { "ASC" }
             )
         })
@@ -254,8 +281,15 @@ pub fn parse_token(t: &str) -> Result<Vec<Value>, ApiError> {
 }
 
 /// The condition "after the token's row" in this order: lexicographic over the keys, each in its
-/// direction with nulls last.
-pub fn after(order: &[Resolved], values: &[Value], p: &mut Params) -> Result<String, ApiError> {
+/// direction with nulls last. With `first_never_null` (no row searched has a NULL first key) it also
+/// bounds the first key alone (`datetime <= t` when newest first), implied by the rest, which an
+/// index on that key can start its scan from: a later page then costs what the first one does.
+pub fn after(
+    order: &[Resolved],
+    values: &[Value],
+    p: &mut Params,
+    first_never_null: bool,
+) -> Result<String, ApiError> {
     let bad = || {
         ApiError::bad_request(
             "token: it was made for another sortby (start again from the first page)",
@@ -282,7 +316,7 @@ pub fn after(order: &[Resolved], values: &[Value], p: &mut Params) -> Result<Str
         };
         let (after, equal) = match b {
             None => ("FALSE".to_string(), format!("{e} IS NULL")),
-            Some(b) => {
+            Some(ref b) => {
                 let op = if k.desc { "<" } else { ">" };
                 (
                     format!("({e} {op} {b} OR {e} IS NULL)"),
@@ -290,9 +324,15 @@ pub fn after(order: &[Resolved], values: &[Value], p: &mut Params) -> Result<Str
                 )
             }
         };
+        let bound = match (&b, first_never_null && std::ptr::eq(k, &order[0])) {
+            (Some(b), true) => {
+                format!(" AND {e} {} {b}", if k.desc { "<=" } else { ">=" })
+            }
+            _ => String::new(),
+        };
         acc = Some(match acc {
-            None => after,
-            Some(rest) => format!("({after} OR ({equal} AND {rest}))"),
+            None => format!("{after}{bound}"),
+            Some(rest) => format!("({after} OR ({equal} AND {rest})){bound}"),
         });
     }
     Ok(acc.unwrap_or_else(|| "TRUE".into()))
@@ -356,11 +396,18 @@ mod tests {
         let t = token(r#"["2023-01-01T00:00:00+00:00", "abc"]"#);
         let v = parse_token(&t).unwrap();
         let mut p = Params::default();
-        let c = after(&order, &v, &mut p).unwrap();
+        let c = after(&order, &v, &mut p, false).unwrap();
         assert_eq!(p.len(), 2, "{c}");
-        assert!(after(&order, &v[..1], &mut p).is_err());
+        assert!(!c.contains("<="), "{c}");
+        // The first key bounded alone too when no row has it null (for the index to start there).
+        let bounded = after(&order, &v, &mut p, true).unwrap();
+        assert!(
+            bounded.ends_with(" AND s.datetime <= $4::timestamptz"),
+            "{bounded}"
+        );
+        assert!(after(&order, &v[..1], &mut p, false).is_err());
         assert!(parse_token("nope!").is_err());
         let odd = parse_token(&token(r#"["yesterday", "abc"]"#)).unwrap();
-        assert!(after(&order, &odd, &mut p).is_err());
+        assert!(after(&order, &odd, &mut p, true).is_err());
     }
 }

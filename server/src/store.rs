@@ -10,17 +10,17 @@ use crate::{filter, products, sort};
 use catalog_schema::Catalog;
 use chrono::{DateTime, Utc};
 
-/// An item's datetime, or its start when it has a range only.
-pub const KEY: &str = "coalesce(s.item#>>'{properties,datetime}', s.item#>>'{properties,start_datetime}')::timestamptz";
+/// An item's datetime, or its start when it has a range only (a column Postgres computes from the
+/// item, etlake schema 3).
+pub const KEY: &str = "s.datetime";
 /// An item's start_datetime (its datetime when it has none).
-pub const START: &str = "coalesce(s.item#>>'{properties,start_datetime}', s.item#>>'{properties,datetime}')::timestamptz";
+pub const START: &str = "s.start_datetime";
 /// An item's end_datetime (its datetime when it has none).
-pub const END: &str =
-    "coalesce(s.item#>>'{properties,end_datetime}', s.item#>>'{properties,datetime}')::timestamptz";
+pub const END: &str = "s.end_datetime";
 
-/// The SQL of an item's bbox member `i` (W, S, E, N).
+/// The SQL of an item's bbox member `i` (W, S, E, N), a computed column.
 pub fn bbox_sql(i: usize) -> String {
-    format!("(s.item#>>'{{bbox,{i}}}')::float8")
+    ["s.bbox_w", "s.bbox_s", "s.bbox_e", "s.bbox_n"][i].to_string()
 }
 
 /// Items of live datasets.
@@ -28,6 +28,7 @@ const FROM: &str =
     "FROM etlake.stac_item s JOIN agdc.dataset d ON d.id = s.dataset_ref WHERE d.archived IS NULL";
 
 /// A collection: the product and the extent of its live items (None when it has none).
+#[derive(Clone)]
 pub struct CollectionRow {
     /// Product name (the collection id).
     pub name: String,
@@ -98,7 +99,7 @@ pub fn require_collections(c: &mut Catalog, names: &[String]) -> Result<(), ApiE
 pub struct ItemRow {
     /// Its collection.
     pub collection: String,
-    /// The stored item as JSON text.
+    /// The stored item as JSON text, without its `collection` and `links` (the server writes them).
     pub item: String,
     /// Its id.
     pub id: String,
@@ -109,7 +110,7 @@ pub struct ItemRow {
 /// One item of a collection.
 pub fn item(c: &mut Catalog, collection: &str, id: &str) -> Result<Option<ItemRow>, ApiError> {
     let sql = format!(
-        "SELECT s.collection::text, s.item::text, s.item_id::text {FROM} \
+        "SELECT s.collection::text, (s.item - 'collection' - 'links')::text, s.item_id::text {FROM} \
          AND s.collection = $1 AND s.item_id = $2"
     );
     let st = c.prepared(&sql)?;
@@ -136,11 +137,18 @@ pub struct Page {
 /// The `FROM … WHERE …` of a search (no paging) with its values bound into `p`.
 fn conditions(c: &mut Catalog, q: &Search, p: &mut Params) -> Result<String, ApiError> {
     let mut sql = FROM.to_string();
-    if let Some(names) = &q.collections {
-        sql.push_str(&format!(
+    // One collection as `=`: Postgres 15 reads an index in order only for a plain equality on its
+    // first column, which the default order's index (collection, datetime, id) needs.
+    match q.collections.as_deref() {
+        Some([one]) => sql.push_str(&format!(
+            " AND s.collection = {}",
+            p.bind(one.clone(), "text")
+        )),
+        Some(names) => sql.push_str(&format!(
             " AND s.collection = ANY({})",
-            p.bind(names.clone(), "text[]")
-        ));
+            p.bind(names.to_vec(), "text[]")
+        )),
+        None => {}
     }
     if let Some(ids) = &q.ids {
         sql.push_str(&format!(
@@ -209,22 +217,7 @@ pub fn search(c: &mut Catalog, q: &Search) -> Result<Page, ApiError> {
     if let Some(names) = &q.collections {
         require_collections(c, names)?;
     }
-    let mut p = Params::default();
-    let mut sql = conditions(c, q, &mut p)?;
-    let matched = match q.count {
-        None => None,
-        Some(how) => Some(count(c, how, &sql, &p)?),
-    };
-    let order = order(c, q)?;
-    if let Some(values) = &q.after {
-        sql.push_str(&format!(" AND {}", sort::after(&order, values, &mut p)?));
-    }
-    let limit = p.bind((q.limit + 1) as i64, "int8");
-    let sql = format!(
-        "SELECT s.collection::text, s.item::text, s.item_id::text, {} {sql} {} LIMIT {limit}",
-        sort::values_sql(&order),
-        sort::order_by(&order)
-    );
+    let (sql, p, matched) = page_query(c, q, true)?;
     let st = if q.filter.is_some() || q.sortby.is_some() {
         c.client().prepare(&sql)?
     } else {
@@ -250,6 +243,59 @@ pub fn search(c: &mut Catalog, q: &Search) -> Result<Page, ApiError> {
     })
 }
 
+/// The page query of a search with its bound values, and numberMatched when asked for (and
+/// `count` is true).
+fn page_query(
+    c: &mut Catalog,
+    q: &Search,
+    count_rows: bool,
+) -> Result<(String, Params, Option<u64>), ApiError> {
+    let mut p = Params::default();
+    let mut sql = conditions(c, q, &mut p)?;
+    let matched = match q.count {
+        Some(how) if count_rows => Some(count(c, how, &sql, &p)?),
+        _ => None,
+    };
+    let order = order(c, q)?;
+    if let Some(values) = &q.after {
+        let never_null = match order.first().map(sort::Resolved::sql) {
+            Some(KEY) => !has_null_datetime(c, q.collections.as_deref())?,
+            Some("s.item_id::text") | Some("s.collection::text") => true,
+            _ => false,
+        };
+        sql.push_str(&format!(
+            " AND {}",
+            sort::after(&order, values, &mut p, never_null)?
+        ));
+    }
+    let limit = p.bind((q.limit + 1) as i64, "int8");
+    Ok((page_sql(&order, &sql, &limit), p, matched))
+}
+
+/// Whether an item of these collections (all when None) has no datetime (read from a partial index).
+fn has_null_datetime(c: &mut Catalog, names: Option<&[String]>) -> Result<bool, ApiError> {
+    let st = c.prepared(
+        "SELECT EXISTS (SELECT 1 FROM etlake.stac_item s WHERE s.datetime IS NULL \
+         AND ($1::text[] IS NULL OR s.collection = ANY($1)))",
+    )?;
+    let names: Option<Vec<String>> = names.map(<[String]>::to_vec);
+    Ok(c.client().query_one(&st, &[&names])?.get(0))
+}
+
+/// The page query: the matching rows' ids and sort keys are ordered and cut to the page first, and
+/// only the page's items are read and turned into text (a filter may match thousands of rows).
+fn page_sql(order: &[sort::Resolved], from: &str, limit: &str) -> String {
+    format!(
+        "SELECT i.collection::text, (i.item - 'collection' - 'links')::text, i.item_id::text, k.keys FROM \
+         (SELECT s.dataset_ref, {} AS keys, {} {from} {} LIMIT {limit}) k \
+         JOIN etlake.stac_item i ON i.dataset_ref = k.dataset_ref {}",
+        sort::values_sql(order),
+        sort::key_columns(order),
+        sort::order_by(order),
+        sort::order_by_columns(order, "k")
+    )
+}
+
 /// numberMatched: a count of the rows, or the planner's estimate.
 fn count(c: &mut Catalog, how: Count, from: &str, p: &Params) -> Result<u64, ApiError> {
     match how {
@@ -273,17 +319,11 @@ fn count(c: &mut Catalog, how: Count, from: &str, p: &Params) -> Result<u64, Api
     }
 }
 
-/// The plan Postgres makes for a search's page query (`EXPLAIN`), to show which indexes serve it.
+/// The plan Postgres makes for a search's page query (`EXPLAIN`; a `token` in the search too), to
+/// show which indexes serve it.
 pub fn explain(c: &mut Catalog, q: &Search) -> Result<String, ApiError> {
-    let mut p = Params::default();
-    let sql = conditions(c, q, &mut p)?;
-    let order = order(c, q)?;
-    let limit = p.bind((q.limit + 1) as i64, "int8");
-    let sql = format!(
-        "EXPLAIN SELECT s.collection::text, s.item::text, s.item_id::text, {} {sql} {} LIMIT {limit}",
-        sort::values_sql(&order),
-        sort::order_by(&order)
-    );
+    let (sql, p, _) = page_query(c, q, false)?;
+    let sql = format!("EXPLAIN {sql}");
     let rows = c.client().query(&sql, &p.refs())?;
     Ok(rows
         .iter()
