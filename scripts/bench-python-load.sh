@@ -2,7 +2,8 @@
 # Loading from Python: `etlake.load` against `dc.load` (datacube 1.9.20) and, for the families rasterio's
 # GDAL reads (not HDF4), `odc.stac.load` (odc-stac 0.5.3) of the stored STAC items, on the same grid in one run — eager in
 # the notebook's process, and lazy (`dask_chunks`) computed on a two-worker `LocalCluster`. Prints the
-# wall time of each, etlake's ratio, whether every pixel is identical and the workers' peak memory.
+# wall time of each, etlake's ratio, whether every pixel is identical and the workers' peak memory
+# (and what of it the load added to the workers' memory before any task).
 # Usage: scripts/bench-python-load.sh   (ETLAKE_BENCH_KEEP=1 keeps the scratch directory;
 # ETLAKE_BENCH_PROFILE=debug measures debug builds of the CLI and the extension)
 set -euo pipefail
@@ -36,6 +37,7 @@ print(f"etlake extension: {etlake.__file__}")
 import odc.stac
 import pystac
 from dask.distributed import Client, LocalCluster
+from distributed.diagnostics import MemorySampler
 
 url = sys.argv[1]
 bbox = (-105.5, 39.0, -104.5, 40.0)
@@ -77,6 +79,12 @@ def stac_items(product, t):
             "AND (s.item#>>'{properties,datetime}')::date BETWEEN %s AND %s", (product, t[0], t[1]))
         rows = [r[0] for r in cur.fetchall()]
     return [pystac.Item.from_dict(r if isinstance(r, dict) else json.loads(r)) for r in rows]
+
+
+def current_rss():
+    """This process's resident set size now (bytes)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
 
 
 def peak_mib(client):
@@ -128,8 +136,24 @@ def main():
                       dashboard_address=None) as cluster, Client(cluster) as client:
         for name, product, m, t, crs, res, chunks, kw, ekw, ref in results:
             client.restart()  # fresh workers: the peak below is this load's alone
+            # The workers' resident memory now, before any task (the interpreter with this module's
+            # imports: spawned workers import the main module), and sampled while the load computes
+            # (distributed's MemorySampler, every 0.1 s, summed over the workers): what the load adds.
+            # ru_maxrss cannot show it: importing the libraries peaks higher than the load does.
+            base = sum(client.run(current_rss).values()) / 2**20
             lazy = etlake.load(product, dask_chunks=chunks, **ekw)
-            got, e_s = timed(lambda: lazy.compute())
+            sampler = MemorySampler()
+            with sampler.sample("load", interval=0.1):
+                got, e_s = timed(lambda: lazy.compute())
+            during = float(sampler.to_pandas()["load"].max()) / 2**20
+            # compute() brings every chunk back to this process, so the workers hold their finished
+            # chunks until then; a reduction keeps nothing: its growth is what the load itself needs.
+            client.restart()
+            base_r = sum(client.run(current_rss).values()) / 2**20
+            sampler = MemorySampler()
+            with sampler.sample("sum", interval=0.1):
+                etlake.load(product, dask_chunks=chunks, **ekw)[m].sum().compute()
+            during_r = float(sampler.to_pandas()["sum"].max()) / 2**20
             e_peak = peak_mib(client)
             dc_s = None
             if ref is not None:
@@ -144,7 +168,11 @@ def main():
             ratio = f"{dc_s / e_s:6.1f}×" if dc_s else "   -  "
             print(f"{name:<20} dask   {e_s:>9.2f} {dc_s or float('nan'):>10.2f} {ratio} "
                   f"{'':>11}  {verdict}; chunk {chunk_mib:.1f} MiB, worker peak RSS "
-                  f"{e_peak:.0f} MiB", flush=True)
+                  f"{e_peak:.0f} MiB; both workers {base:.0f} MiB before the load, at most "
+                  f"{during:.0f} MiB during it (+{during - base:.0f} MiB = "
+                  f"{(during - base) / chunk_mib:.1f} chunks; the result is {got[m].nbytes / 2**20:.0f} MiB); "
+                  f"a sum over it: +{during_r - base_r:.0f} MiB = {(during_r - base_r) / chunk_mib:.1f} chunks",
+                  flush=True)
 
 
 if __name__ == "__main__":
