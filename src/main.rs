@@ -2,6 +2,7 @@
 //! turn the outcome into an exit code (0 success, 1 failure or problems found, 2 usage error).
 mod cli;
 mod commands;
+mod index_command;
 mod model_commands;
 mod sync_command;
 
@@ -21,7 +22,7 @@ fn main() -> ExitCode {
         cli::Command::Metadata(cmd) => commands::metadata(&args.conn, cmd).map_err(Into::into),
         cli::Command::Product(cmd) => commands::product(&args.conn, cmd).map_err(Into::into),
         cli::Command::Dataset(cmd) => commands::dataset(&args.conn, cmd).map_err(Into::into),
-        cli::Command::Index(a) => commands::index(&args.conn, a).map_err(Into::into),
+        cli::Command::Index(a) => index_command::index(&args.conn, a).map_err(Into::into),
         cli::Command::Search(a) => commands::search(&args.conn, a).map_err(Into::into),
         cli::Command::Serve(a) => commands::serve(&args.conn, a).map_err(Into::into),
         cli::Command::Sync(a) => sync_command::sync(&args.conn, a),

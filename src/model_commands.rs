@@ -2,7 +2,8 @@
 //! `veget run` (the model over the index, outputs written, checked and indexed back).
 //! Each parses its options into a `model` request, calls the library and prints a short account.
 use crate::cli::{ConnArgs, StackArgs, VegetFinishArgs, VegetRunArgs};
-use crate::commands::{defs_dir, open_index, parse_bbox, print_report, Success};
+use crate::commands::{open_index, parse_bbox, Success};
+use crate::index_command::{defs_dir, print_report};
 use catalog_schema::search::parse_time_range;
 use catalog_schema::Catalog;
 use model::stack::{self, grid, GroupBy, LoadRequest, Resampling};

@@ -2,7 +2,8 @@
 //! the files now in the lake to the indexer (CHIRPS with the maturity rules), merging the indexer's
 //! outcomes into the sync's `--report`.
 use crate::cli::{ConnArgs, SyncArgs};
-use crate::commands::{defs_dir, open_index, parse_bbox, print_report, Success};
+use crate::commands::{open_index, parse_bbox, Success};
+use crate::index_command::{defs_dir, print_report};
 use lake_sync::{Outcome, Provider};
 use std::error::Error;
 use std::time::Duration;

@@ -29,6 +29,7 @@ pub mod init;
 pub mod locations;
 pub mod metadata_type;
 pub mod product;
+pub mod product_rules;
 pub mod runs;
 pub mod search;
 pub mod stac_eo3;

@@ -1,0 +1,276 @@
+//! `etlake index`: a crawl of the sources (or a queue's messages with `--sqs`) through the indexer's
+//! pipeline, and the run report every command that indexes prints (`sync --index`, `veget run`).
+use crate::cli::{ConnArgs, IndexArgs};
+use crate::commands::{open_index, parse_bbox, Success};
+use catalog_schema::{Catalog, Error, Result};
+
+pub fn defs_dir(given: &Option<std::path::PathBuf>) -> std::path::PathBuf {
+    indexer::outputs::defs_dir(given.as_deref())
+}
+
+pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
+    if a.sources.is_empty()
+        && a.from_file.is_none()
+        && a.stac_api.is_none()
+        && a.sqs.is_none()
+        && a.inventory.is_none()
+    {
+        return Err(Error::Invalid {
+            object: "etlake index".into(),
+            message:
+                "give at least one source (s3://…, a folder, a file, -), --from-file, --stac-api, \
+                 --inventory or --sqs"
+                    .into(),
+        });
+    }
+    let stac_api = match &a.stac_api {
+        Some(api) => Some(indexer::stac_api::StacSearch {
+            api: api.clone(),
+            collections: a.collections.clone(),
+            bbox: a.stac_bbox.as_deref().map(parse_bbox).transpose()?,
+            datetime: a.datetime.clone(),
+            limit: a.page_size,
+            max_items: a.max_items,
+        }),
+        None => None,
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    let shard = indexer::shard::Shard::resolve(a.shard.as_deref(), a.shard_count, &env).map_err(
+        |message| Error::Invalid {
+            object: "etlake index --shard".into(),
+            message,
+        },
+    )?;
+    if shard.is_none() && env(indexer::shard::K8S_INDEX).is_some() {
+        tracing::warn!(
+            "${} is set but no shard count is given (--shard /N or --shard-count N): \
+             this run takes every object",
+            indexer::shard::K8S_INDEX
+        );
+    }
+    let mut c = open_index(conn)?;
+    let opts = indexer::pipeline::IndexOptions {
+        shard,
+        inventory: a.inventory.clone(),
+        sources: a.sources.clone(),
+        from_file: a.from_file.clone(),
+        products: a.products.clone(),
+        batch_size: a.batch_size,
+        s3: indexer::s3::S3Options {
+            endpoint_url: a.endpoint_url.clone(),
+            no_sign_request: a.no_sign_request,
+            request_payer: a.request_payer,
+            region: a.region.clone(),
+        },
+        defs_dir: defs_dir(&a.defs),
+        dry_run: a.dry_run,
+        recheck: a.recheck,
+        report_file: a.report.clone(),
+        stac_api,
+        lineage: match (a.skip_lineage, a.fail_on_missing_lineage) {
+            (true, _) => catalog_schema::dataset::LineagePolicy::Skip,
+            (_, true) => catalog_schema::dataset::LineagePolicy::FailOnMissing,
+            _ => catalog_schema::dataset::LineagePolicy::Record,
+        },
+        href_rewrites: a
+            .href_rewrite
+            .iter()
+            .map(|r| {
+                r.split_once('=')
+                    .map(|(f, t)| (f.to_string(), t.to_string()))
+                    .ok_or_else(|| Error::Invalid {
+                        object: format!("--href-rewrite {r}"),
+                        message: "expected FROM=TO".into(),
+                    })
+            })
+            .collect::<Result<_>>()?,
+        rename_product: a.rename_product.clone(),
+        archive_less_mature: a.archive_less_mature,
+        update: match (a.update_if_exists, a.allow_unsafe) {
+            (false, _) => catalog_schema::dataset::UpdatePolicy::Never,
+            (true, false) => catalog_schema::dataset::UpdatePolicy::Safe,
+            (true, true) => catalog_schema::dataset::UpdatePolicy::Any,
+        },
+        raw_update: if a.allow_unsafe {
+            catalog_schema::dataset::UpdatePolicy::Any
+        } else {
+            catalog_schema::dataset::UpdatePolicy::Safe
+        },
+        ..Default::default()
+    };
+    if let Some(queue) = &a.sqs {
+        return index_sqs(&mut c, &opts, a, queue);
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+            .expect("valid template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let show = |r: &indexer::pipeline::Report| {
+        let secs = r.elapsed.as_secs_f64().max(1e-3);
+        let st = &r.stages;
+        let stage = |n: usize, what: &str| format!("{n} {what} ({:.0}/s)", n as f64 / secs);
+        let parts: Vec<String> = r.counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        bar.set_message(format!(
+            "{} → {} → {} → {} | {}",
+            stage(st.listed, "listed"),
+            stage(st.recognised, "recognised"),
+            stage(st.extracted, "extracted"),
+            stage(st.written, "written"),
+            parts.join(", ")
+        ));
+    };
+    let result = indexer::pipeline::index(&mut c, &opts, &show);
+    bar.finish_and_clear();
+    let report = result.map_err(|e| Error::Invalid {
+        object: "etlake index".into(),
+        message: e.to_string(),
+    })?;
+    let mut head = if a.dry_run {
+        "dry run (nothing written)".to_string()
+    } else {
+        format!("run {}", report.run)
+    };
+    if let Some(s) = shard {
+        head = format!("{head} (shard {}/{})", s.index, s.count);
+    }
+    print_report(&report, head);
+    if a.dry_run {
+        print_claims(&report);
+    }
+    Ok(report.ok())
+}
+
+/// `etlake index --sqs`: batches until the queue is empty (--drain) or a signal; the summary as a
+/// crawl's, with the messages' account.
+fn index_sqs(
+    c: &mut Catalog,
+    opts: &indexer::pipeline::IndexOptions,
+    a: &IndexArgs,
+    queue: &str,
+) -> Result<Success> {
+    let sqs = indexer::sqs::SqsOptions {
+        queue_url: queue.to_string(),
+        drain: a.drain,
+        visibility_timeout: a.visibility_timeout,
+        wait_seconds: a.wait_time,
+        region: a.region.clone(),
+    };
+    let progress = |r: &indexer::sqs::SqsReport| {
+        let parts: Vec<String> = r
+            .report
+            .counts
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect();
+        tracing::info!(
+            "{} messages received, {} deleted, {} failed | {}",
+            r.received,
+            r.deleted,
+            r.failed,
+            parts.join(", ")
+        );
+    };
+    let r = indexer::sqs::run(c, opts, &sqs, &progress).map_err(|e| Error::Invalid {
+        object: "etlake index --sqs".into(),
+        message: e.to_string(),
+    })?;
+    let head = if a.dry_run {
+        format!("{queue} dry run (nothing written, no message deleted)")
+    } else {
+        queue.to_string()
+    };
+    print_report(&r.report, head);
+    let ignored: Vec<String> = r.ignored.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    println!(
+        "  messages: {} received in {} batches, {} deleted, {} left on the queue (failed){}",
+        r.received,
+        r.batches,
+        r.deleted,
+        r.failed,
+        if ignored.is_empty() {
+            String::new()
+        } else {
+            format!("; events ignored: {}", ignored.join(", "))
+        }
+    );
+    Ok(r.ok())
+}
+
+/// Problems to stderr (without repeating an object its reason already names), then the summary:
+/// outcome counts, time and rate, and skip reasons.
+pub fn print_report(report: &indexer::pipeline::Report, head: String) {
+    for (object, reason) in &report.problems {
+        let plain = object.strip_prefix("file://").unwrap_or(object);
+        if reason.starts_with(object.as_str()) || reason.starts_with(plain) {
+            eprintln!("{reason}");
+        } else {
+            eprintln!("{object}: {reason}");
+        }
+    }
+    let parts: Vec<String> = report
+        .counts
+        .iter()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect();
+    let total: usize = report.counts.values().sum();
+    let secs = report.elapsed.as_secs_f64().max(1e-3);
+    let what = if parts.is_empty() {
+        "nothing to do".to_string()
+    } else {
+        parts.join(", ")
+    };
+    println!(
+        "{head}: {what} in {secs:.1} s ({:.0} objects/s)",
+        total as f64 / secs
+    );
+    if report.stages.other_shards > 0 {
+        println!(
+            "  left to other shards {}: listed here, read and reported by the runs of their shards",
+            report.stages.other_shards
+        );
+    }
+    if report.stages.not_reread > 0 {
+        println!(
+            "  not read again {}: same version as last read (--recheck reads them)",
+            report.stages.not_reread
+        );
+    }
+    let rec = &report.recognition;
+    for (key, (n, first)) in &rec.notes {
+        println!("  note {n}: {key} (e.g. {first})");
+    }
+    for (reason, n) in &report.skipped {
+        println!("  skipped {n}: {reason}");
+        if reason == indexer::unclaimed::NO_TEMPLATE {
+            for (object, why) in &rec.unclaimed {
+                let why = why.strip_prefix(reason.as_str()).unwrap_or(why);
+                let why = why
+                    .split_once("; to index such files")
+                    .map_or(why, |(w, _)| w);
+                println!(
+                    "    {}{why}",
+                    object.strip_prefix("file://").unwrap_or(object)
+                );
+            }
+            if *n > rec.unclaimed.len() {
+                println!("    … (--report FILE lists every one with its closest templates)");
+            }
+            println!("    {}", indexer::unclaimed::RECIPE);
+        }
+    }
+}
+
+/// A dry run's account of what claimed the raw files: each recognition file and template, with the
+/// product, the number of objects and the first of them.
+pub fn print_claims(report: &indexer::pipeline::Report) {
+    for (c, (n, first)) in &report.recognition.claims {
+        let object = first.strip_prefix("file://").unwrap_or(first);
+        let files = if *n == 1 { "file" } else { "files" };
+        println!(
+            "  claimed {n} {files} as {} by {} template {:?} (e.g. {object})",
+            c.product, c.spec_file, c.template
+        );
+    }
+}
