@@ -17,6 +17,7 @@ pub mod check;
 pub mod checkpoint;
 pub mod config;
 pub mod dataset;
+pub mod dataset_rules;
 pub mod db;
 pub mod dburl;
 pub mod document;
