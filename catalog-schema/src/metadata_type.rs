@@ -26,6 +26,11 @@ pub enum AddOutcome {
     Unchanged,
 }
 
+/// `^\w+$` as Python understands it.
+pub fn is_word(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_')
+}
+
 /// Validates a metadata-type document; the error names the object, the key and the rule.
 pub fn validate(object: &str, doc: &Value) -> Result<()> {
     let invalid = |message: String| Error::Invalid {
@@ -47,7 +52,7 @@ pub fn validate(object: &str, doc: &Value) -> Result<()> {
         Some(_) => return Err(invalid("name: expected a string".into())),
         None => return Err(invalid("name: required".into())),
     };
-    if !crate::product::is_word(name) {
+    if !is_word(name) {
         return Err(invalid(format!(
             "name: {name:?} must match ^\\w+$ (letters, digits, _)"
         )));

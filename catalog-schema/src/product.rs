@@ -8,7 +8,8 @@ use crate::metadata_type::{self, AddOutcome};
 use crate::{Catalog, Error, Result};
 use serde_json::Value;
 
-pub use crate::product_rules::{check_nodata, crs_dimensions, is_word, validate};
+pub use crate::metadata_type::is_word;
+pub use crate::product_rules::{check_nodata, crs_dimensions, validate};
 
 /// A product row.
 #[derive(Debug, Clone)]

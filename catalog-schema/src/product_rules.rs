@@ -2,7 +2,7 @@
 //! the rules `datacube product add` applies): keys, names, dtypes, nodata that fits the dtype, and
 //! load/storage hints whose keys are the CRS's dimension names. Split from `product` (which writes
 //! products) so each file keeps one concern.
-use crate::metadata_type;
+use crate::metadata_type::{self, is_word};
 use crate::{Error, Result};
 use serde_json::Value;
 
@@ -45,11 +45,6 @@ const DTYPES: [&str; 13] = [
     "complex64",
     "complex128",
 ];
-
-/// `^\w+$` as Python understands it.
-pub fn is_word(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_')
-}
 
 /// Validates a product definition; errors name the object, the key and the rule.
 pub fn validate(object: &str, doc: &Value) -> Result<()> {
