@@ -1,6 +1,6 @@
 //! The `etlake` command line: global connection options (as datacube users configure them) and the
 //! command tree. Parsing only; `commands` does the work.
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// etlake: index a data lake into an Open Data Cube index, fast, and read it back.
@@ -548,4 +548,12 @@ pub enum Format {
     Table,
     Json,
     Csv,
+}
+
+/// Ends the process as clap ends it for a bad argument (exit 2, the usage hint): for what can only be
+/// checked after parsing, such as `--shard I/N` against the array-job environment.
+pub fn usage_error(message: impl std::fmt::Display) -> ! {
+    Cli::command()
+        .error(clap::error::ErrorKind::ValueValidation, message)
+        .exit()
 }

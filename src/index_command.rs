@@ -35,12 +35,8 @@ pub fn index(conn: &ConnArgs, a: &IndexArgs) -> Result<Success> {
         None => None,
     };
     let env = |k: &str| std::env::var(k).ok();
-    let shard = indexer::shard::Shard::resolve(a.shard.as_deref(), a.shard_count, &env).map_err(
-        |message| Error::Invalid {
-            object: "etlake index --shard".into(),
-            message,
-        },
-    )?;
+    let shard = indexer::shard::Shard::resolve(a.shard.as_deref(), a.shard_count, &env)
+        .unwrap_or_else(|m| crate::cli::usage_error(format!("etlake index --shard: {m}")));
     if shard.is_none() && env(indexer::shard::K8S_INDEX).is_some() {
         tracing::warn!(
             "${} is set but no shard count is given (--shard /N or --shard-count N): \

@@ -218,13 +218,15 @@ fn quicklook(
 fn tile_share(a: &VegetRunArgs) -> Result<model::veget::Share> {
     let env = |k: &str| std::env::var(k).ok();
     let shard = indexer::shard::Shard::resolve(a.tile.as_deref(), a.tile_count, &env)
-        .map_err(|m| Error::Request(format!("--tile: {}", m.replace("--shard", "--tile"))))?;
+        .unwrap_or_else(|m| {
+            crate::cli::usage_error(format!("--tile: {}", m.replace("--shard", "--tile")))
+        });
     if shard.is_none() && env(indexer::shard::K8S_INDEX).is_some_and(|v| !v.trim().is_empty()) {
-        return Err(Error::Request(format!(
+        crate::cli::usage_error(format!(
             "${} is set but not the number of processes: give --tile /N or --tile-count N (or \
              unset it to run every tile here)",
             indexer::shard::K8S_INDEX
-        )));
+        ));
     }
     Ok(match shard {
         Some(s) => model::veget::Share {

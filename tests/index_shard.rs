@@ -233,9 +233,10 @@ fn invalid_shards_are_refused_before_anything_is_read() {
         a.extend(args.iter().copied());
         let out = etlake_with(&pg.url, &vars, &a);
         let t = text(&out);
-        assert_eq!(out.status.code(), Some(1), "{args:?} {vars:?}:\n{t}");
+        // A usage error, as clap's own (exit 2, with the hint).
+        assert_eq!(out.status.code(), Some(2), "{args:?} {vars:?}:\n{t}");
         assert!(
-            t.contains(says) && t.contains("--shard"),
+            t.contains(says) && t.contains("--shard") && t.contains("--help"),
             "{args:?} {vars:?}:\n{t}"
         );
         assert_eq!(
