@@ -27,12 +27,17 @@ fn require_current_etlake(c: &mut Catalog) -> Result<(), ApiError> {
     let want = catalog_schema::etlake_schema::SCHEMA_VERSION;
     match catalog_schema::etlake_schema::version(c.client())? {
         Some(v) if v >= want => Ok(()),
-        found => Err(ApiError::internal(format!(
-            "the index at {} has etlake schema {}, the server needs version {want}: run `etlake db init` \
-             with the same --db (it upgrades in place and leaves datacube's agdc schema unchanged)",
-            c.url().redacted(),
-            found.map_or("none".to_string(), |v| format!("version {v}"))
-        ))),
+        // Not logged here: the server does not start, and the caller prints the reason once.
+        found => Err(ApiError {
+            status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            description: format!(
+                "the index at {} has etlake schema {}, the server needs version {want}: run \
+                 `etlake db init` with the same --db (it upgrades in place and leaves datacube's \
+                 agdc schema unchanged)",
+                c.url().redacted(),
+                found.map_or("none".to_string(), |v| format!("version {v}"))
+            ),
+        }),
     }
 }
 
