@@ -250,6 +250,30 @@ fn served_items_load_in_odc_stac_as_dc_load_reads_them() {
         ),
         ["0"]
     );
+    // The time column's reading of a datetime does not depend on the session's time zone: an offset
+    // is honoured, no offset is UTC, and text that is not a date-time is NULL (indexing goes on).
+    let mut c = connect(&pg.url);
+    c.batch_execute("SET TimeZone = 'America/Denver'").unwrap();
+    let got: Vec<Option<String>> = c
+        .query_one(
+            "SELECT to_char(etlake.stac_time('2020-01-01T10:00:00') AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), \
+                    to_char(etlake.stac_time('2020-01-01T10:00:00+05:00') AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), \
+                    to_char(etlake.stac_time('2020-01-01') AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), \
+                    etlake.stac_time('yesterday')::text, etlake.stac_time('now')::text",
+            &[],
+        )
+        .map(|r| (0..5).map(|i| r.get(i)).collect())
+        .unwrap();
+    assert_eq!(
+        got,
+        [
+            Some("2020-01-01 10:00".to_string()),
+            Some("2020-01-01 05:00".to_string()),
+            Some("2020-01-01 00:00".to_string()),
+            None,
+            None
+        ]
+    );
 
     let server = Server::start(&pg.url);
     let home = tempdir();

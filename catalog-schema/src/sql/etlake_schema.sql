@@ -74,12 +74,16 @@ CREATE INDEX IF NOT EXISTS etlake_ix_pending_lineage_source ON etlake.pending_li
 -- (generated, so every writer fills them), for the STAC API's filters, keyset order and collection
 -- extents without reading the item's JSON. An older table gains them on `etlake db init`.
 -- A STAC datetime as timestamptz: NULL unless it looks like an RFC 3339 date-time (a malformed one
--- must not stop a dataset from being indexed); read in UTC whatever the session's TimeZone, so the
--- result depends on the text alone (as a generated column requires).
+-- must not stop a dataset from being indexed); one without an offset is read as UTC. The result
+-- depends on the text alone, whatever the session's TimeZone, as a generated column requires.
 CREATE OR REPLACE FUNCTION etlake.stac_time(t text) RETURNS timestamptz
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE SET TimeZone = 'UTC'
-    AS $$ SELECT CASE WHEN t ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?)?$'
-                      THEN t::timestamptz END $$;
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT CASE
+        WHEN t ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$'
+            THEN t::timestamptz
+        WHEN t ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?$'
+            THEN t::timestamp AT TIME ZONE 'UTC'
+        END $$;
 -- Member k (0 W, 1 S, 2 E, 3 N) of a STAC bbox, 2D or 3D; NULL unless a number.
 CREATE OR REPLACE FUNCTION etlake.stac_bbox(b jsonb, k integer) RETURNS float8
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
