@@ -4,7 +4,7 @@
 use crate::cli::{
     ConnArgs, DatasetCommand, DbCommand, Format, MetadataCommand, ProductCommand, SearchArgs,
 };
-use crate::index_command::print_report;
+use crate::report::print_report;
 use catalog_schema::config::{self, ConnectOptions, Resolved, SystemEnv};
 use catalog_schema::embedded::{Embedded, Status};
 use catalog_schema::metadata_type::AddOutcome;

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod index_command;
 mod model_commands;
+mod report;
 mod sync_command;
 
 use clap::Parser;

@@ -3,7 +3,8 @@
 //! Each parses its options into a `model` request, calls the library and prints a short account.
 use crate::cli::{ConnArgs, StackArgs, VegetFinishArgs, VegetRunArgs};
 use crate::commands::{open_index, parse_bbox, Success};
-use crate::index_command::{defs_dir, print_report};
+use crate::index_command::defs_dir;
+use crate::report::print_report;
 use catalog_schema::search::parse_time_range;
 use catalog_schema::Catalog;
 use model::stack::{self, grid, GroupBy, LoadRequest, Resampling};

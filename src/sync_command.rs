@@ -3,7 +3,8 @@
 //! outcomes into the sync's `--report`.
 use crate::cli::{ConnArgs, SyncArgs};
 use crate::commands::{open_index, parse_bbox, Success};
-use crate::index_command::{defs_dir, print_report};
+use crate::index_command::defs_dir;
+use crate::report::print_report;
 use lake_sync::{Outcome, Provider};
 use std::error::Error;
 use std::time::Duration;

@@ -11,10 +11,10 @@
 //! indexes' predicates; S_INTERSECTS adds the product's `lat`/`lon` ranges and T_INTERSECTS its
 //! `time` range, as `etlake search` does.
 use crate::bind::Params;
+use crate::columns::{bbox_sql, END, KEY, START};
 use crate::error::ApiError;
 use crate::geometry::Geometry;
 use crate::products::{Kind, Product};
-use crate::store::{bbox_sql, END, KEY, START};
 use crate::temporal::{allen, interval, inverse};
 use cql2::Expr;
 use serde_json::Value;

@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 mod bind;
+mod columns;
 mod docs;
 mod error;
 mod extents;

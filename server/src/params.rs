@@ -4,6 +4,7 @@ use crate::error::ApiError;
 use crate::fields::Fields;
 use crate::geometry::Geometry;
 use crate::sort::{self, SortKey};
+pub use crate::temporal::Interval;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
@@ -24,9 +25,6 @@ pub enum Count {
     /// The planner's estimate of the rows (`EXPLAIN`), at the cost of planning only.
     Estimate,
 }
-
-/// A time interval; None is an open end.
-pub type Interval = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// A checked item search.
 #[derive(Debug, Clone, Default)]

@@ -3,7 +3,7 @@
 //! documents (JSON Schema) that list them.
 use crate::bind::Params;
 use crate::error::ApiError;
-use crate::params::Interval;
+use crate::temporal::Interval;
 use catalog_schema::fields::{dataset_fields, FieldType, SearchField};
 use catalog_schema::Catalog;
 use serde_json::{json, Map, Value};

@@ -3,9 +3,9 @@
 //! page starts right after it whatever the order — never an offset. Besides the item's own keys, a
 //! search sorts by any scalar search field of its products (`cloud_cover`, `eo:cloud_cover`).
 use crate::bind::Params;
+use crate::columns::{END, KEY, START};
 use crate::error::ApiError;
 use crate::products::{Kind, Product};
-use crate::store::{END, KEY, START};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde_json::Value;

@@ -4,24 +4,12 @@
 //! and counted when asked. Every value a request gives is a bound parameter; no request text enters
 //! SQL.
 use crate::bind::Params;
+use crate::columns::{bbox_sql, END, KEY, START};
 use crate::error::ApiError;
 use crate::params::{Count, Search};
 use crate::{filter, products, sort};
 use catalog_schema::Catalog;
 use chrono::{DateTime, Utc};
-
-/// An item's datetime, or its start when it has a range only (a column Postgres computes from the
-/// item, etlake schema 3).
-pub const KEY: &str = "s.datetime";
-/// An item's start_datetime (its datetime when it has none).
-pub const START: &str = "s.start_datetime";
-/// An item's end_datetime (its datetime when it has none).
-pub const END: &str = "s.end_datetime";
-
-/// The SQL of an item's bbox member `i` (W, S, E, N), a computed column.
-pub fn bbox_sql(i: usize) -> String {
-    ["s.bbox_w", "s.bbox_s", "s.bbox_e", "s.bbox_n"][i].to_string()
-}
 
 /// Items of live datasets.
 const FROM: &str =

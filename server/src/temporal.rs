@@ -1,9 +1,11 @@
 //! CQL2 time literals and the temporal operators: a timestamp, date or `INTERVAL` as a closed
 //! interval with open ends, and each `T_*` relation (OGC 21-065r2) of two intervals as SQL.
 use crate::error::ApiError;
-use crate::params::Interval;
 use chrono::{DateTime, Utc};
 use cql2::{DateRange, Expr};
+
+/// A time interval; None is an open end.
+pub type Interval = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 fn bad(why: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request(format!("filter: {why}"))

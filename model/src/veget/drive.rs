@@ -4,10 +4,11 @@
 //! cores with memory bounded by the tile size. Finished tiles are recorded (a restart skips them) and
 //! may be shared between processes (`--tile i/N`); the run is finished (quicklooks, COGs, summary)
 //! once every tile is done.
+use super::balance::{Balance, MonthRow};
 use super::config::RunConfig;
 use super::inputs::{Input, Prepared};
 use super::ledger::{month_rows, Ledger, Opened, TileRecord};
-use super::outputs::{Balance, Files, MonthRow, TileAcc};
+use super::outputs::{Files, TileAcc};
 use super::tiling::{self, Share, Tiling};
 use super::{step, Day, Outputs, State, Statics};
 use crate::stack::{grid, source::Stager};

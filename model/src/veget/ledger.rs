@@ -1,7 +1,7 @@
 //! What makes a tiled run resumable and shareable between processes: a manifest of the run (a hash of
 //! its configuration, grid and input datasets, and its tiling) and one record per finished tile,
 //! written durably after that tile's outputs are flushed, under `OUTPUT_DIR/.veget-run/`.
-use super::outputs::{Balance, MonthRow};
+use super::balance::{Balance, MonthRow};
 use super::tiling::Tiling;
 use crate::{Error, GeoBox, Result};
 use serde::{Deserialize, Serialize};

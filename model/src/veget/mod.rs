@@ -5,6 +5,7 @@
 //! comparison with NaN is false); `Strict` (default) holds state over gaps, counts them, and fixes the
 //! reference's quirks (each fix a separate flag).
 mod arrays;
+mod balance;
 pub mod config;
 mod drive;
 mod fast;
@@ -16,11 +17,11 @@ mod run;
 pub mod tiling;
 mod units;
 pub use arrays::{mask_negative_soil, mean_temperature, run_daily, Daily, DAILY_NAMES};
+pub use balance::{Balance, MonthRow};
 pub use config::RunConfig;
 pub use drive::{
     finish, model_grid, run as run_from_index, run_tiles, Outcome, Progress, RunOptions, RunReport,
 };
-pub use outputs::{Balance, MonthRow};
 pub use params::{MeltFormula, Mode, Options, Params};
 pub use run::{run, Stack, Sums};
 pub use tiling::{Share, Tiling, BYTES_PER_PIXEL};

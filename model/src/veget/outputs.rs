@@ -2,6 +2,7 @@
 //! `veget_*` recognition templates), the end state for resuming, the per-pixel water balance check.
 //! The files are made on the whole grid first; each tile keeps its own sums and writes its rows of
 //! every file in place.
+use super::balance::Balance;
 use super::config::OutputSpec;
 use super::ledger::MonthPart;
 use super::{Day, Outputs, State, DAILY_NAMES};
@@ -9,43 +10,7 @@ use crate::output::{banded, cogs_from_netcdf, write_png, NetcdfPlaced, Palette};
 use crate::stack::Packing;
 use crate::{Error, GeoBox, Layer, Result, Stack};
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-/// Area means of one month (mm), over pixels with outputs that month.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MonthRow {
-    /// Year and month.
-    pub month: (i32, u32),
-    /// Precipitation.
-    pub p: f64,
-    /// Actual ET.
-    pub eta: f64,
-    /// Surface runoff.
-    pub srf: f64,
-    /// Deep drainage.
-    pub dd: f64,
-    /// Interception.
-    pub intercept: f64,
-    /// Soil water at the month's end.
-    pub swf: f64,
-    /// Snowpack at the month's end.
-    pub snwpk: f64,
-}
-
-/// The per-pixel water balance over the run: P = interception + ETa + runoff + drainage + ΔSW + Δpack.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Balance {
-    /// Land pixels checked.
-    pub checked: usize,
-    /// Pixels where the balance does not close within tolerance.
-    pub failed: usize,
-    /// Largest |residual| (mm).
-    pub max_residual: f64,
-    /// Pixels not checked: water or negative-NDVI days (where the reference model does not conserve
-    /// mass by design), or no valid day.
-    pub not_checked: usize,
-}
 
 /// Sums of named variables per pixel.
 struct Sums {
@@ -591,16 +556,6 @@ impl<'a> TileAcc<'a> {
             }
         }
         Ok((self.parts, b))
-    }
-}
-
-impl Balance {
-    /// The balance of two parts of the grid together.
-    pub fn add(&mut self, o: &Balance) {
-        self.checked += o.checked;
-        self.failed += o.failed;
-        self.not_checked += o.not_checked;
-        self.max_residual = self.max_residual.max(o.max_residual);
     }
 }
 
