@@ -47,22 +47,25 @@ impl Extents {
 }
 
 impl Extents {
-    /// One collection with its extent (None: no such product).
+    /// One collection with its extent (None: no such product): from the kept copy, else (no copy is
+    /// kept, or the product was added since it was made) from the index itself.
     pub async fn one(
         &self,
         pool: &Arc<Pool>,
         statement_timeout_ms: u64,
         name: String,
     ) -> Result<Option<CollectionRow>, ApiError> {
-        if self.max_age.is_zero() {
-            let rows = pool
-                .run(statement_timeout_ms, move |c| {
-                    store::collections(c, Some(&name))
-                })
-                .await?;
-            return Ok(rows.into_iter().next());
+        if !self.max_age.is_zero() {
+            let all = self.all(pool, statement_timeout_ms).await?;
+            if let Some(c) = all.iter().find(|c| c.name == name) {
+                return Ok(Some(c.clone()));
+            }
         }
-        let all = self.all(pool, statement_timeout_ms).await?;
-        Ok(all.iter().find(|c| c.name == name).cloned())
+        let rows = pool
+            .run(statement_timeout_ms, move |c| {
+                store::collections(c, Some(&name))
+            })
+            .await?;
+        Ok(rows.into_iter().next())
     }
 }

@@ -111,6 +111,8 @@ CREATE INDEX IF NOT EXISTS etlake_ix_stac_item_no_datetime
     ON etlake.stac_item (collection) WHERE datetime IS NULL;
 
 GRANT USAGE ON SCHEMA etlake TO agdc_user;
+-- The generated columns call these as whoever writes an item (and the API as agdc_user).
+GRANT EXECUTE ON FUNCTION etlake.stac_time(text), etlake.stac_bbox(jsonb, integer) TO agdc_user, agdc_ingest;
 GRANT SELECT ON ALL TABLES IN SCHEMA etlake TO agdc_user;
 GRANT INSERT, UPDATE, DELETE ON etlake.stac_item, etlake.index_run, etlake.index_outcome,
     etlake.source_object, etlake.pending_lineage TO agdc_ingest;
