@@ -9,6 +9,11 @@ pub const START: &str = "s.start_datetime";
 /// An item's end_datetime (its datetime when it has none).
 pub const END: &str = "s.end_datetime";
 
+/// An item's id (never NULL).
+pub const ID: &str = "s.item_id::text";
+/// An item's collection (never NULL).
+pub const COLLECTION: &str = "s.collection::text";
+
 /// The SQL of an item's bbox member `i` (W, S, E, N), a computed column.
 pub fn bbox_sql(i: usize) -> String {
     ["s.bbox_w", "s.bbox_s", "s.bbox_e", "s.bbox_n"][i].to_string()

@@ -44,9 +44,7 @@ impl Extents {
         }
         Ok(rows)
     }
-}
 
-impl Extents {
     /// One collection with its extent (None: no such product): from the kept copy, else (no copy is
     /// kept, or the product was added since it was made) from the index itself.
     pub async fn one(

@@ -11,7 +11,7 @@
 //! indexes' predicates; S_INTERSECTS adds the product's `lat`/`lon` ranges and T_INTERSECTS its
 //! `time` range, as `etlake search` does.
 use crate::bind::Params;
-use crate::columns::{bbox_sql, END, KEY, START};
+use crate::columns::{bbox_sql, COLLECTION, END, ID, KEY, START};
 use crate::error::ApiError;
 use crate::geometry::Geometry;
 use crate::products::{Kind, Product};
@@ -296,8 +296,8 @@ impl Translator<'_> {
             })
         };
         match name {
-            "id" => return fixed("s.item_id::text", Kind::Text),
-            "collection" => return fixed("s.collection::text", Kind::Text),
+            "id" => return fixed(ID, Kind::Text),
+            "collection" => return fixed(COLLECTION, Kind::Text),
             "datetime" => return fixed(KEY, Kind::Time),
             "start_datetime" => return fixed(START, Kind::Time),
             "end_datetime" => return fixed(END, Kind::Time),

@@ -3,7 +3,7 @@
 //! page starts right after it whatever the order — never an offset. Besides the item's own keys, a
 //! search sorts by any scalar search field of its products (`cloud_cover`, `eo:cloud_cover`).
 use crate::bind::Params;
-use crate::columns::{END, KEY, START};
+use crate::columns::{COLLECTION, END, ID, KEY, START};
 use crate::error::ApiError;
 use crate::products::{Kind, Product};
 use base64::Engine;
@@ -71,8 +71,8 @@ impl Key {
             Key::Datetime => fixed(KEY, Kind::Time),
             Key::Start => fixed(START, Kind::Time),
             Key::End => fixed(END, Kind::Time),
-            Key::Id => fixed("s.item_id::text", Kind::Text),
-            Key::Collection => fixed("s.collection::text", Kind::Text),
+            Key::Id => fixed(ID, Kind::Text),
+            Key::Collection => fixed(COLLECTION, Kind::Text),
             Key::Field(name) => {
                 let found: Vec<(i16, String, Kind)> = scope
                     .iter()
@@ -257,13 +257,14 @@ fn order_by_exprs(order: &[Resolved], expr: impl Fn(usize, &Resolved) -> String)
     format!("ORDER BY {}", parts.join(", "))
 }
 
-/// The SQL that selects a row's sort-key values as a JSON array (the token's content).
-pub fn values_sql(order: &[Resolved]) -> String {
-    let parts: Vec<&str> = order.iter().map(|k| k.sql.as_str()).collect();
+/// The sort-key values of a row of a relation with the [`key_columns`] (`alias.o0`, …) as a JSON
+/// array: the token's content.
+pub fn values_of_columns(order: &[Resolved], alias: &str) -> String {
+    let parts: Vec<String> = (0..order.len()).map(|i| format!("{alias}.o{i}")).collect();
     format!("jsonb_build_array({})::text", parts.join(", "))
 }
 
-/// The token of the position after a row (its sort-key values, as `values_sql` gives them).
+/// The token of the position after a row (its sort-key values, as `values_of_columns` gives them).
 pub fn token(values: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(values)
 }
@@ -300,7 +301,7 @@ pub fn after(
     }
     // (strictly after on this key, equal on this key), from the last key back.
     let mut acc: Option<String> = None;
-    for (k, v) in order.iter().zip(values).rev() {
+    for (i, (k, v)) in order.iter().zip(values).enumerate().rev() {
         let e = &k.sql;
         let b = match (v, k.kind) {
             (Value::Null, _) => None,
@@ -324,7 +325,7 @@ pub fn after(
                 )
             }
         };
-        let bound = match (&b, first_never_null && std::ptr::eq(k, &order[0])) {
+        let bound = match (&b, first_never_null && i == 0) {
             (Some(b), true) => {
                 format!(" AND {e} {} {b}", if k.desc { "<=" } else { ">=" })
             }

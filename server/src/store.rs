@@ -4,7 +4,7 @@
 //! and counted when asked. Every value a request gives is a bound parameter; no request text enters
 //! SQL.
 use crate::bind::Params;
-use crate::columns::{bbox_sql, END, KEY, START};
+use crate::columns::{bbox_sql, COLLECTION, END, ID, KEY, START};
 use crate::error::ApiError;
 use crate::params::{Count, Search};
 use crate::{filter, products, sort};
@@ -248,7 +248,7 @@ fn page_query(
     if let Some(values) = &q.after {
         let never_null = match order.first().map(sort::Resolved::sql) {
             Some(KEY) => !has_null_datetime(c, q.collections.as_deref())?,
-            Some("s.item_id::text") | Some("s.collection::text") => true,
+            Some(ID) | Some(COLLECTION) => true,
             _ => false,
         };
         sql.push_str(&format!(
@@ -271,13 +271,13 @@ fn has_null_datetime(c: &mut Catalog, names: Option<&[String]>) -> Result<bool, 
 }
 
 /// The page query: the matching rows' ids and sort keys are ordered and cut to the page first, and
-/// only the page's items are read and turned into text (a filter may match thousands of rows).
+/// only the page's items and tokens are read and turned into text (a filter may match thousands).
 fn page_sql(order: &[sort::Resolved], from: &str, limit: &str) -> String {
     format!(
-        "SELECT i.collection::text, (i.item - 'collection' - 'links')::text, i.item_id::text, k.keys FROM \
-         (SELECT s.dataset_ref, {} AS keys, {} {from} {} LIMIT {limit}) k \
+        "SELECT i.collection::text, (i.item - 'collection' - 'links')::text, i.item_id::text, {} FROM \
+         (SELECT s.dataset_ref, {} {from} {} LIMIT {limit}) k \
          JOIN etlake.stac_item i ON i.dataset_ref = k.dataset_ref {}",
-        sort::values_sql(order),
+        sort::values_of_columns(order, "k"),
         sort::key_columns(order),
         sort::order_by(order),
         sort::order_by_columns(order, "k")
