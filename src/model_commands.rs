@@ -249,12 +249,27 @@ fn progress_bar() -> indicatif::ProgressBar {
     bar
 }
 
+/// A tile's month of inputs is a few arrays of tens of MB, allocated and freed every month: glibc
+/// maps each anew (its mmap threshold stops at 32 MiB) and the kernel zeroes every page again at
+/// first touch — 15 % of a run's time. Allocations up to 128 MiB come from the heap instead, and up
+/// to 512 MiB of freed heap is kept for the next month (peak memory grows by about one month's
+/// arrays per thread).
+fn reuse_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes the allocator's thresholds; called before the run allocates.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
+    }
+}
+
 pub fn veget_run(
     conn: &ConnArgs,
     a: &VegetRunArgs,
 ) -> std::result::Result<Success, Box<dyn std::error::Error>> {
     let started = Instant::now();
     configure_gdal()?;
+    reuse_freed_memory();
     let cfg = model::veget::RunConfig::load(&a.config)?;
     let share = tile_share(a)?;
     let mut c = open_index(conn)?;

@@ -28,6 +28,18 @@ pub fn to_daily(
     days: &[NaiveDate],
     how: Alignment,
 ) -> Result<Vec<f64>> {
+    to_daily_map(stack, layer, days, how, |v| v)
+}
+
+/// [`to_daily`] with `map` applied to every value as it is written (one pass over the days, e.g. a
+/// model input's change of units).
+pub fn to_daily_map(
+    stack: &Stack,
+    layer: &str,
+    days: &[NaiveDate],
+    how: Alignment,
+    map: impl Fn(f64) -> f64,
+) -> Result<Vec<f64>> {
     let l = stack.layer(layer).ok_or_else(|| {
         Error::Request(format!("stack of {} has no layer {layer:?}", stack.product))
     })?;
@@ -39,7 +51,8 @@ pub fn to_daily(
             stack.product
         ))
     };
-    let clean = |v: f64| if l.is_nodata(v) { f64::NAN } else { v };
+    let nodata = l.nodata_test();
+    let clean = |v: f64| if nodata(v) { f64::NAN } else { v };
     let mut out = Vec::with_capacity(days.len() * n);
     for d in days {
         match how {
@@ -47,21 +60,21 @@ pub fn to_daily(
                 if starts.is_empty() {
                     return Err(missing(d, "static layer"));
                 }
-                out.extend(l.step(0, n).iter().map(|&v| clean(v)));
+                out.extend(l.step(0, n).iter().map(|&v| map(clean(v))));
             }
             Alignment::Daily => {
                 let t = starts
                     .iter()
                     .position(|s| s == d)
                     .ok_or_else(|| missing(d, "dataset"))?;
-                out.extend(l.step(t, n).iter().map(|&v| clean(v)));
+                out.extend(l.step(t, n).iter().map(|&v| map(clean(v))));
             }
             Alignment::Climatology => {
                 let t = starts
                     .iter()
                     .position(|s| s.ordinal() == d.ordinal())
                     .ok_or_else(|| missing(d, &format!("day-of-year {} step", d.ordinal())))?;
-                out.extend(l.step(t, n).iter().map(|&v| clean(v)));
+                out.extend(l.step(t, n).iter().map(|&v| map(clean(v))));
             }
             Alignment::Interpolate { fixed16 } => {
                 let i = starts
@@ -69,7 +82,7 @@ pub fn to_daily(
                     .rposition(|s| s <= d)
                     .ok_or_else(|| missing(d, "composite starting on or before it"))?;
                 if starts[i] == *d {
-                    out.extend(l.step(i, n).iter().map(|&v| clean(v)));
+                    out.extend(l.step(i, n).iter().map(|&v| map(clean(v))));
                     continue;
                 }
                 let j = i + 1;
@@ -87,7 +100,7 @@ pub fn to_daily(
                 out.extend(
                     a.iter()
                         .zip(z)
-                        .map(|(&x, &y)| clean(x) + w * (clean(y) - clean(x))),
+                        .map(|(&x, &y)| map(clean(x) + w * (clean(y) - clean(x)))),
                 );
             }
         }

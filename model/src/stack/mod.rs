@@ -8,6 +8,7 @@ mod align;
 mod files;
 pub mod grid;
 mod load;
+mod lookup;
 mod physical;
 mod portable;
 mod shrink;
@@ -15,7 +16,7 @@ pub mod source;
 pub mod warp;
 mod window;
 
-pub use align::{to_daily, Alignment};
+pub use align::{to_daily, to_daily_map, Alignment};
 pub(crate) use load::measurements;
 pub use load::{load, plan, GroupBy, LoadRequest, Plan};
 pub use physical::{Packing, Unpacked};

@@ -436,7 +436,15 @@ fn run_tile(sh: &Shared<'_>, k: usize, hash: &str) -> Result<TileRecord> {
                 .map_err(during(month.clone()))
         };
         let t = Instant::now();
-        let dynamic: Vec<Vec<f64>> = inputs.iter().map(load).collect::<Result<_>>()?;
+        let dynamic: Vec<Vec<f64>> = inputs
+            .iter()
+            .map(|i| {
+                let t = Instant::now();
+                let r = load(i);
+                tracing::debug!(role = i.role, s = t.elapsed().as_secs_f64(), "input");
+                r
+            })
+            .collect::<Result<_>>()?;
         let tavg = match dynamic.get(5) {
             Some(t) => t.clone(),
             None => super::mean_temperature(&dynamic[3], &dynamic[4]),

@@ -2,7 +2,9 @@
 //! hand) and then assembled on each tile's rows without it, so tiles load their inputs in parallel
 //! and each source window is read once per tile and month.
 use super::config::{InputSpec, RunConfig};
-use crate::stack::{self, source::Stager, to_daily, Alignment, GroupBy, LoadRequest, Resampling};
+use crate::stack::{
+    self, source::Stager, to_daily_map, Alignment, GroupBy, LoadRequest, Resampling,
+};
 use crate::{Error, GeoBox, Result};
 use catalog_schema::Catalog;
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
@@ -231,14 +233,12 @@ impl Input {
             layer.packing,
         )
         .map_err(Error::Request)?;
-        let mut v = to_daily(&s, &layer.name, days, self.how)
-            .map_err(|e| Error::Request(format!("inputs.{role}: {e}")))?;
-        if !map.is_none() {
-            for x in &mut v {
-                *x = map.apply(*x);
-            }
-        }
-        Ok(v)
+        let daily = if map.is_none() {
+            to_daily_map(&s, &layer.name, days, self.how, |x| x)
+        } else {
+            to_daily_map(&s, &layer.name, days, self.how, |x| map.apply(x))
+        };
+        daily.map_err(|e| Error::Request(format!("inputs.{role}: {e}")))
     }
 }
 

@@ -451,8 +451,11 @@ impl<'a> TileAcc<'a> {
                 self.land[i] = false;
             }
         }
-        self.last_state.0.copy_from_slice(&state.swf);
-        self.last_state.1.copy_from_slice(&state.pack);
+        // The state at the end of the month, for its summary row (`finish` takes the period's last).
+        if date.succ_opt().is_none_or(|n| n.month() != date.month()) {
+            self.last_state.0.copy_from_slice(&state.swf);
+            self.last_state.1.copy_from_slice(&state.pack);
+        }
         Ok(())
     }
 
@@ -521,6 +524,8 @@ impl<'a> TileAcc<'a> {
     /// Flushes the last month and year, writes the tile's rows of the end state and of the run's
     /// total ETa, and checks the balance: the tile's monthly area sums and balance.
     pub fn finish(mut self, state: &State) -> Result<(Vec<MonthPart>, Balance)> {
+        self.last_state.0.copy_from_slice(&state.swf);
+        self.last_state.1.copy_from_slice(&state.pack);
         self.flush_month()?;
         self.flush_year()?;
         self.files.state.write(
