@@ -5,25 +5,28 @@
 # in one run. Also: the rate with all 13 daily variables written, a measured disk-write bound
 # (dd of the same bytes with fdatasync), and etlake's peak memory at half the area and at the area.
 #
-# The lake is the sample-lake generator's water year (`sample_lake DIR 366`: CHIRPS daily GeoTIFFs,
-# gridMET yearly NetCDF-4, MODIS MOD13Q1 HDF-EOS2), indexed into an embedded cluster of its own. The
-# model grid is explicit: EPSG:4326 at RES degrees (default 1/400°, about 250 m as the CONUS target)
-# over BBOX, by default the largest box every generated input covers (−105.95…−104.05 E,
-# 38.55…39.95 N: 2.66× the demo's 1°×1° box; MODIS tile h09v05 ends at 40° N). The soil statics
-# are constants on both sides (the generated soil grids cover only 38.75…40.1 N).
+# The lake is the sample-lake generator's water year with CHIRPS and gridMET reaching west to −110°
+# (`sample_lake DIR 366 -110`: CHIRPS daily GeoTIFFs, gridMET yearly NetCDF-4, MODIS MOD13Q1
+# HDF-EOS2), indexed into an embedded cluster of its own. The model grid is explicit: EPSG:4326 at
+# RES degrees (default 1/400°, about 250 m as the CONUS target) over BBOX, by default the largest box
+# every generated input covers (−109.95…−104.05 E, 38.55…39.95 N: 8.3× the demo's 1°×1° box; MODIS
+# tile h09v05 ends at 40° N). The soil statics are constants on both sides (the generated soil grids
+# cover only 38.75…40.1 N). Every etlake run is given the same --max-memory (MEMORY MiB, default
+# 1024), so that its peak memory at half the area and at the area can be compared.
 #
 # The reference reads NDVI from GeoTIFFs converted once (untimed) from the HDF-EOS2 tiles: the
 # rasterio wheel has no HDF4 driver, and the reference VegET reads NDVI from GeoTIFFs too.
 #
-# Usage: scripts/bench-veget-run.sh [RES] [WEST SOUTH EAST NORTH]
+# Usage: [MEMORY=MiB] scripts/bench-veget-run.sh [RES] [WEST SOUTH EAST NORTH]
 # Work files: $ETLAKE_BENCH_DIR (default target/bench-veget-run); the lake is kept between runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 res="${1:-0.0025}"
-if [ $# -ge 5 ]; then bbox=("$2" "$3" "$4" "$5"); else bbox=(-105.95 38.55 -104.05 39.95); fi
+if [ $# -ge 5 ]; then bbox=("$2" "$3" "$4" "$5"); else bbox=(-109.95 38.55 -104.05 39.95); fi
+memory="${MEMORY:-1024}"
 bench="${ETLAKE_BENCH_DIR:-$root/target/bench-veget-run}"
-lake="$bench/lake"
+lake="$bench/lake-w110"
 mkdir -p "$bench"
 python="${ETLAKE_VENV:-$root/.venv}/bin/python"
 nice -n 10 cargo build --release -q --bin etlake
@@ -33,22 +36,22 @@ etlake="$root/target/release/etlake"
 if [ ! -f "$lake/.complete" ]; then
   rm -rf "$lake"
   echo "generating the sample lake's water year in $lake"
-  "$root/target/release/examples/sample_lake" "$lake" 366
+  "$root/target/release/examples/sample_lake" "$lake" 366 -110
   touch "$lake/.complete"
 fi
 
 # The benchmark's own index (never the user's datacube settings).
 unset ODC_ENVIRONMENT DATACUBE_DB_URL DATACUBE_CONFIG_PATH ODC_CONFIG_PATH DB_HOSTNAME DB_DATABASE
 for v in $(env | grep -o '^ODC_[A-Z0-9_]*_DB_[A-Z]*' || true); do unset "$v"; done
-export ETLAKE_PG_DIR="$bench/pg"
+export ETLAKE_PG_DIR="$bench/pg-w110"
 "$etlake" db status 2>/dev/null | grep -q running && was_running=yes || was_running=no
 cleanup() { if [ "$was_running" = no ]; then "$etlake" db stop >/dev/null 2>&1 || true; fi; }
 trap cleanup EXIT
-if [ ! -f "$bench/.indexed" ]; then
+if [ ! -f "$lake/.indexed" ]; then
   "$etlake" db init >/dev/null
   "$etlake" product add product-defs/products >/dev/null
   "$etlake" index "$lake" >/dev/null
-  touch "$bench/.indexed"
+  touch "$lake/.indexed"
 else
   "$etlake" db start >/dev/null 2>&1 || true
 fi
@@ -88,7 +91,7 @@ run_etlake() { # NAME DAILY WEST SOUTH EAST NORTH -> prints "SECONDS PIXEL_DAYS 
   local cfg t0 t1 out
   cfg=$(config "$@")
   t0=$(date +%s.%N)
-  out=$(RUST_LOG=model=info "$etlake" veget run --no-index "$cfg" 2>"$bench/$1.err") || { cat "$bench/$1.err" "$bench/$1.txt" >&2; exit 1; }
+  out=$(RUST_LOG=model=info "$etlake" veget run --no-index --max-memory "$memory" "$cfg" 2>"$bench/$1.err") || { cat "$bench/$1.err" "$bench/$1.txt" >&2; exit 1; }
   t1=$(date +%s.%N)
   echo "$out" >"$bench/$1.txt"
   local pd peak
@@ -224,7 +227,7 @@ print(f"  reference Python (rasterio per day, numpy, daily ETa + monthly + annua
 print(f"  etlake, monthly + annual sums only:                                   {t_sum:7.1f} s  {pd / t_sum / 1e6:6.2f} M pixel-days/s  peak {$peak_sum} MiB  -> {t_ref / t_sum:.1f}x the reference")
 print(f"  etlake, all 13 daily variables + monthly + annual:                    {t_daily:7.1f} s  {pd / t_daily / 1e6:6.2f} M pixel-days/s  peak {$peak_daily} MiB  -> {t_ref / t_daily:.1f}x the reference")
 print(f"  disk-write bound: the {bytes_ / 1e9:.2f} GB of the daily run written by dd (fdatasync) in {dd:.1f} s = {bytes_ / dd / 1e6:.0f} MB/s -> {pd / dd / 1e6:.1f} M pixel-days/s at most with all daily variables")
-print(f"  peak memory, monthly + annual: half the area {$peak_half} MiB ({t_half:.1f} s), the area {$peak_sum} MiB")
+print(f"  peak memory, monthly + annual, --max-memory $memory: half the area {$peak_half} MiB ({t_half:.1f} s), the area {$peak_sum} MiB")
 PY
 # Where etlake's time goes: the tiles' seconds (summed over the threads) reading and aligning inputs,
 # in the kernel, and writing outputs (sums and daily files), from the run's info log.

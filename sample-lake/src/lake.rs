@@ -91,20 +91,20 @@ pub fn ndvi(d: i64, lon: f64, lat: f64) -> f64 {
 
 fn write_tif(
     path: &Path,
-    size: usize,
+    (width, height): (usize, usize),
     gt: [f64; 6],
     epsg: u32,
     data: Vec<f32>,
 ) -> gdal::errors::Result<()> {
     let driver = DriverManager::get_driver_by_name("GTiff")?;
-    let mut ds = driver.create_with_band_type::<f32, _>(path, size, size, 1)?;
+    let mut ds = driver.create_with_band_type::<f32, _>(path, width, height, 1)?;
     ds.set_geo_transform(&gt)?;
     ds.set_spatial_ref(&SpatialRef::from_epsg(epsg)?)?;
     let mut band = ds.rasterband(1)?;
     band.write(
         (0, 0),
-        (size, size),
-        &mut gdal::raster::Buffer::new((size, size), data),
+        (width, height),
+        &mut gdal::raster::Buffer::new((width, height), data),
     )?;
     band.set_no_data_value(Some(-9999.0))
 }
@@ -114,25 +114,41 @@ type Field = dyn Fn(i64, f64, f64) -> f64;
 
 /// Writes the lake under `root` for `days` days from 2019-10-01 (366 = the 2020 water year).
 pub fn write(root: &Path, days: usize) -> Result<Written, Box<dyn std::error::Error>> {
+    write_west(root, days, -106.0)
+}
+
+/// [`write`] with CHIRPS and gridMET reaching west to longitude `west` (a whole degree, −106 or
+/// further west) instead of −106: a wider area for benchmarks, on the same terrain (the MODIS tile
+/// h09v05 covers it to about −115° at these latitudes; the soil grids stay where they are).
+pub fn write_west(
+    root: &Path,
+    days: usize,
+    west: f64,
+) -> Result<Written, Box<dyn std::error::Error>> {
+    if !(-115.0..=-106.0).contains(&west) || west.fract() != 0.0 {
+        return Err(format!("west edge {west}: a whole degree from -115 to -106").into());
+    }
     let mut w = Written::default();
     let last = FIRST_DAY + days as i64 - 1;
-    // CHIRPS p05 over lon −106…−104, lat 38.5…40.5 (40 × 40 pixels).
+    // CHIRPS p05 over lon west…−104 (20 columns a degree), lat 38.5…40.5 (40 rows).
+    let cols = ((-104.0 - west) / 0.05).round() as usize;
     for d in FIRST_DAY..=last {
         let (y, m, day) = civil_from_days(d);
         let dir = root.join(format!("CHIRPS-2.0/global_daily/tifs/p05/{y}"));
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(format!("chirps-v2.0.{y}.{m:02}.{day:02}.tif"));
-        let data = (0..1600)
+        let data = (0..40 * cols)
             .map(|i| {
-                let (r, c) = (i / 40, i % 40);
+                let (r, c) = (i / cols, i % cols);
                 precipitation(
                     d,
-                    -106.0 + (c as f64 + 0.5) * 0.05,
+                    west + (c as f64 + 0.5) * 0.05,
                     40.5 - (r as f64 + 0.5) * 0.05,
                 ) as f32
             })
             .collect();
-        write_tif(&path, 40, [-106.0, 0.05, 0.0, 40.5, 0.0, -0.05], 4326, data)?;
+        let gt = [west, 0.05, 0.0, 40.5, 0.0, -0.05];
+        write_tif(&path, (cols, 40), gt, 4326, data)?;
         if d % 2 == 1 {
             // Half the days arrive gzipped, as CHIRPS v2 publishes them.
             if !std::process::Command::new("gzip")
@@ -146,14 +162,14 @@ pub fn write(root: &Path, days: usize) -> Result<Written, Box<dyn std::error::Er
         }
         w.chirps += 1;
     }
-    // gridMET yearly files at 1/24° (48 × 48), each calendar year touched, every day of the year,
+    // gridMET yearly files at 1/24° (48 rows, 24 columns a degree), each calendar year touched, every day of the year,
     // packed as gridMET publishes them (uint16 with scale_factor/add_offset, fill 32767).
     let grid = gridmet::LatLonGrid {
         north: 40.5,
-        west: -106.0,
+        west,
         res: 1.0 / 24.0,
         ny: 48,
-        nx: 48,
+        nx: ((-104.0 - west) * 24.0).round() as usize,
     };
     std::fs::create_dir_all(root.join("gridmet"))?;
     let (y0, y1) = (civil_from_days(FIRST_DAY).0, civil_from_days(last).0);
@@ -162,7 +178,7 @@ pub fn write(root: &Path, days: usize) -> Result<Written, Box<dyn std::error::Er
         let n = if year % 4 == 0 { 366 } else { 365 };
         let at = |r: usize, c: usize| {
             (
-                -106.0 + (c as f64 + 0.5) / 24.0,
+                west + (c as f64 + 0.5) / 24.0,
                 40.5 - (r as f64 + 0.5) / 24.0,
             )
         };
@@ -254,7 +270,7 @@ pub fn write(root: &Path, days: usize) -> Result<Written, Box<dyn std::error::Er
         let data = whc.iter().map(|v| (v * k + add) as f32).collect();
         write_tif(
             &soil.join(format!("soil_frontrange_2020_{suffix}.tif")),
-            n,
+            (n, n),
             [x0, res, 0.0, y0, 0.0, -res],
             32613,
             data,

@@ -32,14 +32,14 @@ pub fn to_daily(
 }
 
 /// [`to_daily`] with `map` applied to every value as it is written (one pass over the days, e.g. a
-/// model input's change of units).
-pub fn to_daily_map(
+/// model input's change of units and precision).
+pub fn to_daily_map<T>(
     stack: &Stack,
     layer: &str,
     days: &[NaiveDate],
     how: Alignment,
-    map: impl Fn(f64) -> f64,
-) -> Result<Vec<f64>> {
+    map: impl Fn(f64) -> T,
+) -> Result<Vec<T>> {
     let l = stack.layer(layer).ok_or_else(|| {
         Error::Request(format!("stack of {} has no layer {layer:?}", stack.product))
     })?;

@@ -391,7 +391,7 @@ fn run_tile(sh: &Shared<'_>, k: usize, hash: &str) -> Result<TileRecord> {
     let mut statics: Vec<Vec<f64>> = Vec::new();
     for input in &sh.prepared.statics {
         let mut v = input
-            .load(&tile, &[cfg.period.start], sh.stager)
+            .load::<f64>(&tile, &[cfg.period.start], sh.stager)
             .map_err(during(format!("rows {row0}–{}", row0 + rows - 1)))?;
         if matches!(input.role, "whc" | "field_capacity" | "saturation") {
             super::mask_negative_soil(&mut v);
@@ -431,24 +431,27 @@ fn run_tile(sh: &Shared<'_>, k: usize, hash: &str) -> Result<TileRecord> {
             days[0].year(),
             days[0].month()
         );
-        let load = |i: &Input| {
-            i.load(&tile, days, sh.stager)
-                .map_err(during(month.clone()))
-        };
         let t = Instant::now();
-        let dynamic: Vec<Vec<f64>> = inputs
-            .iter()
-            .map(|i| {
-                let t = Instant::now();
-                let r = load(i);
-                tracing::debug!(role = i.role, s = t.elapsed().as_secs_f64(), "input");
-                r
-            })
-            .collect::<Result<_>>()?;
-        let tavg = match dynamic.get(5) {
-            Some(t) => t.clone(),
-            None => super::mean_temperature(&dynamic[3], &dynamic[4]),
-        };
+        // The dynamic inputs reach the kernel as f32 (see `super::Input`), each rounded once; a
+        // Tavg not configured is computed from the f64 temperatures before they are rounded.
+        let derive_tavg = inputs.len() == 5;
+        let mut dynamic: Vec<Vec<f32>> = Vec::with_capacity(6);
+        let mut temperatures: Vec<Vec<f64>> = Vec::new();
+        for (k, i) in inputs.iter().enumerate() {
+            if derive_tavg && (k == 3 || k == 4) {
+                let v: Vec<f64> = load_input(i, &tile, days, sh.stager, &month)?;
+                dynamic.push(v.iter().map(|&x| x as f32).collect());
+                temperatures.push(v);
+            } else {
+                dynamic.push(load_input(i, &tile, days, sh.stager, &month)?);
+            }
+        }
+        if derive_tavg {
+            let tavg = super::mean_temperature(&temperatures[0], &temperatures[1]);
+            dynamic.push(tavg.iter().map(|&x| x as f32).collect());
+        }
+        drop(temperatures);
+        let tavg = &dynamic[5];
         t_load += t.elapsed().as_secs_f64();
         for (t, date) in days.iter().enumerate() {
             let r = t * n..(t + 1) * n;
@@ -495,6 +498,22 @@ fn run_tile(sh: &Shared<'_>, k: usize, hash: &str) -> Result<TileRecord> {
         outside_pixels: masked,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Input `i` over `days` on `tile` at precision `T`, an error naming the tile's rows and month.
+fn load_input<T: super::Input>(
+    i: &Input,
+    tile: &GeoBox,
+    days: &[NaiveDate],
+    stager: &Stager,
+    month: &str,
+) -> Result<Vec<T>> {
+    let t = Instant::now();
+    let r = i
+        .load(tile, days, stager)
+        .map_err(|e| Error::Request(format!("{month}: {e}")));
+    tracing::debug!(role = i.role, s = t.elapsed().as_secs_f64(), "input loaded");
+    r
 }
 
 /// Whether each pixel centre of rows `row0 .. row0 + rows` of `geobox` falls outside the lon/lat box

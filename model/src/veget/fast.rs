@@ -3,7 +3,7 @@
 //! two preset option sets (strict defaults, compat) as constants so that the loop vectorises: into
 //! the monthly sums (the in-memory run), or into every daily output (`step`, the tiled run's path).
 use super::run::Sums;
-use super::{flux, Options, Outputs, Params, Statics};
+use super::{flux, Input, Options, Outputs, Params, Statics};
 
 /// Runs one day over a tile whose pixels are all in the common case, adding the fluxes to `sums` and
 /// 1 to `days` (a NaN ETa, e.g. from a zero WHC, is skipped and not counted, as in the general loop).
@@ -132,7 +132,7 @@ fn body<K: Preset>(
     );
     let o = &K::options(o);
     for i in 0..n {
-        let f = flux(
+        let f = flux::<f64>(
             p,
             o,
             (whc[i], fc[i], sat[i], icpt[i], water[i]),
@@ -161,30 +161,30 @@ fn body<K: Preset>(
 /// and (strict mode) valid with finite statics and inputs, writing every output of the day as
 /// [`super::step`] does pixel by pixel (the same `flux`, so the same bits), in one branch-free loop,
 /// over the pixels `at` of every slice.
-pub(crate) fn step_day(
+pub(crate) fn step_day<T: Input>(
     p: &Params,
     o: &Options,
     s: Statics<'_>,
-    d: [&[f64]; 6],
+    d: [&[T]; 6],
     state: (&mut [f64], &mut [f64]),
     out: &mut Outputs,
     at: std::ops::Range<usize>,
 ) {
     if *o == Options::default() {
-        step_dispatch::<Strict>(p, o, s, d, state, out, at)
+        step_dispatch::<Strict, T>(p, o, s, d, state, out, at)
     } else if *o == Options::compat() {
-        step_dispatch::<Compat>(p, o, s, d, state, out, at)
+        step_dispatch::<Compat, T>(p, o, s, d, state, out, at)
     } else {
-        step_dispatch::<AsGiven>(p, o, s, d, state, out, at)
+        step_dispatch::<AsGiven, T>(p, o, s, d, state, out, at)
     }
 }
 
 #[inline(always)]
-fn step_dispatch<K: Preset>(
+fn step_dispatch<K: Preset, T: Input>(
     p: &Params,
     o: &Options,
     s: Statics<'_>,
-    d: [&[f64]; 6],
+    d: [&[T]; 6],
     state: (&mut [f64], &mut [f64]),
     out: &mut Outputs,
     at: std::ops::Range<usize>,
@@ -192,32 +192,32 @@ fn step_dispatch<K: Preset>(
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked just above).
-        unsafe { step_avx2::<K>(p, o, s, d, state, out, at) };
+        unsafe { step_avx2::<K, T>(p, o, s, d, state, out, at) };
         return;
     }
-    step_body::<K>(p, o, s, d, state, out, at);
+    step_body::<K, T>(p, o, s, d, state, out, at);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn step_avx2<K: Preset>(
+unsafe fn step_avx2<K: Preset, T: Input>(
     p: &Params,
     o: &Options,
     s: Statics<'_>,
-    d: [&[f64]; 6],
+    d: [&[T]; 6],
     state: (&mut [f64], &mut [f64]),
     out: &mut Outputs,
     at: std::ops::Range<usize>,
 ) {
-    step_body::<K>(p, o, s, d, state, out, at);
+    step_body::<K, T>(p, o, s, d, state, out, at);
 }
 
 #[inline(always)]
-fn step_body<K: Preset>(
+fn step_body<K: Preset, T: Input>(
     p: &Params,
     o: &Options,
     s: Statics<'_>,
-    d: [&[f64]; 6],
+    d: [&[T]; 6],
     (swf, pack): (&mut [f64], &mut [f64]),
     out: &mut Outputs,
     at: std::ops::Range<usize>,
@@ -275,11 +275,18 @@ fn step_body<K: Preset>(
     let (swf, pack) = (&mut swf[..n], &mut pack[..n]);
     let o = &K::options(o);
     for i in 0..n {
-        let f = flux(
+        let f = flux::<T>(
             p,
             o,
             (whc[i], fc[i], sat[i], icpt[i], water[i]),
-            (pr[i], eto[i], ndvi[i], tmin[i], tmax[i], tavg[i]),
+            (
+                pr[i].into(),
+                eto[i].into(),
+                ndvi[i].into(),
+                tmin[i].into(),
+                tmax[i].into(),
+                tavg[i].into(),
+            ),
             (swf[i], pack[i], false),
         );
         swf[i] = f.swf;
@@ -375,7 +382,7 @@ mod tests {
                 for i in 0..n {
                     let mut st = slow.get(i);
                     let inputs = (pr[i], eto[i], ndvi[i], tmin[i], tmax[i], tavg[i]);
-                    match pixel_day(&p, &o, s.get(i), inputs, &mut st) {
+                    match pixel_day::<f64>(&p, &o, s.get(i), inputs, &mut st) {
                         Some(f) => so.set(i, &f),
                         None => so.set_nodata(i),
                     }

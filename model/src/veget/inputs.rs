@@ -2,6 +2,7 @@
 //! hand) and then assembled on each tile's rows without it, so tiles load their inputs in parallel
 //! and each source window is read once per tile and month.
 use super::config::{InputSpec, RunConfig};
+use super::Input as Precision;
 use crate::stack::{
     self, source::Stager, to_daily_map, Alignment, GroupBy, LoadRequest, Resampling,
 };
@@ -207,12 +208,17 @@ fn window(
 
 impl Input {
     /// The input over `days` on `tile` (rows of the run's grid), scaled, as a days × pixels array
-    /// (NaN where missing).
-    pub fn load(&self, tile: &GeoBox, days: &[NaiveDate], stager: &Stager) -> Result<Vec<f64>> {
+    /// (NaN where missing) at the precision `T` (values rounded once, after the change of units).
+    pub fn load<T: Precision>(
+        &self,
+        tile: &GeoBox,
+        days: &[NaiveDate],
+        stager: &Stager,
+    ) -> Result<Vec<T>> {
         let role = self.role;
         let n = tile.width * tile.height;
         let (req, plan) = match &self.load {
-            Load::Value(v) => return Ok(vec![*v; n * days.len()]),
+            Load::Value(v) => return Ok(vec![T::from_f64(*v); n * days.len()]),
             Load::Plan { req, plan } => (req, plan),
         };
         let s = plan
@@ -234,9 +240,11 @@ impl Input {
         )
         .map_err(Error::Request)?;
         let daily = if map.is_none() {
-            to_daily_map(&s, &layer.name, days, self.how, |x| x)
+            to_daily_map(&s, &layer.name, days, self.how, T::from_f64)
         } else {
-            to_daily_map(&s, &layer.name, days, self.how, |x| map.apply(x))
+            to_daily_map(&s, &layer.name, days, self.how, |x| {
+                T::from_f64(map.apply(x))
+            })
         };
         daily.map_err(|e| Error::Request(format!("inputs.{role}: {e}")))
     }

@@ -43,19 +43,19 @@ pub struct Statics<'a> {
 
 /// One day's dynamic inputs per pixel (after scale factors; nodata already NaN).
 #[derive(Debug, Clone, Copy)]
-pub struct Day<'a> {
+pub struct Day<'a, T = f64> {
     /// Precipitation (mm/day).
-    pub p: &'a [f64],
+    pub p: &'a [T],
     /// Grass reference ET (mm/day), before bias correction.
-    pub eto: &'a [f64],
+    pub eto: &'a [T],
     /// NDVI.
-    pub ndvi: &'a [f64],
+    pub ndvi: &'a [T],
     /// Minimum temperature (°C).
-    pub tmin: &'a [f64],
+    pub tmin: &'a [T],
     /// Maximum temperature (°C).
-    pub tmax: &'a [f64],
+    pub tmax: &'a [T],
     /// Mean temperature (°C).
-    pub tavg: &'a [f64],
+    pub tavg: &'a [T],
 }
 
 /// State carried between days.
@@ -279,12 +279,45 @@ impl Statics<'_> {
     }
 }
 
+/// The float type of a day's inputs: f64, or f32 (an index-driven run's: half the memory and
+/// memory traffic). The kernel computes in f64 either way; its thresholds on inputs (NDVI's 0.4, the
+/// rain-fraction temperatures) are compared at the inputs' precision, so that a value stored exactly
+/// on a threshold (an int16 NDVI of 4000 is 0.4) falls on the same side as in f64.
+pub trait Input: Copy + Into<f64> + Send + Sync + 'static {
+    /// `x` rounded to this precision, back in f64.
+    fn at_precision(x: f64) -> f64;
+    /// `x` at this precision.
+    fn from_f64(x: f64) -> Self;
+}
+
+impl Input for f64 {
+    #[inline(always)]
+    fn at_precision(x: f64) -> f64 {
+        x
+    }
+    #[inline(always)]
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+}
+
+impl Input for f32 {
+    #[inline(always)]
+    fn at_precision(x: f64) -> f64 {
+        x as f32 as f64
+    }
+    #[inline(always)]
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+}
+
 /// Runs one day over all pixels, updating `state` and writing `out`.
-pub fn step(
+pub fn step<T: Input>(
     p: &Params,
     o: &Options,
     s: Statics<'_>,
-    d: Day<'_>,
+    d: Day<'_, T>,
     state: &mut State,
     out: &mut Outputs,
 ) {
@@ -293,6 +326,7 @@ pub fn step(
     // inputs' edge, send only their chunk down the pixel-by-pixel loop).
     const CHUNK: usize = 2048;
     let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
+    let finite_t = |v: &[T]| v.iter().all(|x| (*x).into().is_finite());
     let inputs = [d.p, d.eto, d.ndvi, d.tmin, d.tmax, d.tavg];
     let statics = [s.whc, s.fc, s.sat, s.interception, s.water];
     let strict = o.mode == Mode::Strict;
@@ -303,7 +337,7 @@ pub fn step(
             && (!strict
                 || (state.valid[at.clone()].iter().all(|&v| v)
                     && statics.iter().all(|v| finite(&v[at.clone()]))
-                    && inputs.iter().all(|v| finite(&v[at.clone()]))));
+                    && inputs.iter().all(|v| finite_t(&v[at.clone()]))));
         if common {
             if strict {
                 state.gap_run[at.clone()].fill(0);
@@ -313,9 +347,16 @@ pub fn step(
             continue;
         }
         for i in at {
-            let inputs = (d.p[i], d.eto[i], d.ndvi[i], d.tmin[i], d.tmax[i], d.tavg[i]);
+            let inputs = (
+                d.p[i].into(),
+                d.eto[i].into(),
+                d.ndvi[i].into(),
+                d.tmin[i].into(),
+                d.tmax[i].into(),
+                d.tavg[i].into(),
+            );
             let mut st = state.get(i);
-            match pixel_day(p, o, s.get(i), inputs, &mut st) {
+            match pixel_day::<T>(p, o, s.get(i), inputs, &mut st) {
                 Some(f) => out.set(i, &f),
                 None => out.set_nodata(i),
             }
@@ -346,7 +387,7 @@ impl Outputs {
 /// One pixel through one day: the fluxes, or None when the pixel has no output that day (strict mode:
 /// invalid statics, a gap in the inputs, or given up after too long a gap). Updates `state`.
 #[inline(always)]
-pub(crate) fn pixel_day(
+pub(crate) fn pixel_day<T: Input>(
     p: &Params,
     o: &Options,
     statics: PixelStatics,
@@ -376,7 +417,7 @@ pub(crate) fn pixel_day(
         }
         state.gap_run = 0;
     }
-    let f = flux(
+    let f = flux::<T>(
         p,
         o,
         statics,
@@ -392,7 +433,7 @@ pub(crate) fn pixel_day(
 /// The day's fluxes of one pixel from its previous soil water, snowpack and whether this is its day 0,
 /// written as selects (no branch), so loops over it vectorise.
 #[inline(always)]
-pub(crate) fn flux(
+pub(crate) fn flux<T: Input>(
     p: &Params,
     o: &Options,
     statics: PixelStatics,
@@ -406,9 +447,13 @@ pub(crate) fn flux(
     let p_eff = pr * (1.0 - icpt / 100.0);
     let intercept = pr * icpt / 100.0;
     // 3.2 rain fraction
-    let mut f_rain = if tavg > p.rf_low_thresh_temp && tavg < p.rf_high_thresh_temp {
+    let (low, high) = (
+        T::at_precision(p.rf_low_thresh_temp),
+        T::at_precision(p.rf_high_thresh_temp),
+    );
+    let mut f_rain = if tavg > low && tavg < high {
         p.rf_value * tavg
-    } else if tavg >= p.rf_high_thresh_temp {
+    } else if tavg >= high {
         1.0
     } else {
         0.0
@@ -427,7 +472,7 @@ pub(crate) fn flux(
         let mut m_pot = match o.melt_formula {
             MeltFormula::V2021 => {
                 let tmin_c = if tmin < 0.0 { 0.0 } else { tmin };
-                if tavg > p.rf_low_thresh_temp {
+                if tavg > low {
                     p.melt_factor * tmax * (tmax - tmin_c)
                 } else {
                     0.0
@@ -461,7 +506,7 @@ pub(crate) fn flux(
     };
     // 3.7 ET
     let eto_bc = p.bias_corr * eto;
-    let kcp = if ndvi > 0.4 {
+    let kcp = if ndvi > T::at_precision(0.4) {
         p.k_factor * ndvi + p.ndvi_factor
     } else {
         p.k_factor * ndvi

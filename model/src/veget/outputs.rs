@@ -5,7 +5,7 @@
 use super::balance::Balance;
 use super::config::OutputSpec;
 use super::ledger::MonthPart;
-use super::{Day, Outputs, State, DAILY_NAMES};
+use super::{Day, Input, Outputs, State, DAILY_NAMES};
 use crate::output::{banded, cogs_from_netcdf, write_png, NetcdfPlaced, Palette};
 use crate::stack::Packing;
 use crate::{Error, GeoBox, Layer, Result, Stack};
@@ -43,9 +43,9 @@ const ANNUAL: &[&str] = &[
 /// Monthly variables of the `veget_monthly` product (the others feed the summary table).
 const MONTHLY_PRODUCT: usize = 5;
 
-/// An output by name, or the day's precipitation for `p` (a monthly sum beside the outputs).
-fn pick<'a>(o: &'a Outputs, d: &'a Day<'_>, name: &str) -> &'a [f64] {
-    o.by_name(name).unwrap_or(d.p)
+/// A daily output by name (every name of DAILY_NAMES is one).
+fn daily<'a>(o: &'a Outputs, name: &str) -> &'a [f64] {
+    o.by_name(name).unwrap_or(&[])
 }
 
 fn float_layer(name: &str, units: &str, data: Vec<f64>) -> Layer {
@@ -395,10 +395,10 @@ impl<'a> TileAcc<'a> {
     }
 
     /// Records one day's outputs (and writes the tile's rows of its daily file).
-    pub fn day(
+    pub fn day<T: Input>(
         &mut self,
         date: NaiveDate,
-        d: &Day<'_>,
+        d: &Day<'_, T>,
         water: &[f64],
         o: &Outputs,
         state: &State,
@@ -413,7 +413,7 @@ impl<'a> TileAcc<'a> {
         self.year = Some(date.year());
         if self.files.spec.daily {
             let mut data: Vec<Vec<f64>> =
-                DAILY_NAMES.iter().map(|v| pick(o, d, v).to_vec()).collect();
+                DAILY_NAMES.iter().map(|v| daily(o, v).to_vec()).collect();
             data.push(state.gap_days.iter().map(|&g| g as f64).collect());
             let file = &self.files.daily[self.day];
             file.write(
@@ -428,10 +428,21 @@ impl<'a> TileAcc<'a> {
         let eta = &o.etasw;
         for sums in [&mut self.m, &mut self.y] {
             for (k, name) in sums.names.iter().enumerate() {
-                let add = pick(o, d, name);
-                for ((s, &x), e) in sums.values[k].iter_mut().zip(add).zip(eta) {
-                    if e.is_finite() {
-                        *s += x;
+                // An output, or the day's precipitation for `p` (a monthly sum beside the outputs).
+                match o.by_name(name) {
+                    Some(add) => {
+                        for ((s, &x), e) in sums.values[k].iter_mut().zip(add).zip(eta) {
+                            if e.is_finite() {
+                                *s += x;
+                            }
+                        }
+                    }
+                    None => {
+                        for ((s, &x), e) in sums.values[k].iter_mut().zip(d.p).zip(eta) {
+                            if e.is_finite() {
+                                *s += x.into();
+                            }
+                        }
                     }
                 }
             }
@@ -444,10 +455,10 @@ impl<'a> TileAcc<'a> {
             self.m.valid_days[i] += 1.0;
             self.y.valid_days[i] += 1.0;
             self.seen[i] = true;
-            self.p[i] += d.p[i];
+            self.p[i] += d.p[i].into();
             self.out_terms[i] += o.intercept[i] + o.etasw[i] + o.srf[i] + o.dd[i];
             self.eta_total[i] += o.etasw[i];
-            if water[i] != 0.0 || d.ndvi[i] < 0.0 {
+            if water[i] != 0.0 || d.ndvi[i].into() < 0.0 {
                 self.land[i] = false;
             }
         }

@@ -159,7 +159,7 @@ pub fn run(
                         stack.tavg[k],
                     );
                     let mut px = st.get(i);
-                    if let Some(f) = pixel_day(params, opts, s.get(i), inputs, &mut px) {
+                    if let Some(f) = pixel_day::<f64>(params, opts, s.get(i), inputs, &mut px) {
                         sums.add(i, &f);
                     }
                     st.set(i, px);

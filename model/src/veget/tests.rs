@@ -754,3 +754,115 @@ fn day_of(cols: &[Vec<f64>], pixels: usize, t: usize) -> Day<'_> {
         tavg: &cols[5][r],
     }
 }
+
+/// f32 inputs (an index-driven run's) against the same inputs in f64 over a year: every daily output
+/// and the year's ETa within 1e-4 mm, with values stored exactly on the kernel's thresholds (an int16
+/// NDVI of 4000 is 0.4; Tavg exactly 0 and 6 °C) on the same side at either precision.
+#[test]
+fn f32_inputs_stay_within_1e_4_mm_of_f64() {
+    let (n, days) = (64, 365);
+    let mut rng = Rng(7);
+    let whc: Vec<f64> = (0..n).map(|_| rng.range(30.0, 200.0)).collect();
+    let fc = vec![150.0; n];
+    let sat: Vec<f64> = (0..n).map(|_| rng.range(160.0, 260.0)).collect();
+    let icpt: Vec<f64> = (0..n).map(|_| rng.range(0.0, 15.0)).collect();
+    let water = vec![0.0; n];
+    let statics = Statics {
+        whc: &whc,
+        fc: &fc,
+        sat: &sat,
+        interception: &icpt,
+        water: &water,
+    };
+    let mut cols: Vec<Vec<f64>> = (0..6).map(|_| Vec::with_capacity(n * days)).collect();
+    for k in 0..n * days {
+        let (t, i) = (k / n, k % n);
+        // gridMET-like temperatures (kelvin, 0.1 K packing) to °C; CHIRPS-like rain; MODIS NDVI
+        // from int16 at 1e-4.
+        let kelvin = |v: f64| (v * 10.0).round() / 10.0 - 273.15;
+        let season = (t as f64 / 365.0 * std::f64::consts::TAU).sin();
+        let (mut tmin, mut tmax) = (
+            kelvin(262.0 + 14.0 * season + rng.range(-4.0, 4.0)),
+            kelvin(276.0 + 14.0 * season + rng.range(-4.0, 4.0)),
+        );
+        match (i % 8, t % 3) {
+            (1, 0) => (tmin, tmax) = (-3.5, 3.5),
+            (2, 0) => (tmin, tmax) = (1.25, 10.75),
+            _ => {}
+        }
+        let ndvi = if i % 8 == 0 {
+            4000.0 * 1e-4
+        } else {
+            (rng.range(0.05, 0.85) * 1e4).round() * 1e-4
+        };
+        let p = if rng.next() < 0.3 {
+            rng.range(0.0, 25.0)
+        } else {
+            0.0
+        };
+        let eto = rng.range(0.5, 8.0);
+        for (c, v) in cols
+            .iter_mut()
+            .zip([p, eto, ndvi, tmin, tmax, (tmin + tmax) / 2.0])
+        {
+            c.push(v);
+        }
+    }
+    // As a run rounds them: each input once, Tavg from the f64 temperatures (from the rounded ones,
+    // a Tavg of 2.8e-14 °C — the f64 rounding noise of −8.15 + 8.15 — would become 0 and switch the
+    // day's melt off).
+    let cols32: Vec<Vec<f32>> = cols
+        .iter()
+        .map(|c| c.iter().map(|&v| v as f32).collect())
+        .collect();
+    let (mut s64, mut s32) = (State::new(n), State::new(n));
+    let (mut o64, mut o32) = (Outputs::new(n), Outputs::new(n));
+    let (mut year64, mut year32) = (vec![0.0; n], vec![0.0; n]);
+    let mut worst: f64 = 0.0;
+    for t in 0..days {
+        let r = t * n..(t + 1) * n;
+        let d32 = Day {
+            p: &cols32[0][r.clone()],
+            eto: &cols32[1][r.clone()],
+            ndvi: &cols32[2][r.clone()],
+            tmin: &cols32[3][r.clone()],
+            tmax: &cols32[4][r.clone()],
+            tavg: &cols32[5][r],
+        };
+        let p = Params::default();
+        step(
+            &p,
+            &Options::default(),
+            statics,
+            day_of(&cols, n, t),
+            &mut s64,
+            &mut o64,
+        );
+        step(&p, &Options::default(), statics, d32, &mut s32, &mut o32);
+        for name in DAILY_NAMES {
+            let (a, b) = (o64.by_name(name).unwrap(), o32.by_name(name).unwrap());
+            for (x, y) in a.iter().zip(b) {
+                assert_eq!(x.is_nan(), y.is_nan(), "{name} on day {t}");
+                if x.is_finite() {
+                    worst = worst.max((x - y).abs());
+                }
+            }
+        }
+        for i in 0..n {
+            year64[i] += o64.etasw[i];
+            year32[i] += o32.etasw[i];
+        }
+    }
+    let year = year64
+        .iter()
+        .zip(&year32)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(worst <= 1e-4, "largest daily difference {worst:e} mm");
+    assert!(
+        year <= 1e-4,
+        "largest difference of the year's ETa {year:e} mm"
+    );
+    // Not trivially equal: the inputs did change.
+    assert!(worst > 0.0);
+}

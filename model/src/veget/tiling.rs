@@ -4,10 +4,11 @@
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-/// Bytes a run holds per pixel of a tile: the statics (5), a month of aligned dynamic inputs (6 ×
-/// 31 days), the state (7), the day's outputs (13) and the monthly, annual and balance sums (~40),
-/// 8 bytes each.
-pub const BYTES_PER_PIXEL: u64 = 8 * (5 + 6 * 31 + 7 + 13 + 40);
+/// Bytes a run holds per pixel of a tile: the statics (5), the state (7), the day's outputs (13) and
+/// the monthly, annual and balance sums (~40), 8 bytes each; a month of aligned dynamic inputs (6 ×
+/// 31 days) in f32; and while they load, the month of one input being aligned and of Tmin and Tmax
+/// in f64 (3 × 31).
+pub const BYTES_PER_PIXEL: u64 = 8 * (5 + 7 + 13 + 40) + 4 * 6 * 31 + 8 * 3 * 31;
 
 /// The grid cut into bands of `rows` rows (the last one shorter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
