@@ -1,6 +1,7 @@
 //! `dc.load` in Rust: find a product's datasets in the index, group them by time or solar day, warp
 //! every measurement of every dataset onto the GeoBox in parallel, and fuse each group first-valid.
 use super::files::{OpenFiles, Opened};
+use super::fuse;
 use super::physical::{unpack, Packing};
 use super::source::{self, Stager};
 use super::warp::{warp, Resampling, SourceBand};
@@ -140,20 +141,6 @@ pub(crate) fn quantise(dtype: &str, v: f64) -> f64 {
         "float32" => v as f32 as f64,
         "float64" => v,
         _ => v.round(),
-    }
-}
-
-/// [`quantise`] over a slice, the dtype looked at once (integer dtypes round only values that are
-/// not whole already: a cast instead of a call to `round` per pixel).
-fn quantise_all(dtype: &str, v: &mut [f64]) {
-    match dtype {
-        "float64" => {}
-        "float32" => v.iter_mut().for_each(|x| *x = *x as f32 as f64),
-        _ => v.iter_mut().for_each(|x| {
-            if (*x as i64) as f64 != *x && !x.is_nan() {
-                *x = x.round();
-            }
-        }),
     }
 }
 
@@ -352,7 +339,7 @@ fn warp_layers(
             units: m.units.clone(),
             packing: m.packing,
             unpacked: None,
-            data: vec![m.nodata.unwrap_or(f64::NAN); steps * pixels],
+            data: Vec::with_capacity(steps * pixels),
         })
         .collect();
     // Work in chunks of groups so memory holds at most a chunk of warped slices at once.
@@ -373,24 +360,30 @@ fn warp_layers(
             .enumerate()
             .flat_map(|(i, g)| g.iter().map(move |p| (c * chunk + i, *p)))
             .collect();
-        let warped: Vec<Result<(usize, Vec<Vec<f64>>)>> = tasks
+        let warped: Vec<Result<Vec<Read>>> = tasks
             .par_iter()
-            .map(|(step, p)| {
-                Ok((
-                    *step,
-                    read_dataset(req, geobox, ms, &p.found, stager, files)?,
-                ))
-            })
+            .map(|(_, p)| read_dataset(req, geobox, ms, &p.found, stager, files))
             .collect();
-        for w in warped {
-            let (step, per_m) = w?;
-            for (layer, values) in layers.iter_mut().zip(per_m) {
-                let invalid = layer.nodata_test();
-                let dst = &mut layer.data[step * pixels..(step + 1) * pixels];
-                for (d, v) in dst.iter_mut().zip(values) {
-                    if invalid(*d) && !invalid(v) {
-                        *d = v;
+        // Each step in order from its datasets' slices (in the group's order): placed from the
+        // first, filled from the others; a step no dataset reaches is all fill.
+        let mut warped = warped.into_iter();
+        for g in part {
+            for k in 0..g.len() {
+                let per_m = warped.next().ok_or_else(|| {
+                    Error::Request("a warped slice is missing from the load".into())
+                })??;
+                for ((layer, m), (values, round)) in layers.iter_mut().zip(ms).zip(per_m) {
+                    if k == 0 {
+                        fuse::place(layer, &values, round, m.nodata.unwrap_or(f64::NAN));
+                    } else {
+                        fuse::fuse(layer, &values, round);
                     }
+                }
+            }
+            if g.is_empty() {
+                for (layer, m) in layers.iter_mut().zip(ms) {
+                    let fill = m.nodata.unwrap_or(f64::NAN);
+                    layer.data.extend(std::iter::repeat_n(fill, pixels));
                 }
             }
         }
@@ -472,6 +465,9 @@ fn constant_over_footprint(
 
 /// Warps every requested measurement of one dataset (one GDAL dataset per file, used by this worker
 /// alone: taken from `files` or opened, and put back there after).
+/// One measurement of one dataset on the grid, and how its values are to be rounded to the dtype.
+type Read = (Vec<f64>, fuse::Round);
+
 fn read_dataset(
     req: &LoadRequest,
     geobox: &GeoBox,
@@ -479,7 +475,7 @@ fn read_dataset(
     found: &Found,
     stager: &Stager,
     files: &OpenFiles,
-) -> Result<Vec<Vec<f64>>> {
+) -> Result<Vec<Read>> {
     let mut opened: HashMap<String, Opened> = HashMap::new();
     let out = read_measurements(req, geobox, ms, found, stager, files, &mut opened);
     for (path, o) in opened {
@@ -496,7 +492,7 @@ fn read_measurements(
     stager: &Stager,
     files: &OpenFiles,
     opened: &mut HashMap<String, Opened>,
-) -> Result<Vec<Vec<f64>>> {
+) -> Result<Vec<Read>> {
     let location = found.uris.first().ok_or_else(|| Error::Read {
         object: format!("dataset {}", found.id),
         message: "has no active location".into(),
@@ -518,7 +514,8 @@ fn read_measurements(
                     has: has.join(", "),
                 });
             };
-            out.push(constant_over_footprint(doc, geobox, value, m.nodata)?);
+            let constant = constant_over_footprint(doc, geobox, value, m.nodata)?;
+            out.push((constant, fuse::Round::Keep));
             continue;
         }
         let b = source::band_ref(found.metadata(), location, &m.name)?;
@@ -566,9 +563,8 @@ fn read_measurements(
             .get(&m.name)
             .copied()
             .unwrap_or(req.resampling);
-        let mut v = warp(&src, geobox, &req.geobox, resampling, m.nodata, &object)?;
-        quantise_all(&m.dtype, &mut v);
-        out.push(v);
+        let v = warp(&src, geobox, &req.geobox, resampling, m.nodata, &object)?;
+        out.push((v, fuse::Round::of(&m.dtype)));
     }
     Ok(out)
 }

@@ -109,4 +109,24 @@ impl Lookup {
         }
         out
     }
+
+    /// The destination pixels: the source window the maps reach read once from `band` of `ds`,
+    /// gathered (source nodata and pixels outside the source `fill`).
+    pub(super) fn read(
+        &self,
+        ds: &gdal::Dataset,
+        band: usize,
+        nodata: Option<f64>,
+        fill: f64,
+    ) -> std::result::Result<Vec<f64>, String> {
+        let Some(win) = self.window() else {
+            return Ok(self.gather(&[], (0, 0, 0, 0), nodata, fill));
+        };
+        let (x0, y0, w, h) = win;
+        let pix = ds
+            .rasterband(band)
+            .and_then(|b| b.read_as::<f64>((x0 as isize, y0 as isize), (w, h), (w, h), None))
+            .map_err(|e| e.to_string())?;
+        Ok(self.gather(&pix.into_shape_and_vec().1, win, nodata, fill))
+    }
 }

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 mod align;
 mod files;
+mod fuse;
 pub mod grid;
 mod load;
 mod lookup;

@@ -307,6 +307,158 @@ fn step_body<K: Preset, T: Input>(
     }
 }
 
+/// Where [`sum_day`] adds a day's fluxes: a tile's monthly sums of etasw, dd, srf, etc, netet, p,
+/// intercept, rain and swe, its valid days, and the water-balance terms (precipitation, outgoing
+/// terms, total ETa, whether each pixel was ever valid and stayed land).
+pub(crate) struct Targets<'a> {
+    pub sums: [&'a mut [f64]; 9],
+    pub days: &'a mut [f64],
+    pub seen: &'a mut [bool],
+    pub p: &'a mut [f64],
+    pub out_terms: &'a mut [f64],
+    pub eta_total: &'a mut [f64],
+    pub land: &'a mut [bool],
+}
+
+/// The common case of a tile-day without daily outputs: the fluxes of pixels `at` added straight
+/// into `t` (what [`step_day`] followed by the tile's sums computes, the same operations in the same
+/// order, so the same bits), without writing the 13 daily arrays and reading them back.
+pub(crate) fn sum_day<T: Input>(
+    p: &Params,
+    o: &Options,
+    s: Statics<'_>,
+    d: [&[T]; 6],
+    state: (&mut [f64], &mut [f64]),
+    t: Targets<'_>,
+    at: std::ops::Range<usize>,
+) {
+    if *o == Options::default() {
+        sum_dispatch::<Strict, T>(p, o, s, d, state, t, at)
+    } else if *o == Options::compat() {
+        sum_dispatch::<Compat, T>(p, o, s, d, state, t, at)
+    } else {
+        sum_dispatch::<AsGiven, T>(p, o, s, d, state, t, at)
+    }
+}
+
+#[inline(always)]
+fn sum_dispatch<K: Preset, T: Input>(
+    p: &Params,
+    o: &Options,
+    s: Statics<'_>,
+    d: [&[T]; 6],
+    state: (&mut [f64], &mut [f64]),
+    t: Targets<'_>,
+    at: std::ops::Range<usize>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        unsafe { sum_avx2::<K, T>(p, o, s, d, state, t, at) };
+        return;
+    }
+    sum_body::<K, T>(p, o, s, d, state, t, at);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn sum_avx2<K: Preset, T: Input>(
+    p: &Params,
+    o: &Options,
+    s: Statics<'_>,
+    d: [&[T]; 6],
+    state: (&mut [f64], &mut [f64]),
+    t: Targets<'_>,
+    at: std::ops::Range<usize>,
+) {
+    sum_body::<K, T>(p, o, s, d, state, t, at);
+}
+
+#[inline(always)]
+fn sum_body<K: Preset, T: Input>(
+    p: &Params,
+    o: &Options,
+    s: Statics<'_>,
+    d: [&[T]; 6],
+    (swf, pack): (&mut [f64], &mut [f64]),
+    t: Targets<'_>,
+    at: std::ops::Range<usize>,
+) {
+    let n = at.len();
+    // Every slice cut to the range and to one length up front: the loop carries no bounds checks.
+    let (whc, fc, sat) = (&s.whc[at.clone()], &s.fc[at.clone()], &s.sat[at.clone()]);
+    let (icpt, water) = (&s.interception[at.clone()], &s.water[at.clone()]);
+    let (whc, fc, sat, icpt, water) = (&whc[..n], &fc[..n], &sat[..n], &icpt[..n], &water[..n]);
+    let (pr, eto, ndvi) = (&d[0][at.clone()], &d[1][at.clone()], &d[2][at.clone()]);
+    let (tmin, tmax, tavg) = (&d[3][at.clone()], &d[4][at.clone()], &d[5][at.clone()]);
+    let (pr, eto, ndvi) = (&pr[..n], &eto[..n], &ndvi[..n]);
+    let (tmin, tmax, tavg) = (&tmin[..n], &tmax[..n], &tavg[..n]);
+    let (swf, pack) = (&mut swf[at.clone()], &mut pack[at.clone()]);
+    let (swf, pack) = (&mut swf[..n], &mut pack[..n]);
+    let [e, dd, sr, ec, ne, ps, ic, rn, sw] = t.sums;
+    let (e, dd, sr, ec, ne) = (
+        &mut e[at.clone()][..n],
+        &mut dd[at.clone()][..n],
+        &mut sr[at.clone()][..n],
+        &mut ec[at.clone()][..n],
+        &mut ne[at.clone()][..n],
+    );
+    let (ps, ic, rn, sw) = (
+        &mut ps[at.clone()][..n],
+        &mut ic[at.clone()][..n],
+        &mut rn[at.clone()][..n],
+        &mut sw[at.clone()][..n],
+    );
+    let (vd, seen, bp, out, et, land) = (
+        &mut t.days[at.clone()][..n],
+        &mut t.seen[at.clone()][..n],
+        &mut t.p[at.clone()][..n],
+        &mut t.out_terms[at.clone()][..n],
+        &mut t.eta_total[at.clone()][..n],
+        &mut t.land[at][..n],
+    );
+    let o = &K::options(o);
+    for i in 0..n {
+        let precip: f64 = pr[i].into();
+        let leaf: f64 = ndvi[i].into();
+        let f = flux::<T>(
+            p,
+            o,
+            (whc[i], fc[i], sat[i], icpt[i], water[i]),
+            (
+                precip,
+                eto[i].into(),
+                leaf,
+                tmin[i].into(),
+                tmax[i].into(),
+                tavg[i].into(),
+            ),
+            (swf[i], pack[i], false),
+        );
+        swf[i] = f.swf;
+        pack[i] = f.snwpk;
+        // x where ETa is a number, else +0 (a bit mask: every sum an unconditional add).
+        let ok = f.etasw.is_finite();
+        let mask = if ok { u64::MAX } else { 0 };
+        let add = |x: f64| f64::from_bits(x.to_bits() & mask);
+        e[i] += add(f.etasw);
+        dd[i] += add(f.dd);
+        sr[i] += add(f.srf);
+        ec[i] += add(f.etc);
+        ne[i] += add(f.netet);
+        ps[i] += add(precip);
+        ic[i] += add(f.intercept);
+        rn[i] += add(f.rain);
+        sw[i] += add(f.swe);
+        vd[i] += add(1.0);
+        seen[i] |= ok;
+        bp[i] += add(precip);
+        out[i] += add(f.intercept + f.etasw + f.srf + f.dd);
+        et[i] += add(f.etasw);
+        land[i] &= !(ok && (water[i] != 0.0 || leaf < 0.0));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{pixel_day, step, Day, Options, Outputs, Params, State, Statics};

@@ -4,9 +4,11 @@
 //! Two missing-value modes: `Compat` reproduces the reference's NaN behaviour (compare-then-select, so a
 //! comparison with NaN is false); `Strict` (default) holds state over gaps, counts them, and fixes the
 //! reference's quirks (each fix a separate flag).
+mod accumulate;
 mod arrays;
 mod balance;
 pub mod config;
+mod day;
 mod drive;
 mod fast;
 mod inputs;
@@ -19,6 +21,7 @@ mod units;
 pub use arrays::{mask_negative_soil, mean_temperature, run_daily, Daily, DAILY_NAMES};
 pub use balance::{Balance, MonthRow};
 pub use config::RunConfig;
+pub use day::step;
 pub use drive::{
     finish, model_grid, run as run_from_index, run_tiles, Outcome, Progress, RunOptions, RunReport,
 };
@@ -309,59 +312,6 @@ impl Input for f32 {
     #[inline(always)]
     fn from_f64(x: f64) -> Self {
         x as f32
-    }
-}
-
-/// Runs one day over all pixels, updating `state` and writing `out`.
-pub fn step<T: Input>(
-    p: &Params,
-    o: &Options,
-    s: Statics<'_>,
-    d: Day<'_, T>,
-    state: &mut State,
-    out: &mut Outputs,
-) {
-    // The common case — every pixel past its day 0 and (strict) valid with finite statics and
-    // inputs — runs branch-free, a chunk of pixels at a time (a few invalid pixels, e.g. at the
-    // inputs' edge, send only their chunk down the pixel-by-pixel loop).
-    const CHUNK: usize = 2048;
-    let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
-    let finite_t = |v: &[T]| v.iter().all(|x| (*x).into().is_finite());
-    let inputs = [d.p, d.eto, d.ndvi, d.tmin, d.tmax, d.tavg];
-    let statics = [s.whc, s.fc, s.sat, s.interception, s.water];
-    let strict = o.mode == Mode::Strict;
-    let n = state.swf.len();
-    for a in (0..n).step_by(CHUNK) {
-        let at = a..(a + CHUNK).min(n);
-        let common = state.started[at.clone()].iter().all(|&s| s)
-            && (!strict
-                || (state.valid[at.clone()].iter().all(|&v| v)
-                    && statics.iter().all(|v| finite(&v[at.clone()]))
-                    && inputs.iter().all(|v| finite_t(&v[at.clone()]))));
-        if common {
-            if strict {
-                state.gap_run[at.clone()].fill(0);
-            }
-            let swf_pack = (&mut state.swf[..], &mut state.pack[..]);
-            fast::step_day(p, o, s, inputs, swf_pack, out, at);
-            continue;
-        }
-        for i in at {
-            let inputs = (
-                d.p[i].into(),
-                d.eto[i].into(),
-                d.ndvi[i].into(),
-                d.tmin[i].into(),
-                d.tmax[i].into(),
-                d.tavg[i].into(),
-            );
-            let mut st = state.get(i);
-            match pixel_day::<T>(p, o, s.get(i), inputs, &mut st) {
-                Some(f) => out.set(i, &f),
-                None => out.set_nodata(i),
-            }
-            state.set(i, st);
-        }
     }
 }
 

@@ -2,51 +2,14 @@
 //! `veget_*` recognition templates), the end state for resuming, the per-pixel water balance check.
 //! The files are made on the whole grid first; each tile keeps its own sums and writes its rows of
 //! every file in place.
-use super::balance::Balance;
+use super::accumulate::{ANNUAL, MONTHLY, MONTHLY_PRODUCT};
 use super::config::OutputSpec;
-use super::ledger::MonthPart;
-use super::{Day, Input, Outputs, State, DAILY_NAMES};
+use super::{State, DAILY_NAMES};
 use crate::output::{banded, cogs_from_netcdf, write_png, NetcdfPlaced, Palette};
 use crate::stack::Packing;
 use crate::{Error, GeoBox, Layer, Result, Stack};
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use std::path::{Path, PathBuf};
-
-/// Sums of named variables per pixel.
-struct Sums {
-    names: &'static [&'static str],
-    values: Vec<Vec<f64>>,
-    valid_days: Vec<f64>,
-}
-
-impl Sums {
-    fn new(names: &'static [&'static str], n: usize) -> Sums {
-        Sums {
-            names,
-            values: vec![vec![0.0; n]; names.len()],
-            valid_days: vec![0.0; n],
-        }
-    }
-}
-
-const MONTHLY: &[&str] = &["etasw", "dd", "srf", "etc", "netet", "p", "intercept"];
-const ANNUAL: &[&str] = &[
-    "rain",
-    "intercept",
-    "swe",
-    "etasw",
-    "dd",
-    "srf",
-    "etc",
-    "netet",
-];
-/// Monthly variables of the `veget_monthly` product (the others feed the summary table).
-const MONTHLY_PRODUCT: usize = 5;
-
-/// A daily output by name (every name of DAILY_NAMES is one).
-fn daily<'a>(o: &'a Outputs, name: &str) -> &'a [f64] {
-    o.by_name(name).unwrap_or(&[])
-}
 
 fn float_layer(name: &str, units: &str, data: Vec<f64>) -> Layer {
     Layer {
@@ -73,7 +36,7 @@ fn count_layer(name: &str, data: Vec<f64>) -> Layer {
 }
 
 /// Full precision, so a run resumed from a state equals an uninterrupted one.
-fn exact_layer(name: &str, data: Vec<f64>) -> Layer {
+pub(super) fn exact_layer(name: &str, data: Vec<f64>) -> Layer {
     Layer {
         dtype: "float64".into(),
         ..float_layer(name, "mm", data)
@@ -82,7 +45,7 @@ fn exact_layer(name: &str, data: Vec<f64>) -> Layer {
 
 /// float32 layers `names` (mm), then the int16 day count `count`, with `data` in that order (none:
 /// a header without values).
-fn layers(names: &[&str], count: &str, data: Option<Vec<Vec<f64>>>) -> Vec<Layer> {
+pub(super) fn layers(names: &[&str], count: &str, data: Option<Vec<Vec<f64>>>) -> Vec<Layer> {
     let mut data = data.unwrap_or_default().into_iter();
     let mut out: Vec<Layer> = names
         .iter()
@@ -105,7 +68,7 @@ fn stack(product: &str, geobox: &GeoBox, date: NaiveDate, layers: Vec<Layer>) ->
 }
 
 /// One output file: its header on the whole grid and its place on disk.
-struct File {
+pub(super) struct File {
     header: Stack,
     placed: NetcdfPlaced,
 }
@@ -121,7 +84,7 @@ impl File {
     }
 
     /// Writes a tile's rows (one step of every layer, in the header's order), flushed to disk.
-    fn write(&self, tile: &GeoBox, row0: usize, layers: Vec<Layer>) -> Result<()> {
+    pub(super) fn write(&self, tile: &GeoBox, row0: usize, layers: Vec<Layer>) -> Result<()> {
         let band = Stack {
             geobox: tile.clone(),
             layers,
@@ -136,14 +99,14 @@ impl File {
 /// ledger, for the quicklook).
 pub struct Files {
     geobox: GeoBox,
-    spec: OutputSpec,
+    pub(super) spec: OutputSpec,
     start: NaiveDate,
     end: NaiveDate,
-    daily: Vec<File>,
-    monthly: Vec<((i32, u32), File)>,
-    annual: Vec<(i32, File)>,
-    state: File,
-    eta_total: File,
+    pub(super) daily: Vec<File>,
+    pub(super) monthly: Vec<((i32, u32), File)>,
+    pub(super) annual: Vec<(i32, File)>,
+    pub(super) state: File,
+    pub(super) eta_total: File,
 }
 
 impl Files {
@@ -318,264 +281,7 @@ impl Files {
     }
 }
 
-/// One tile's sums as the days go by, its rows of every file written as each day, month and year
-/// ends.
-pub struct TileAcc<'a> {
-    files: &'a Files,
-    tile: GeoBox,
-    row0: usize,
-    day: usize,
-    month: Option<(i32, u32)>,
-    year: Option<i32>,
-    m: Sums,
-    y: Sums,
-    parts: Vec<MonthPart>,
-    // Balance terms per pixel.
-    p: Vec<f64>,
-    out_terms: Vec<f64>,
-    eta_total: Vec<f64>,
-    land: Vec<bool>,
-    seen: Vec<bool>,
-    sw0: Vec<f64>,
-    pack0: Vec<f64>,
-    last_state: (Vec<f64>, Vec<f64>),
-}
-
-/// (sum, count) of the finite values of `v` on pixels with valid days.
-fn part(v: &[f64], days: &[f64]) -> (f64, u64) {
-    let (mut s, mut k) = (0.0, 0u64);
-    for (x, d) in v.iter().zip(days) {
-        if *d > 0.0 && x.is_finite() {
-            s += x;
-            k += 1;
-        }
-    }
-    (s, k)
-}
-
-impl<'a> TileAcc<'a> {
-    /// Starts tile `tile` (rows from `row0` of the run's grid) from `state` (a fresh state starts at
-    /// half the water-holding capacity).
-    pub fn new(
-        files: &'a Files,
-        tile: &GeoBox,
-        row0: usize,
-        state: &State,
-        whc: &[f64],
-    ) -> TileAcc<'a> {
-        let n = state.swf.len();
-        let sw0 = (0..n)
-            .map(|i| {
-                if state.started[i] {
-                    state.swf[i]
-                } else {
-                    0.5 * whc[i]
-                }
-            })
-            .collect();
-        TileAcc {
-            files,
-            tile: tile.clone(),
-            row0,
-            day: 0,
-            month: None,
-            year: None,
-            m: Sums::new(MONTHLY, n),
-            y: Sums::new(ANNUAL, n),
-            parts: Vec::new(),
-            p: vec![0.0; n],
-            out_terms: vec![0.0; n],
-            eta_total: vec![0.0; n],
-            land: vec![true; n],
-            seen: vec![false; n],
-            sw0,
-            pack0: state.pack.clone(),
-            last_state: (state.swf.clone(), state.pack.clone()),
-        }
-    }
-
-    /// Records one day's outputs (and writes the tile's rows of its daily file).
-    pub fn day<T: Input>(
-        &mut self,
-        date: NaiveDate,
-        d: &Day<'_, T>,
-        water: &[f64],
-        o: &Outputs,
-        state: &State,
-    ) -> Result<()> {
-        if self.month.is_some_and(|m| m != (date.year(), date.month())) {
-            self.flush_month()?;
-        }
-        if self.year.is_some_and(|y| y != date.year()) {
-            self.flush_year()?;
-        }
-        self.month = Some((date.year(), date.month()));
-        self.year = Some(date.year());
-        if self.files.spec.daily {
-            let mut data: Vec<Vec<f64>> =
-                DAILY_NAMES.iter().map(|v| daily(o, v).to_vec()).collect();
-            data.push(state.gap_days.iter().map(|&g| g as f64).collect());
-            let file = &self.files.daily[self.day];
-            file.write(
-                &self.tile,
-                self.row0,
-                layers(&DAILY_NAMES, "gap_days", Some(data)),
-            )?;
-        }
-        self.day += 1;
-        // Each sum in a loop of its own over the pixels (the output looked up once a day, not once
-        // a pixel), adding where ETa is a number; then the per-pixel bookkeeping in one pass.
-        let eta = &o.etasw;
-        for sums in [&mut self.m, &mut self.y] {
-            for (k, name) in sums.names.iter().enumerate() {
-                // An output, or the day's precipitation for `p` (a monthly sum beside the outputs).
-                match o.by_name(name) {
-                    Some(add) => {
-                        for ((s, &x), e) in sums.values[k].iter_mut().zip(add).zip(eta) {
-                            if e.is_finite() {
-                                *s += x;
-                            }
-                        }
-                    }
-                    None => {
-                        for ((s, &x), e) in sums.values[k].iter_mut().zip(d.p).zip(eta) {
-                            if e.is_finite() {
-                                *s += x.into();
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        #[allow(clippy::needless_range_loop)]
-        for i in 0..o.etasw.len() {
-            if !o.etasw[i].is_finite() {
-                continue;
-            }
-            self.m.valid_days[i] += 1.0;
-            self.y.valid_days[i] += 1.0;
-            self.seen[i] = true;
-            self.p[i] += d.p[i].into();
-            self.out_terms[i] += o.intercept[i] + o.etasw[i] + o.srf[i] + o.dd[i];
-            self.eta_total[i] += o.etasw[i];
-            if water[i] != 0.0 || d.ndvi[i].into() < 0.0 {
-                self.land[i] = false;
-            }
-        }
-        // The state at the end of the month, for its summary row (`finish` takes the period's last).
-        if date.succ_opt().is_none_or(|n| n.month() != date.month()) {
-            self.last_state.0.copy_from_slice(&state.swf);
-            self.last_state.1.copy_from_slice(&state.pack);
-        }
-        Ok(())
-    }
-
-    fn flush_month(&mut self) -> Result<()> {
-        let Some((y, m)) = self.month.take() else {
-            return Ok(());
-        };
-        let n = self.m.valid_days.len();
-        let mut data: Vec<Vec<f64>> = (0..MONTHLY_PRODUCT)
-            .map(|k| masked(&self.m.values[k], &self.m.valid_days))
-            .collect();
-        data.push(self.m.valid_days.clone());
-        let file = self
-            .files
-            .monthly
-            .iter()
-            .find(|(k, _)| *k == (y, m))
-            .map(|(_, f)| f)
-            .ok_or_else(|| Error::Request(format!("no monthly file for {y}-{m:02}")))?;
-        file.write(
-            &self.tile,
-            self.row0,
-            layers(&MONTHLY[..MONTHLY_PRODUCT], "valid_days", Some(data)),
-        )?;
-        let days = &self.m.valid_days;
-        let mut p = MonthPart {
-            month: (y, m),
-            ..Default::default()
-        };
-        // p, eta, srf, dd, intercept (MonthPart's order) from MONTHLY's p, etasw, srf, dd, intercept.
-        for (slot, k) in [5, 0, 2, 1, 6].into_iter().enumerate() {
-            (p.sums[slot], p.counts[slot]) = part(&self.m.values[k], days);
-        }
-        (p.sums[5], p.counts[5]) = part(&self.last_state.0, days);
-        (p.sums[6], p.counts[6]) = part(&self.last_state.1, days);
-        self.parts.push(p);
-        self.m = Sums::new(MONTHLY, n);
-        Ok(())
-    }
-
-    fn flush_year(&mut self) -> Result<()> {
-        let Some(y) = self.year.take() else {
-            return Ok(());
-        };
-        let n = self.y.valid_days.len();
-        let mut data: Vec<Vec<f64>> = (0..ANNUAL.len())
-            .map(|k| masked(&self.y.values[k], &self.y.valid_days))
-            .collect();
-        data.push(self.y.valid_days.clone());
-        let file = self
-            .files
-            .annual
-            .iter()
-            .find(|(k, _)| *k == y)
-            .map(|(_, f)| f)
-            .ok_or_else(|| Error::Request(format!("no annual file for {y}")))?;
-        file.write(
-            &self.tile,
-            self.row0,
-            layers(ANNUAL, "valid_days", Some(data)),
-        )?;
-        self.y = Sums::new(ANNUAL, n);
-        Ok(())
-    }
-
-    /// Flushes the last month and year, writes the tile's rows of the end state and of the run's
-    /// total ETa, and checks the balance: the tile's monthly area sums and balance.
-    pub fn finish(mut self, state: &State) -> Result<(Vec<MonthPart>, Balance)> {
-        self.last_state.0.copy_from_slice(&state.swf);
-        self.last_state.1.copy_from_slice(&state.pack);
-        self.flush_month()?;
-        self.flush_year()?;
-        self.files.state.write(
-            &self.tile,
-            self.row0,
-            vec![
-                exact_layer("swf", state.swf.clone()),
-                exact_layer("snwpk", state.pack.clone()),
-            ],
-        )?;
-        let seen: Vec<f64> = self.seen.iter().map(|&s| s as u8 as f64).collect();
-        self.files.eta_total.write(
-            &self.tile,
-            self.row0,
-            vec![exact_layer("etasw", masked(&self.eta_total, &seen))],
-        )?;
-        let mut b = Balance::default();
-        for i in 0..self.p.len() {
-            let checkable = self.land[i] && self.seen[i] && state.valid[i];
-            if !checkable {
-                b.not_checked += 1;
-                continue;
-            }
-            let storage = (state.swf[i] - self.sw0[i]) + (state.pack[i] - self.pack0[i]);
-            let residual = self.p[i] - (self.out_terms[i] + storage);
-            let tolerance = 1e-6 * (1.0 + self.p[i].abs() + self.sw0[i].abs());
-            b.checked += 1;
-            if residual.is_finite() {
-                b.max_residual = b.max_residual.max(residual.abs());
-            }
-            if residual.is_nan() || residual.abs() > tolerance {
-                b.failed += 1;
-            }
-        }
-        Ok((self.parts, b))
-    }
-}
-
-fn masked(v: &[f64], days: &[f64]) -> Vec<f64> {
+pub(super) fn masked(v: &[f64], days: &[f64]) -> Vec<f64> {
     v.iter()
         .zip(days)
         .map(|(x, d)| if *d > 0.0 { *x } else { f64::NAN })

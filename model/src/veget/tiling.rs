@@ -63,7 +63,8 @@ impl Share {
 
 /// The tiling of a `width` × `height` grid and how many tiles run at once on `threads` cores within
 /// `limit` = (MiB, what sets it): `rows` per tile when given, else as many as let one tile per core
-/// fit (and at least one tile per core). A single row that does not fit is refused before anything
+/// fit (and at least one tile per core), evened so that the tiles make whole rounds on the cores. A
+/// single row that does not fit is refused before anything
 /// is read.
 pub fn plan(
     width: usize,
@@ -93,11 +94,15 @@ pub fn plan(
                 (limit_mib / row_mib).floor()
             };
             let even = height.div_ceil(threads).max(1);
-            if fit.is_finite() {
-                (fit as usize).min(even)
+            let rows = if fit.is_finite() {
+                (fit as usize).min(even).max(1)
             } else {
                 even
-            }
+            };
+            // A whole number of rounds on the cores (5 tiles on 2 cores would leave one core idle
+            // for the last): the tile count rounded up to a multiple of the threads, tiles evened.
+            let count = height.div_ceil(rows).div_ceil(threads) * threads;
+            height.div_ceil(count).max(1)
         }
     };
     let tiling = Tiling {
