@@ -230,7 +230,8 @@ print(f"  disk-write bound: the {bytes_ / 1e9:.2f} GB of the daily run written b
 print(f"  peak memory, monthly + annual, --max-memory $memory: half the area {$peak_half} MiB ({t_half:.1f} s), the area {$peak_sum} MiB")
 PY
 # Where etlake's time goes: the tiles' seconds (summed over the threads) reading and aligning inputs,
-# in the kernel, and writing outputs (sums and daily files), from the run's info log.
+# in the kernel (which adds into the sums itself when no daily files are written), and in the outputs
+# (files written; the sums of the daily run), from the run's info log.
 for r in sums daily; do
   sed 's/\x1b\[[0-9;]*m//g' "$bench/$r.err" | awk -v r="$r" '/veget tile done/ {
       for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] in t || kv[1] ~ /_s$/) t[kv[1]] += kv[2] } n++ }

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # VegET kernel throughput: etlake's Rust kernel vs a vectorised numpy implementation of the same
 # equations on the same arrays, in one run; and the Rust rate against a memory-bandwidth bound
-# (a streaming copy of the same bytes). Usage: scripts/bench-veget.sh [PIXELS] [DAYS]
+# (a streaming copy of the same bytes), with f64 inputs and with f32 inputs (an index-driven run's).
+# Usage: scripts/bench-veget.sh [PIXELS] [DAYS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-200000}"; days="${2:-30}"
 scripts/setup-deps.sh --python >/dev/null
 cargo build --release -p model --example bench_veget -q
-read -r _ _ _ rust_secs rust_rate rust_gbs day_rate < <(target/release/examples/bench_veget "$n" "$days")
-.venv/bin/python - "$n" "$days" "$rust_rate" "$rust_gbs" "$day_rate" <<'PY'
+read -r _ _ _ rust_secs rust_rate rust_gbs day_rate rate32 gbs32 < <(target/release/examples/bench_veget "$n" "$days")
+.venv/bin/python - "$n" "$days" "$rust_rate" "$rust_gbs" "$day_rate" "$rate32" "$gbs32" <<'PY'
 import sys, time, numpy as np
 n, days, rust_rate, rust_gbs, day_rate = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+rate32, gbs32 = float(sys.argv[6]), float(sys.argv[7])
 i = np.arange(n, dtype=np.int64)
 f = lambda k, a, b: a + (b - a) * (((i + k) * 2654435761 % 1000) / 1000.0)
 whc = f(0, 30.0, 200.0); fc = np.full(n, 150.0); sat = np.full(n, 220.0); icpt = np.full(n, 5.0); water = np.zeros(n)
@@ -56,4 +58,6 @@ import os
 print(f"  etlake, day at a time over all pixels: {day_rate/1e6:8.1f} M pixel-days/s -> {day_rate/np_rate:.1f}x numpy")
 print(f"  etlake, tiled run (rayon, {os.cpu_count()} cores):   {rust_rate/1e6:8.1f} M pixel-days/s -> {rust_rate/np_rate:.1f}x numpy")
 print(f"  the tiled run reads its inputs at {rust_gbs:.2f} GB/s; a streaming copy here moves {bw:.2f} GB/s -> {rust_gbs/bw:.2f} of the memory-bandwidth bound")
+print(f"  etlake, tiled run with f32 inputs:  {rate32/1e6:8.1f} M pixel-days/s -> {rate32/np_rate:.1f}x numpy; reads {gbs32:.2f} GB/s -> {gbs32/bw:.2f} of the bound"
+      f" (the bound at 24 bytes a pixel-day: {bw * 1e9 / 24 / 1e6:.0f} M pixel-days/s)")
 PY

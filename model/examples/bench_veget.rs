@@ -69,12 +69,34 @@ fn main() {
     let (_, sums) = run(&params, &opts, statics, stack, state, tile);
     let secs = start.elapsed().as_secs_f64();
     std::hint::black_box(&sums);
-    // What the tiled run must move per pixel-day: the 6 daily inputs (statics, state, outputs stay in cache).
+    // The same run with f32 inputs (as an index-driven run feeds the kernel).
+    let narrow = |v: &Vec<f64>| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    let (fp, fe, fn_) = (narrow(&sp), narrow(&se), narrow(&sn));
+    let (f0, f1, fa) = (narrow(&s0), narrow(&s1), narrow(&sa));
+    let stack32 = Stack {
+        pixels: n,
+        days,
+        p: &fp,
+        eto: &fe,
+        ndvi: &fn_,
+        tmin: &f0,
+        tmax: &f1,
+        tavg: &fa,
+    };
+    std::hint::black_box(run(&params, &opts, statics, stack32, State::new(n), tile));
+    let start = std::time::Instant::now();
+    let (_, sums32) = run(&params, &opts, statics, stack32, State::new(n), tile);
+    let secs32 = start.elapsed().as_secs_f64();
+    std::hint::black_box(&sums32);
+    // What the tiled run must move per pixel-day: the 6 daily inputs (statics, state, outputs stay in
+    // cache), 8 bytes each in f64 and 4 in f32.
     let bytes = 6.0 * 8.0 * n as f64 * days as f64;
     let rate = (n * days) as f64 / secs;
+    let rate32 = (n * days) as f64 / secs32;
     let day_rate = (n * days) as f64 / day_secs;
     println!(
-        "rust {n} {days} {secs:.4} {rate:.0} {:.2} {day_rate:.0}",
-        bytes / secs / 1e9
+        "rust {n} {days} {secs:.4} {rate:.0} {:.2} {day_rate:.0} {rate32:.0} {:.2}",
+        bytes / secs / 1e9,
+        bytes / 2.0 / secs32 / 1e9
     );
 }

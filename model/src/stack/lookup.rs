@@ -71,7 +71,7 @@ impl Lookup {
                 .iter()
                 .flatten()
                 .fold((usize::MAX, 0), |(lo, hi), &k| (lo.min(k), hi.max(k)));
-            (lo <= hi).then_some((lo, hi + 1 - lo))
+            (lo <= hi).then(|| (lo, hi + 1 - lo))
         };
         let (x0, w) = span(&self.cols)?;
         let (y0, h) = span(&self.rows)?;

@@ -11,22 +11,22 @@ use super::{flux, Input, Options, Outputs, Params, Statics};
 /// The slices stay separate arguments down to the loop: bundled in a struct (or an array of slices)
 /// LLVM no longer vectorises it.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn tile_day(
+pub(crate) fn tile_day<T: Input>(
     p: &Params,
     o: &Options,
     s: Statics<'_>,
-    d: [&[f64]; 6],
+    d: [&[T]; 6],
     swf: &mut [f64],
     pack: &mut [f64],
     sums: &mut Sums,
     days: &mut [f64],
 ) {
     if *o == Options::default() {
-        dispatch::<Strict>(p, o, s, d, swf, pack, sums, days)
+        dispatch::<Strict, T>(p, o, s, d, swf, pack, sums, days)
     } else if *o == Options::compat() {
-        dispatch::<Compat>(p, o, s, d, swf, pack, sums, days)
+        dispatch::<Compat, T>(p, o, s, d, swf, pack, sums, days)
     } else {
-        dispatch::<AsGiven>(p, o, s, d, swf, pack, sums, days)
+        dispatch::<AsGiven, T>(p, o, s, d, swf, pack, sums, days)
     }
 }
 
@@ -58,11 +58,11 @@ impl Preset for AsGiven {
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn dispatch<K: Preset>(
+fn dispatch<K: Preset, T: Input>(
     p: &Params,
     o: &Options,
     s: Statics<'_>,
-    d: [&[f64]; 6],
+    d: [&[T]; 6],
     swf: &mut [f64],
     pack: &mut [f64],
     sums: &mut Sums,
@@ -71,35 +71,35 @@ fn dispatch<K: Preset>(
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked just above).
-        unsafe { body_avx2::<K>(p, o, s, d, swf, pack, sums, days) };
+        unsafe { body_avx2::<K, T>(p, o, s, d, swf, pack, sums, days) };
         return;
     }
-    body::<K>(p, o, s, d, swf, pack, sums, days);
+    body::<K, T>(p, o, s, d, swf, pack, sums, days);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn body_avx2<K: Preset>(
+unsafe fn body_avx2<K: Preset, T: Input>(
     p: &Params,
     o: &Options,
     s: Statics<'_>,
-    d: [&[f64]; 6],
+    d: [&[T]; 6],
     swf: &mut [f64],
     pack: &mut [f64],
     sums: &mut Sums,
     days: &mut [f64],
 ) {
-    body::<K>(p, o, s, d, swf, pack, sums, days);
+    body::<K, T>(p, o, s, d, swf, pack, sums, days);
 }
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn body<K: Preset>(
+fn body<K: Preset, T: Input>(
     p: &Params,
     o: &Options,
     s: Statics<'_>,
-    d: [&[f64]; 6],
+    d: [&[T]; 6],
     swf: &mut [f64],
     pack: &mut [f64],
     sums: &mut Sums,
@@ -132,11 +132,18 @@ fn body<K: Preset>(
     );
     let o = &K::options(o);
     for i in 0..n {
-        let f = flux::<f64>(
+        let f = flux::<T>(
             p,
             o,
             (whc[i], fc[i], sat[i], icpt[i], water[i]),
-            (pr[i], eto[i], ndvi[i], tmin[i], tmax[i], tavg[i]),
+            (
+                pr[i].into(),
+                eto[i].into(),
+                ndvi[i].into(),
+                tmin[i].into(),
+                tmax[i].into(),
+                tavg[i].into(),
+            ),
             (swf[i], pack[i], false),
         );
         swf[i] = f.swf;

@@ -1,28 +1,28 @@
 //! Running the kernel over a whole period: the pixels are cut into tiles and each tile goes through
 //! all its days while it is cache-resident (the day-at-a-time loop over a large area is bound by
 //! streaming ~28 arrays through memory), tiles in parallel with rayon, sums kept per pixel.
-use super::{pixel_day, Flux, Mode, Options, Params, State, Statics};
+use super::{pixel_day, Flux, Input, Mode, Options, Params, State, Statics};
 use rayon::prelude::*;
 
 /// Daily inputs for a period, time-major: value of pixel `i` on day `t` at `t * pixels + i`.
 #[derive(Debug, Clone, Copy)]
-pub struct Stack<'a> {
+pub struct Stack<'a, T = f64> {
     /// Pixels per day.
     pub pixels: usize,
     /// Days.
     pub days: usize,
     /// Precipitation.
-    pub p: &'a [f64],
+    pub p: &'a [T],
     /// Reference ET.
-    pub eto: &'a [f64],
+    pub eto: &'a [T],
     /// NDVI.
-    pub ndvi: &'a [f64],
+    pub ndvi: &'a [T],
     /// Minimum temperature.
-    pub tmin: &'a [f64],
+    pub tmin: &'a [T],
     /// Maximum temperature.
-    pub tmax: &'a [f64],
+    pub tmax: &'a [T],
     /// Mean temperature.
-    pub tavg: &'a [f64],
+    pub tavg: &'a [T],
 }
 
 /// Per-pixel sums over the period (the reference's annual set) and the count of valid days.
@@ -84,11 +84,11 @@ impl Sums {
 
 /// Runs all days of `stack` from `state`, `tile` pixels at a time in parallel. Returns the final state
 /// and the sums; identical to calling [`super::step`] day after day over all pixels.
-pub fn run(
+pub fn run<T: Input>(
     params: &Params,
     opts: &Options,
     statics: Statics<'_>,
-    stack: Stack<'_>,
+    stack: Stack<'_, T>,
     state: State,
     tile: usize,
 ) -> (State, Sums) {
@@ -131,7 +131,9 @@ pub fn run(
                 // and inputs — runs branch-free over the whole tile.
                 let common = all_true(&st.started)
                     && (!strict
-                        || (statics_finite && all_true(&st.valid) && d.iter().all(|v| finite(v))));
+                        || (statics_finite
+                            && all_true(&st.valid)
+                            && d.iter().all(|v| finite_t(v))));
                 if common {
                     if strict {
                         st.gap_run.fill(0);
@@ -151,15 +153,15 @@ pub fn run(
                 for i in 0..b - a {
                     let k = base + i;
                     let inputs = (
-                        stack.p[k],
-                        stack.eto[k],
-                        stack.ndvi[k],
-                        stack.tmin[k],
-                        stack.tmax[k],
-                        stack.tavg[k],
+                        stack.p[k].into(),
+                        stack.eto[k].into(),
+                        stack.ndvi[k].into(),
+                        stack.tmin[k].into(),
+                        stack.tmax[k].into(),
+                        stack.tavg[k].into(),
                     );
                     let mut px = st.get(i);
-                    if let Some(f) = pixel_day::<f64>(params, opts, s.get(i), inputs, &mut px) {
+                    if let Some(f) = pixel_day::<T>(params, opts, s.get(i), inputs, &mut px) {
                         sums.add(i, &f);
                     }
                     st.set(i, px);
@@ -215,6 +217,11 @@ pub fn run(
 /// Whether every value is finite: a fold without early exit, so that it vectorises.
 fn finite(v: &[f64]) -> bool {
     v.iter().fold(true, |ok, x| ok & x.is_finite())
+}
+
+/// [`finite`] of inputs at either precision.
+fn finite_t<T: Input>(v: &[T]) -> bool {
+    v.iter().fold(true, |ok, &x| ok & x.into().is_finite())
 }
 
 fn all_true(v: &[bool]) -> bool {
