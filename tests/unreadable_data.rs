@@ -72,10 +72,10 @@ fn unreadable_tiles_fail_stack_and_veget_naming_file_and_band() {
     let file = sat.display().to_string();
     let work = tempdir();
     let out = |n: &str| work.path().join(n).display().to_string();
-    // Native grid (warped), 2× aligned (pasted from a decimated read), 3× (decimated then warped),
-    // reprojected (warped), band by band.
+    // Native grid (one CRS, not shrunk: the index lookup's window read), 2× aligned (pasted from a
+    // decimated read), 3× (decimated then warped), reprojected (warped), band by band.
     for (name, crs, res, banded, how) in [
-        ("native", "EPSG:32613", "500", false, "GDAL warp failed"),
+        ("native", "EPSG:32613", "500", false, "window read failed"),
         (
             "aligned-2x",
             "EPSG:32613",

@@ -126,7 +126,7 @@ impl Lookup {
         let pix = ds
             .rasterband(band)
             .and_then(|b| b.read_as::<f64>((x0 as isize, y0 as isize), (w, h), (w, h), None))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("window read failed: {e}"))?;
         Ok(self.gather(&pix.into_shape_and_vec().1, win, nodata, fill))
     }
 }
