@@ -157,18 +157,21 @@ def test_numpy_and_dask_equal_the_cli_run(veget_lake):
     eager = etlake.veget(inputs)
     assert eager.etasw.dims == ("time", "latitude", "longitude")
     assert (eager.time.values == cli.time.values).all()
-    # The CLI writes daily values as float32 and computes in float64, as etlake.veget returns them.
+    # The CLI writes daily values as float32 and computes in float64, as etlake.veget returns them;
+    # it feeds the kernel f32 inputs (an index-driven run's), where etlake.veget takes the arrays as
+    # given (float64 here): the same within the README's 1e-4 mm, missing values in the same places.
     valid = np.isfinite(cli.etasw.values).sum()
     assert valid == DAYS * 400, valid
     assert [v for v in eager.data_vars if v in cli.data_vars] == [*DAILY, "gap_days"]
     for name in DAILY:
-        np.testing.assert_array_equal(
-            eager[name].values.astype("float32"), cli[name].values, err_msg=name
+        np.testing.assert_allclose(
+            eager[name].values.astype("float32"), cli[name].values, rtol=0, atol=1e-4, err_msg=name
         )
     np.testing.assert_array_equal(eager.gap_days.values, cli.gap_days.values)
     state = cli_state(veget_lake.cli_out)
-    np.testing.assert_array_equal(eager.state_swf.values, state.swf.values)
-    np.testing.assert_array_equal(eager.state_snwpk.values, state.snwpk.values)
+    np.testing.assert_allclose(eager.state_swf.values, state.swf.values, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(eager.state_snwpk.values, state.snwpk.values, rtol=0, atol=1e-4)
+
     assert (eager.state_snwpk.values > 0).any(), "the period has snow: melt is exercised"
 
     lazy = etlake.veget({r: v.chunk(latitude=7, longitude=6) if isinstance(v, xr.DataArray) else v
