@@ -1,6 +1,7 @@
 //! A run's inputs, searched in the index once (a plan per input and month, while the catalog is at
 //! hand) and then assembled on each tile's rows without it, so tiles load their inputs in parallel
-//! and each source window is read once per tile and month.
+//! and each source window is read once per tile and time step (a day's file or band, a composite once
+//! per month it serves).
 use super::config::{InputSpec, RunConfig};
 use super::Input as Precision;
 use crate::stack::{
