@@ -5,7 +5,7 @@
 use super::balance::Balance;
 use super::fast::Targets;
 use super::ledger::MonthPart;
-use super::outputs::{exact_layer, layers, masked, Files};
+use super::outputs::{exact_layer, layers, masked, Files, ANNUAL, MONTHLY, MONTHLY_PRODUCT};
 use super::{Day, Input, Outputs, State, DAILY_NAMES};
 use crate::{Error, GeoBox, Result};
 use chrono::{Datelike, NaiveDate};
@@ -28,7 +28,6 @@ impl Sums {
     }
 }
 
-pub(super) const MONTHLY: &[&str] = &["etasw", "dd", "srf", "etc", "netet", "p", "intercept"];
 /// What a tile sums each day (per month): the monthly variables, then the annual ones that are not
 /// monthly. The annual totals are the months' sums added at each month's end.
 const SUMMED: [&str; 9] = [
@@ -42,18 +41,6 @@ const SUMMED: [&str; 9] = [
     "rain",
     "swe",
 ];
-pub(super) const ANNUAL: &[&str] = &[
-    "rain",
-    "intercept",
-    "swe",
-    "etasw",
-    "dd",
-    "srf",
-    "etc",
-    "netet",
-];
-/// Monthly variables of the `veget_monthly` product (the others feed the summary table).
-pub(super) const MONTHLY_PRODUCT: usize = 5;
 
 /// A daily output by name (every name of DAILY_NAMES is one).
 fn daily<'a>(o: &'a Outputs, name: &str) -> &'a [f64] {

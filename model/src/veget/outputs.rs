@@ -2,7 +2,6 @@
 //! `veget_*` recognition templates), the end state for resuming, the per-pixel water balance check.
 //! The files are made on the whole grid first; each tile keeps its own sums and writes its rows of
 //! every file in place.
-use super::accumulate::{ANNUAL, MONTHLY, MONTHLY_PRODUCT};
 use super::config::OutputSpec;
 use super::{State, DAILY_NAMES};
 use crate::output::{banded, cogs_from_netcdf, write_png, NetcdfPlaced, Palette};
@@ -10,6 +9,21 @@ use crate::stack::Packing;
 use crate::{Error, GeoBox, Layer, Result, Stack};
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use std::path::{Path, PathBuf};
+
+/// The monthly files' variables (the first `MONTHLY_PRODUCT`; `p` and `intercept` feed the summary).
+pub(super) const MONTHLY: &[&str] = &["etasw", "dd", "srf", "etc", "netet", "p", "intercept"];
+pub(super) const ANNUAL: &[&str] = &[
+    "rain",
+    "intercept",
+    "swe",
+    "etasw",
+    "dd",
+    "srf",
+    "etc",
+    "netet",
+];
+/// Monthly variables of the `veget_monthly` product (the others feed the summary table).
+pub(super) const MONTHLY_PRODUCT: usize = 5;
 
 fn float_layer(name: &str, units: &str, data: Vec<f64>) -> Layer {
     Layer {
