@@ -545,6 +545,11 @@ fn read_measurements(
             opened.insert(path.clone(), Opened { vrt, file: ds });
         }
         let ds = opened[&path].dataset();
+        // Windows are shared by path and band: not through a VRT (one document's georeferencing).
+        let shared = match (stager.windows(), &opened[&path].vrt) {
+            (Some(c), None) => Some((c, path.as_str())),
+            _ => None,
+        };
         let file_nodata = ds
             .rasterband(b.band)
             .map_err(|e| Error::Read {
@@ -557,6 +562,7 @@ fn read_measurements(
             band: b.band,
             nodata: file_nodata.or(m.nodata),
             crs,
+            shared,
         };
         let resampling = req
             .resampling_of

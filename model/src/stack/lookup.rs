@@ -122,11 +122,18 @@ impl Lookup {
         let Some(win) = self.window() else {
             return Ok(self.gather(&[], (0, 0, 0, 0), nodata, fill));
         };
-        let (x0, y0, w, h) = win;
-        let pix = ds
-            .rasterband(band)
-            .and_then(|b| b.read_as::<f64>((x0 as isize, y0 as isize), (w, h), (w, h), None))
-            .map_err(|e| format!("window read failed: {e}"))?;
-        Ok(self.gather(&pix.into_shape_and_vec().1, win, nodata, fill))
+        Ok(self.gather(&read_window(ds, band, win)?, win, nodata, fill))
     }
+}
+
+/// The source pixels of window (x0, y0, width, height) of `band` of `ds`, as stored.
+pub(super) fn read_window(
+    ds: &gdal::Dataset,
+    band: usize,
+    (x0, y0, w, h): (usize, usize, usize, usize),
+) -> std::result::Result<Vec<f64>, String> {
+    ds.rasterband(band)
+        .and_then(|b| b.read_as::<f64>((x0 as isize, y0 as isize), (w, h), (w, h), None))
+        .map(|pix| pix.into_shape_and_vec().1)
+        .map_err(|e| format!("window read failed: {e}"))
 }

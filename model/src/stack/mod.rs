@@ -16,6 +16,7 @@ mod shrink;
 pub mod source;
 pub mod warp;
 mod window;
+pub mod windows;
 
 pub use align::{to_daily, to_daily_map, Alignment};
 pub(crate) use load::measurements;

@@ -95,6 +95,8 @@ pub struct Stager {
     done: Mutex<HashMap<String, PathBuf>>,
     /// Files kept open for later reads through this stager (see [`Stager::keeping_open`]).
     keep: Option<super::files::OpenFiles>,
+    /// Decoded windows kept for later reads of the same window (see [`Stager::keeping_open`]).
+    windows: Option<super::windows::WindowCache>,
 }
 
 impl Stager {
@@ -111,22 +113,31 @@ impl Stager {
             dir,
             done: Mutex::new(HashMap::new()),
             keep: None,
+            windows: None,
         })
     }
 
     /// A stager whose reads keep the files they open open (a few dozen, for its whole life), so that
     /// a file read again through this stager — the same daily file for the next tile of a model
     /// run, a yearly NetCDF for each of its days — is not opened and parsed again. For runs that
-    /// read the same files many times; the files must not change while the stager lives.
-    pub fn keeping_open() -> Result<Stager> {
+    /// read the same files many times; the files must not change while the stager lives. Windows
+    /// read on the whole request grid for a part of it (a tile) are kept too, up to `window_bytes`,
+    /// so the other parts read them from memory.
+    pub fn keeping_open(window_bytes: usize) -> Result<Stager> {
         let mut s = Stager::new()?;
         s.keep = Some(super::files::OpenFiles::new(KEEP_OPEN));
+        s.windows = Some(super::windows::WindowCache::new(window_bytes));
         Ok(s)
     }
 
     /// The files this stager keeps open, when it keeps them.
     pub(super) fn open_files(&self) -> Option<&super::files::OpenFiles> {
         self.keep.as_ref()
+    }
+
+    /// The windows this stager keeps, when it keeps them.
+    pub fn windows(&self) -> Option<&super::windows::WindowCache> {
+        self.windows.as_ref()
     }
 
     /// The GDAL path that opens `band`'s file, staging it first when it must be local.

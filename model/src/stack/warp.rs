@@ -2,7 +2,7 @@
 //! Set up as dc.load reads: decimated first when shrinking 2× or more, then warped as rasterio's
 //! `reproject` (approximate transformer with 0.125 pixel error, `XSCALE=YSCALE=1`, destination
 //! initialised to nodata), so nearest-neighbour pixels agree.
-use super::lookup::Lookup;
+use super::lookup::{self, Lookup};
 use super::shrink::{Read, Window};
 use super::window::plan_read;
 use crate::{Error, GeoBox, Result};
@@ -108,6 +108,8 @@ pub struct SourceBand<'a> {
     pub nodata: Option<f64>,
     /// CRS to assume when the file has none (the dataset document's).
     pub crs: Option<&'a str>,
+    /// Where windows of this band read for the whole grid are shared, and the band's GDAL path.
+    pub shared: Option<(&'a super::windows::WindowCache, &'a str)>,
 }
 
 /// Warps `src` onto `geobox`, which is `whole` (the request's grid) or a band of its rows; pixels no
@@ -180,9 +182,24 @@ fn warp_with(
     let same_crs = src_srs == dst_srs;
     if resampling == Resampling::Nearest && same_crs && !gdal_only {
         if let Some(l) = src_gt.and_then(|gt| Lookup::new(gt, src.dataset.raster_size(), geobox)) {
-            return l
-                .read(src.dataset, src.band, src.nodata, fill)
-                .map_err(fail);
+            // A part of the grid (a tile) gathers from the whole grid's window, shared when kept.
+            let whole_window = match (src.shared, geobox != whole) {
+                (Some(shared), true) => src_gt
+                    .and_then(|gt| Lookup::new(gt, src.dataset.raster_size(), whole))
+                    .and_then(|w| w.window())
+                    .map(|win| (shared, win)),
+                _ => None,
+            };
+            return match whole_window {
+                Some(((cache, path), win)) => {
+                    let key = format!("{path}\u{0}{}\u{0}{win:?}", src.band);
+                    cache
+                        .get_or_read(&key, || lookup::read_window(src.dataset, src.band, win))
+                        .map(|pix| l.gather(&pix, win, src.nodata, fill))
+                }
+                None => l.read(src.dataset, src.band, src.nodata, fill),
+            }
+            .map_err(fail);
         }
     }
     let dst = grid(geobox, 1)?;

@@ -153,6 +153,15 @@ struct Opening {
     files: Files,
 }
 
+/// MiB of decoded source windows a run keeps for its tiles to share (the tiles running at once read
+/// the same days of the same files): an eighth of the memory allowed, at most 256 MiB.
+fn window_budget(memory: Option<(f64, &str)>) -> f64 {
+    match memory {
+        Some((m, _)) if m.is_finite() => (m / 8.0).min(256.0),
+        _ => 256.0,
+    }
+}
+
 fn open(
     catalog: &mut Catalog,
     cfg: &RunConfig,
@@ -162,6 +171,11 @@ fn open(
 ) -> Result<(Opening, usize)> {
     let geobox = model_grid(catalog, cfg)?;
     let threads = rayon::current_num_threads();
+    // The tiles are sized on the memory left beside the windows they share.
+    let budget = window_budget(memory);
+    let whose =
+        memory.map(|(_, w)| format!("{w} (less {budget:.1} MiB of windows the tiles share)"));
+    let memory = memory.map(|(m, _)| (m - budget, whose.as_deref().unwrap_or_default()));
     let (tiling, _) = tiling::plan(geobox.width, geobox.height, tile_rows, memory, threads)?;
     let months = months(cfg.period.start, cfg.period.end);
     let prepared = Prepared::search(catalog, cfg, &geobox, &months)?;
@@ -224,7 +238,7 @@ pub fn run_tiles(
         .iter()
         .map(|&k| (run.tiling.rows_of(k).1 * run.tiling.width) as u64 * days)
         .sum();
-    let stager = Stager::keeping_open()?;
+    let stager = Stager::keeping_open((window_budget(o.memory) * (1u64 << 20) as f64) as usize)?;
     let done = AtomicU64::new(0);
     let shared = Shared {
         cfg,
@@ -258,6 +272,10 @@ pub fn run_tiles(
     });
     drop(pool);
     let elapsed = started.elapsed().as_secs_f64();
+    if let Some(w) = stager.windows() {
+        let (hits, reads) = w.counts();
+        tracing::info!(hits, reads, "source windows shared between tiles");
+    }
     let failed: Vec<(usize, Error)> = results
         .into_iter()
         .filter_map(|(k, r)| r.err().map(|e| (k, e)))

@@ -31,6 +31,7 @@ fn nearest_on_a_finer_grid_repeats_source_pixels_and_fills_outside() {
         band: 1,
         nodata: Some(-9.0),
         crs: None,
+        shared: None,
     };
     let out = warp(&band, &g, &g, Resampling::Nearest, Some(-1.0), "test").unwrap();
     assert_eq!((g.width, g.height), (6, 4));
@@ -78,6 +79,7 @@ fn index_lookup_equals_the_gdal_warp() {
                     band: 1,
                     nodata,
                     crs: None,
+                    shared: None,
                 };
                 let run = |gdal_only| {
                     warp_with(&band, &g, &whole, Resampling::Nearest, fill, "t", gdal_only).unwrap()
