@@ -27,7 +27,10 @@ fi
 if [ "${1:-}" = "--python" ]; then
   venv="${ETLAKE_VENV:-.venv}"
   # Exact pins: datacube 1.9.20 is the newest for Python 3.11; SQLAlchemy 2.1 needs postgresql+psycopg2:// URLs.
-  pins="datacube==1.9.20 odc-apps-dc-tools==1.9.9 psycopg2-binary==2.9.13"
+  # dask and distributed pinned together: datacube leaves them free, and when a dask release comes out
+  # before its distributed (dask 2026.11.0, 2026-12) pip backtracks distributed to 2021.4.1, which
+  # cannot import from that dask.
+  pins="datacube==1.9.20 odc-apps-dc-tools==1.9.9 psycopg2-binary==2.9.13 dask==2026.8.0 distributed==2026.8.0"
   if [ ! -x "$venv/bin/datacube" ] || [ "$(cat "$venv/.etlake-pins" 2>/dev/null)" != "$pins" ]; then
     echo "==> creating Python venv $venv with $pins"
     python3 -m venv "$venv"
