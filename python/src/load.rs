@@ -366,6 +366,7 @@ fn warp_source(
             band,
             nodata: file_nodata.or(src_nodata),
             crs: None,
+            shared: None,
         };
         let r: Resampling = resampling.parse()?;
         stack::warp::warp(&src, &geobox, &geobox, r, dst_nodata, &object)
