@@ -252,14 +252,14 @@ fn progress_bar() -> indicatif::ProgressBar {
 /// A tile's month of inputs is a few arrays of tens of MB, allocated and freed every month: glibc
 /// maps each anew (its mmap threshold stops at 32 MiB) and the kernel zeroes every page again at
 /// first touch — 15 % of a run's time. Allocations up to 128 MiB come from the heap instead, and up
-/// to 512 MiB of freed heap is kept for the next month (peak memory grows by about one month's
-/// arrays per thread).
+/// to 64 MiB of freed heap at its top is kept (peak memory grows by about a month's arrays per
+/// thread: the heap's free chunks are reused, not returned).
 fn reuse_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes the allocator's thresholds; called before the run allocates.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 512 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
     }
 }
 
