@@ -25,6 +25,17 @@ impl Round {
     }
 }
 
+impl Round {
+    /// `v` rounded (NaN stays NaN).
+    pub(super) fn apply(self, v: f64) -> f64 {
+        match self {
+            Round::Keep => v,
+            Round::F32 => v as f32 as f64,
+            Round::Integer => integer(v),
+        }
+    }
+}
+
 /// Rounds to an integer: a cast rather than a call to `round` where the value is whole already (NaN
 /// stays NaN).
 #[inline(always)]

@@ -134,14 +134,7 @@ fn nodata_value(v: &Value) -> Option<f64> {
 
 /// Rounds a warped value to what the dtype can hold (dc.load's arrays are in the product dtype).
 pub(crate) fn quantise(dtype: &str, v: f64) -> f64 {
-    if v.is_nan() {
-        return v;
-    }
-    match dtype {
-        "float32" => v as f32 as f64,
-        "float64" => v,
-        _ => v.round(),
-    }
+    fuse::Round::of(dtype).apply(v)
 }
 
 /// A dataset with its grouping key and order within the group.

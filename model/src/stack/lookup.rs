@@ -35,15 +35,16 @@ fn axis(
         .collect()
 }
 
-/// The index maps of `geobox` over a source with geotransform `src_gt` and `src_size` pixels, when
-/// both grids are north-up and the source is not shrunk by 2× or more; None otherwise (then the
-/// general warp applies).
+/// Where each column and each row of a destination grid samples a source.
 pub(super) struct Lookup {
     cols: Vec<Option<usize>>,
     rows: Vec<Option<usize>>,
 }
 
 impl Lookup {
+    /// The index maps of `geobox` over a source with geotransform `src_gt` and `src_size` pixels,
+    /// when both grids are north-up and the source is not shrunk by 2× or more; None otherwise (then
+    /// the general warp applies).
     pub(super) fn new(
         src_gt: [f64; 6],
         src_size: (usize, usize),

@@ -2,15 +2,29 @@
 //! of rows, and the tiles running at once read the same day of the same files. A window read for the
 //! whole grid (one read where each tile would decode its own part — a gzipped CHIRPS day, a gridMET
 //! chunk of 61 days) is kept, least recently used dropped first, within a byte budget.
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Windows by key (file, band, window), least recently used first, and their bytes.
+/// The windows by key (file, band, window) with the tick of their last use, the keys by that tick
+/// (least recently used first), and their bytes.
 #[derive(Default)]
 struct Kept {
-    windows: VecDeque<(String, Arc<Vec<f64>>)>,
+    windows: HashMap<String, (Arc<Vec<f64>>, u64)>,
+    by_use: BTreeMap<u64, String>,
+    tick: u64,
     bytes: usize,
+}
+
+impl Kept {
+    fn touch(&mut self, key: &str) -> Option<Arc<Vec<f64>>> {
+        self.tick += 1;
+        let (v, last) = self.windows.get_mut(key)?;
+        self.by_use.remove(last);
+        *last = self.tick;
+        self.by_use.insert(self.tick, key.to_string());
+        Some(v.clone())
+    }
 }
 
 /// Decoded windows within a byte budget, with counts of reads served and made.
@@ -39,29 +53,27 @@ impl WindowCache {
         key: &str,
         read: impl FnOnce() -> Result<Vec<f64>, E>,
     ) -> Result<Arc<Vec<f64>>, E> {
-        {
-            let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(at) = kept.windows.iter().position(|(k, _)| k == key) {
-                let entry = kept.windows.remove(at).expect("position is in range");
-                let v = entry.1.clone();
-                kept.windows.push_back(entry);
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(v);
-            }
+        let lock = || self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = lock().touch(key) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(v);
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let v = Arc::new(read()?);
         let bytes = v.len() * std::mem::size_of::<f64>();
-        if bytes <= self.budget {
-            let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-            if !kept.windows.iter().any(|(k, _)| k == key) {
-                kept.bytes += bytes;
-                kept.windows.push_back((key.to_string(), v.clone()));
-                while kept.bytes > self.budget {
-                    match kept.windows.pop_front() {
-                        Some((_, old)) => kept.bytes -= old.len() * std::mem::size_of::<f64>(),
-                        None => break,
-                    }
+        let mut kept = lock();
+        if bytes <= self.budget && !kept.windows.contains_key(key) {
+            kept.tick += 1;
+            let tick = kept.tick;
+            kept.bytes += bytes;
+            kept.windows.insert(key.to_string(), (v.clone(), tick));
+            kept.by_use.insert(tick, key.to_string());
+            while kept.bytes > self.budget {
+                let Some((_, oldest)) = kept.by_use.pop_first() else {
+                    break;
+                };
+                if let Some((old, _)) = kept.windows.remove(&oldest) {
+                    kept.bytes -= old.len() * std::mem::size_of::<f64>();
                 }
             }
         }

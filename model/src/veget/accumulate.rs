@@ -247,7 +247,10 @@ impl<'a> TileAcc<'a> {
         self.parts.push(p);
         // The month into the year.
         for (k, name) in self.y.names.iter().enumerate() {
-            let j = SUMMED.iter().position(|s| s == name).unwrap_or(0);
+            let j = SUMMED
+                .iter()
+                .position(|s| s == name)
+                .expect("every annual variable is summed monthly");
             for (y, m) in self.y.values[k].iter_mut().zip(&self.m.values[j]) {
                 *y += m;
             }

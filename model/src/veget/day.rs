@@ -56,6 +56,26 @@ fn pixels<T: Input>(
     }
 }
 
+/// Calls `run(state, chunk, common)` for each chunk of pixels, `common` telling whether the chunk is
+/// in the common case (whose strict-mode gap runs are reset first).
+fn by_chunk<T: Input>(
+    o: &Options,
+    s: &Statics<'_>,
+    d: &Day<'_, T>,
+    state: &mut State,
+    mut run: impl FnMut(&mut State, Range<usize>, bool),
+) {
+    let n = state.swf.len();
+    for a in (0..n).step_by(CHUNK) {
+        let at = a..(a + CHUNK).min(n);
+        let common = common(o, s, d, state, &at);
+        if common && o.mode == Mode::Strict {
+            state.gap_run[at.clone()].fill(0);
+        }
+        run(state, at, common);
+    }
+}
+
 /// Runs one day over all pixels, updating `state` and writing `out`.
 pub fn step<T: Input>(
     p: &Params,
@@ -65,20 +85,15 @@ pub fn step<T: Input>(
     state: &mut State,
     out: &mut Outputs,
 ) {
-    let n = state.swf.len();
-    for a in (0..n).step_by(CHUNK) {
-        let at = a..(a + CHUNK).min(n);
-        if common(o, &s, &d, state, &at) {
-            if o.mode == Mode::Strict {
-                state.gap_run[at.clone()].fill(0);
-            }
-            let inputs = [d.p, d.eto, d.ndvi, d.tmin, d.tmax, d.tavg];
+    let inputs = [d.p, d.eto, d.ndvi, d.tmin, d.tmax, d.tavg];
+    by_chunk(o, &s, &d, state, |state, at, common| {
+        if common {
             let swf_pack = (&mut state.swf[..], &mut state.pack[..]);
             fast::step_day(p, o, s, inputs, swf_pack, out, at);
         } else {
             pixels(p, o, s, &d, state, out, at);
         }
-    }
+    });
 }
 
 /// Runs one day over all pixels, updating `state` and adding the day to `acc`'s sums (what [`step`]
@@ -93,19 +108,14 @@ pub(crate) fn step_sums<T: Input>(
     out: &mut Outputs,
     acc: &mut TileAcc<'_>,
 ) {
-    let n = state.swf.len();
-    for a in (0..n).step_by(CHUNK) {
-        let at = a..(a + CHUNK).min(n);
-        if common(o, &s, &d, state, &at) {
-            if o.mode == Mode::Strict {
-                state.gap_run[at.clone()].fill(0);
-            }
-            let inputs = [d.p, d.eto, d.ndvi, d.tmin, d.tmax, d.tavg];
+    let inputs = [d.p, d.eto, d.ndvi, d.tmin, d.tmax, d.tavg];
+    by_chunk(o, &s, &d, state, |state, at, common| {
+        if common {
             let swf_pack = (&mut state.swf[..], &mut state.pack[..]);
             fast::sum_day(p, o, s, inputs, swf_pack, acc.targets(), at);
         } else {
             pixels(p, o, s, &d, state, out, at.clone());
             acc.add(&d, s.water, out, at);
         }
-    }
+    });
 }
