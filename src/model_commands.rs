@@ -414,12 +414,20 @@ fn report_and_index(
         .filter(|f| f.extension().is_some_and(|e| e == "png"))
         .map(|f| f.display().to_string())
         .collect();
-    println!(
-        "{} files in {} (quicklook: {})",
-        r.files.len(),
-        cfg.output.dir.display(),
-        pngs.join(", ")
-    );
+    if cfg.output.dir.to_string_lossy().starts_with("s3://") {
+        let folders: Vec<String> = r.files.iter().map(|f| f.display().to_string()).collect();
+        println!(
+            "COGs (one per tile and variable) in {} (no quicklook on S3)",
+            folders.join(", ")
+        );
+    } else {
+        println!(
+            "{} files in {} (quicklook: {})",
+            r.files.len(),
+            cfg.output.dir.display(),
+            pngs.join(", ")
+        );
+    }
     let mut ok = b.failed == 0;
     if !no_index {
         let ir = indexer::outputs::index_outputs(

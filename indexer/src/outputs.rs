@@ -33,7 +33,8 @@ pub fn defs_dir(given: Option<&Path>) -> PathBuf {
 /// Indexes the files of `products` under `dir` (recognised by `defs_dir`'s specs), with datacube's
 /// safe update rules: a re-run whose files did not change reports them unchanged, not again. Hidden
 /// entries of `dir` (a tiled run's `.veget-run/` bookkeeping) are not sources: they are the run's, not
-/// outputs, and would only be reported as unrecognised files.
+/// outputs, and would only be reported as unrecognised files. An `s3://` dir is indexed from its
+/// `daily/`, `monthly/` and `annual/` prefixes.
 pub fn index_outputs(
     catalog: &mut Catalog,
     dir: &Path,
@@ -41,6 +42,13 @@ pub fn index_outputs(
     defs_dir: PathBuf,
     progress: &dyn Fn(&Report),
 ) -> Result<Report> {
+    let shown = dir.to_string_lossy();
+    if shown.starts_with("s3://") {
+        // A run on S3 writes its products' COGs under these prefixes (its ledger and state beside).
+        let base = shown.trim_end_matches('/');
+        let sources = ["daily", "monthly", "annual"].map(|s| format!("{base}/{s}/"));
+        return index_sources(catalog, sources.to_vec(), products, defs_dir, progress);
+    }
     let mut sources: Vec<String> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
@@ -55,6 +63,16 @@ pub fn index_outputs(
         // Nothing visible (or unreadable): the folder itself, so the run reports what it found.
         sources.push(dir.display().to_string());
     }
+    index_sources(catalog, sources, products, defs_dir, progress)
+}
+
+fn index_sources(
+    catalog: &mut Catalog,
+    sources: Vec<String>,
+    products: &[&str],
+    defs_dir: PathBuf,
+    progress: &dyn Fn(&Report),
+) -> Result<Report> {
     let opts = IndexOptions {
         sources,
         products: products.iter().map(|p| p.to_string()).collect(),

@@ -91,12 +91,52 @@ fn copy_to_cog(ds: &Dataset, cog: &gdal::Driver, path: &Path) -> gdal::errors::R
     .map(|_| ())
 }
 
+/// Step `t` of layer `l` of `stack` as an in-memory one-band dataset in the layer's dtype, with its
+/// nodata.
+fn step_dataset(stack: &Stack, l: &crate::Layer, t: usize) -> gdal::errors::Result<Dataset> {
+    let v = l.step(t, stack.pixels());
+    let whole = |x: f64| if x.is_nan() { 0.0 } else { x.round() };
+    // GDAL 3.6 has no Int8 band type: int8 is written as Int16.
+    let ds = match l.dtype.as_str() {
+        "uint8" | "bool" => mem::<u8>(stack, v, |x| whole(x) as u8),
+        "int8" | "int16" => mem::<i16>(stack, v, |x| whole(x) as i16),
+        "uint16" => mem::<u16>(stack, v, |x| whole(x) as u16),
+        "int32" => mem::<i32>(stack, v, |x| whole(x) as i32),
+        "uint32" => mem::<u32>(stack, v, |x| whole(x) as u32),
+        "float64" => mem::<f64>(stack, v, |x| x),
+        _ => mem::<f32>(stack, v, |x| x as f32),
+    }?;
+    if let Some(nd) = l.nodata {
+        ds.rasterband(1)?.set_no_data_value(Some(nd))?;
+    }
+    Ok(ds)
+}
+
+/// Writes step `t` of `layer` of `stack` as a DEFLATE COG at the GDAL path `path` (a file, or an
+/// object under `/vsis3/`): made in memory by the COG driver, then written whole (see
+/// [`super::vsi::write`]).
+pub fn write_cog_at(path: &str, stack: &Stack, layer: &str, t: usize) -> Result<()> {
+    let fail = |e: String| Error::Write {
+        path: path.to_string(),
+        message: e,
+    };
+    let l = stack.layer(layer).ok_or_else(|| {
+        Error::Request(format!("stack of {} has no layer {layer:?}", stack.product))
+    })?;
+    let ds = step_dataset(stack, l, t).map_err(|e| fail(e.to_string()))?;
+    let cog = DriverManager::get_driver_by_name("COG").map_err(|e| fail(e.to_string()))?;
+    let mem = format!("/vsimem/etlake-cog-{}.tif", uuid::Uuid::new_v4());
+    copy_to_cog(&ds, &cog, Path::new(&mem)).map_err(|e| fail(e.to_string()))?;
+    drop(ds);
+    let bytes = super::vsi::take_mem(&mem)?;
+    super::vsi::write(path, &bytes)
+}
+
 /// Writes one COG per step of `layer` (named by [`cog_name`]) from a stack held in memory.
 pub fn write_cogs(dir: &Path, stack: &Stack, layer: &str) -> Result<Vec<PathBuf>> {
     let l = stack.layer(layer).ok_or_else(|| {
         Error::Request(format!("stack of {} has no layer {layer:?}", stack.product))
     })?;
-    let n = stack.pixels();
     let cog = cog_driver(dir)?;
     let mut out = Vec::with_capacity(stack.times.len());
     for (t, time) in stack.times.iter().enumerate() {
@@ -105,24 +145,7 @@ pub fn write_cogs(dir: &Path, stack: &Stack, layer: &str) -> Result<Vec<PathBuf>
             path: path.display().to_string(),
             message: e.to_string(),
         };
-        let v = l.step(t, n);
-        let whole = |x: f64| if x.is_nan() { 0.0 } else { x.round() };
-        // GDAL 3.6 has no Int8 band type: int8 is written as Int16.
-        let ds = match l.dtype.as_str() {
-            "uint8" | "bool" => mem::<u8>(stack, v, |x| whole(x) as u8),
-            "int8" | "int16" => mem::<i16>(stack, v, |x| whole(x) as i16),
-            "uint16" => mem::<u16>(stack, v, |x| whole(x) as u16),
-            "int32" => mem::<i32>(stack, v, |x| whole(x) as i32),
-            "uint32" => mem::<u32>(stack, v, |x| whole(x) as u32),
-            "float64" => mem::<f64>(stack, v, |x| x),
-            _ => mem::<f32>(stack, v, |x| x as f32),
-        }
-        .map_err(fail)?;
-        if let Some(nd) = l.nodata {
-            ds.rasterband(1)
-                .and_then(|mut b| b.set_no_data_value(Some(nd)))
-                .map_err(fail)?;
-        }
+        let ds = step_dataset(stack, l, t).map_err(fail)?;
         copy_to_cog(&ds, &cog, &path).map_err(fail)?;
         out.push(path);
     }

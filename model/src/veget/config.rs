@@ -155,7 +155,8 @@ pub struct Inputs {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
-    /// Output folder (relative paths are relative to the config file).
+    /// Output folder (relative paths are relative to the config file), or an `s3://bucket/prefix`
+    /// (outputs written as COGs, one per tile and variable).
     pub dir: PathBuf,
     /// Write daily files too (monthly and annual totals are always written).
     #[serde(default = "yes")]
@@ -187,7 +188,7 @@ impl RunConfig {
             object: object.to_string(),
             message: e.to_string(),
         })?;
-        if c.output.dir.is_relative() {
+        if c.output.dir.is_relative() && !c.output.dir.to_string_lossy().starts_with("s3://") {
             c.output.dir = base.join(&c.output.dir);
         }
         if let Some(r) = &c.resume {

@@ -1,6 +1,7 @@
 //! What makes a tiled run resumable and shareable between processes: a manifest of the run (a hash of
 //! its configuration, grid and input datasets, and its tiling) and one record per finished tile,
-//! written durably after that tile's outputs are flushed, under `OUTPUT_DIR/.veget-run/`.
+//! written durably after that tile's outputs are flushed, under `OUTPUT_DIR/.veget-run/` (objects of
+//! their own when `OUTPUT_DIR` is on S3).
 use super::balance::{Balance, MonthRow};
 use super::tiling::Tiling;
 use crate::{Error, GeoBox, Result};
@@ -87,6 +88,16 @@ fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
 /// The run folder's ledger.
 pub struct Ledger {
     dir: PathBuf,
+    /// Kept on S3 (`/vsis3/…`): whole objects written and read through GDAL; an object store has
+    /// no rename or exclusive create, but a PUT is atomic and durable once acknowledged.
+    remote: bool,
+}
+
+/// The object at `path` (None when absent), read after forgetting what GDAL cached of it.
+fn read_remote(path: &Path) -> Result<Option<Vec<u8>>> {
+    let p = path.to_string_lossy();
+    crate::output::vsi::forget(&p);
+    crate::output::vsi::read(&p)
 }
 
 /// What [`Ledger::open`] found.
@@ -100,8 +111,15 @@ pub enum Opened {
 impl Ledger {
     /// The ledger of a run writing into `output_dir`.
     pub fn at(output_dir: &Path) -> Ledger {
-        Ledger {
-            dir: output_dir.join(".veget-run"),
+        match crate::output::vsi::gdal_s3(&output_dir.to_string_lossy()) {
+            Some(r) => Ledger {
+                dir: PathBuf::from(format!("{}/.veget-run", r.trim_end_matches('/'))),
+                remote: true,
+            },
+            None => Ledger {
+                dir: output_dir.join(".veget-run"),
+                remote: false,
+            },
         }
     }
 
@@ -148,7 +166,13 @@ impl Ledger {
     /// The manifest already there, if any.
     pub fn existing(&self) -> Result<Option<Manifest>> {
         let path = self.manifest_path();
-        match std::fs::read(&path) {
+        let read = if self.remote {
+            read_remote(&path)
+                .map(|b| b.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound)))?
+        } else {
+            std::fs::read(&path)
+        };
+        match read {
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|e| Error::Read {
@@ -168,6 +192,9 @@ impl Ledger {
     /// which must then agree); anything else is refused unless `restart`, which forgets the recorded
     /// run and its finished tiles. Several processes starting at once agree on one manifest.
     pub fn open(&self, wanted: Manifest, fixed_rows: bool, restart: bool) -> Result<Opened> {
+        if self.remote {
+            return self.open_remote(wanted, fixed_rows, restart);
+        }
         std::fs::create_dir_all(self.dir.join("tiles")).map_err(io(&self.dir))?;
         let path = self.manifest_path();
         if restart {
@@ -193,6 +220,28 @@ impl Ledger {
         let old = self
             .existing()?
             .ok_or_else(|| Error::Request(format!("{} vanished", path.display())))?;
+        self.join(old, wanted, fixed_rows)
+    }
+
+    /// [`Ledger::open`] on S3. Processes starting at once with the same configuration write the same
+    /// manifest (it is a function of the configuration), so the last PUT changes nothing.
+    fn open_remote(&self, wanted: Manifest, fixed_rows: bool, restart: bool) -> Result<Opened> {
+        if restart {
+            crate::output::vsi::remove_tree(&self.dir.to_string_lossy())?;
+        }
+        match self.existing()? {
+            Some(old) => self.join(old, wanted, fixed_rows),
+            None => {
+                let bytes = serde_json::to_vec_pretty(&wanted)
+                    .map_err(|e| Error::Request(e.to_string()))?;
+                crate::output::vsi::write(&self.manifest_path().to_string_lossy(), &bytes)?;
+                Ok(Opened::Fresh(wanted))
+            }
+        }
+    }
+
+    /// Goes on with the run `old` recorded if it is the one `wanted`.
+    fn join(&self, old: Manifest, wanted: Manifest, fixed_rows: bool) -> Result<Opened> {
         if old.hash != wanted.hash {
             let what = changed(&old.identity, &wanted.identity);
             return Err(Error::Request(format!(
@@ -218,7 +267,11 @@ impl Ledger {
 
     /// The record of tile `k` when it is finished under `hash`.
     pub fn done(&self, k: usize, hash: &str) -> Option<TileRecord> {
-        let bytes = std::fs::read(self.tile_path(k)).ok()?;
+        let bytes = if self.remote {
+            read_remote(&self.tile_path(k)).ok()??
+        } else {
+            std::fs::read(self.tile_path(k)).ok()?
+        };
         let r: TileRecord = serde_json::from_slice(&bytes).ok()?;
         (r.hash == hash && r.tile == k).then_some(r)
     }
@@ -226,6 +279,9 @@ impl Ledger {
     /// Records a finished tile (after its outputs are on disk).
     pub fn record(&self, r: &TileRecord) -> Result<()> {
         let bytes = serde_json::to_vec(r).map_err(|e| Error::Request(e.to_string()))?;
+        if self.remote {
+            return crate::output::vsi::write(&self.tile_path(r.tile).to_string_lossy(), &bytes);
+        }
         write_durably(&self.tile_path(r.tile), &bytes)
     }
 }

@@ -1,10 +1,13 @@
 //! What a VegET run keeps and writes: daily files, monthly and annual totals (CF NetCDF named for the
 //! `veget_*` recognition templates), the end state for resuming, the per-pixel water balance check.
-//! The files are made on the whole grid first; each tile keeps its own sums and writes its rows of
-//! every file in place.
+//! On a filesystem the files are made on the whole grid first and each tile writes its rows of every
+//! file in place; on S3 (no writes in place) each tile writes its rows as COGs of its own, one per
+//! variable, which are indexed as datasets of their own (`veget_*_cog` recognition templates).
 use super::config::OutputSpec;
 use super::{State, DAILY_NAMES};
-use crate::output::{banded, cogs_from_netcdf, write_png, NetcdfPlaced, Palette};
+use crate::output::{
+    banded, cogs_from_netcdf, vsi, write_cog_at, write_png, NetcdfPlaced, Palette,
+};
 use crate::stack::Packing;
 use crate::{Error, GeoBox, Layer, Result, Stack};
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
@@ -81,10 +84,20 @@ fn stack(product: &str, geobox: &GeoBox, date: NaiveDate, layers: Vec<Layer>) ->
     }
 }
 
-/// One output file: its header on the whole grid and its place on disk.
+/// Where one output's rows go.
+enum Place {
+    /// A CF NetCDF file on the whole grid, written in place.
+    Netcdf(NetcdfPlaced),
+    /// One COG per tile and variable: `{prefix}_r{first row:06}_{variable}.tif` (a GDAL path).
+    Cogs(String),
+    /// Not kept (a run on S3 keeps no whole-run ETa for a quicklook).
+    Nowhere,
+}
+
+/// One output: its header on the whole grid and where its rows go.
 pub(super) struct File {
     header: Stack,
-    placed: NetcdfPlaced,
+    place: Place,
 }
 
 impl File {
@@ -94,17 +107,43 @@ impl File {
             message: e.to_string(),
         })?;
         let placed = NetcdfPlaced::ensure(&dir.join(name), &header)?;
-        Ok(File { header, placed })
+        Ok(File {
+            header,
+            place: Place::Netcdf(placed),
+        })
     }
 
-    /// Writes a tile's rows (one step of every layer, in the header's order), flushed to disk.
+    /// The NetCDF file on disk (None on S3).
+    fn netcdf(&self) -> Option<&Path> {
+        match &self.place {
+            Place::Netcdf(p) => Some(p.path()),
+            _ => None,
+        }
+    }
+
+    /// Writes a tile's rows (one step of every layer, in the header's order), flushed to disk or
+    /// uploaded.
     pub(super) fn write(&self, tile: &GeoBox, row0: usize, layers: Vec<Layer>) -> Result<()> {
         let band = Stack {
             geobox: tile.clone(),
             layers,
             ..self.header.clone()
         };
-        self.placed.write_rows(&band, row0, true)
+        match &self.place {
+            Place::Netcdf(placed) => placed.write_rows(&band, row0, true),
+            Place::Cogs(prefix) => {
+                for l in &band.layers {
+                    write_cog_at(
+                        &format!("{prefix}_r{row0:06}_{}.tif", l.name),
+                        &band,
+                        &l.name,
+                        0,
+                    )?;
+                }
+                Ok(())
+            }
+            Place::Nowhere => Ok(()),
+        }
     }
 }
 
@@ -133,6 +172,17 @@ impl Files {
         work: &Path,
     ) -> Result<Files> {
         let dir = &spec.dir;
+        // On S3 each output is a prefix its tiles' COGs are named from.
+        let remote = vsi::gdal_s3(&dir.to_string_lossy());
+        let make = |sub: &str, name: String, header: Stack| -> Result<File> {
+            match &remote {
+                Some(r) => Ok(File {
+                    header,
+                    place: Place::Cogs(format!("{}/{sub}/{name}", r.trim_end_matches('/'))),
+                }),
+                None => File::ensure(&dir.join(sub), format!("{name}.nc"), header),
+            }
+        };
         let mut daily = Vec::new();
         let mut monthly: Vec<((i32, u32), File)> = Vec::new();
         let mut annual: Vec<(i32, File)> = Vec::new();
@@ -141,9 +191,9 @@ impl Files {
             if spec.daily {
                 // Daily files count gap days so far (the state's), not valid days.
                 let l = layers(&DAILY_NAMES, "gap_days", None);
-                daily.push(File::ensure(
-                    &dir.join("daily"),
-                    format!("veget_daily_{}.nc", d.format("%Y%m%d")),
+                daily.push(make(
+                    "daily",
+                    format!("veget_daily_{}", d.format("%Y%m%d")),
                     stack("veget_daily", geobox, d, l),
                 )?);
             }
@@ -152,9 +202,9 @@ impl Files {
                 let first = NaiveDate::from_ymd_opt(y, m, 1).unwrap_or_default();
                 monthly.push((
                     (y, m),
-                    File::ensure(
-                        &dir.join("monthly"),
-                        format!("veget_monthly_{y}{m:02}.nc"),
+                    make(
+                        "monthly",
+                        format!("veget_monthly_{y}{m:02}"),
                         stack(
                             "veget_monthly",
                             geobox,
@@ -168,9 +218,9 @@ impl Files {
                 let first = NaiveDate::from_ymd_opt(y, 1, 1).unwrap_or_default();
                 annual.push((
                     y,
-                    File::ensure(
-                        &dir.join("annual"),
-                        format!("veget_annual_{y}.nc"),
+                    make(
+                        "annual",
+                        format!("veget_annual_{y}"),
                         stack(
                             "veget_annual",
                             geobox,
@@ -182,9 +232,9 @@ impl Files {
             }
             d += chrono::Duration::days(1);
         }
-        let state = File::ensure(
-            &dir.join("state"),
-            format!("veget_state_{}.nc", end.format("%Y%m%d")),
+        let state = make(
+            "state",
+            format!("veget_state_{}", end.format("%Y%m%d")),
             stack(
                 "veget_state",
                 geobox,
@@ -195,16 +245,19 @@ impl Files {
                 ],
             ),
         )?;
-        let eta_total = File::ensure(
-            work,
-            "eta_total.nc".into(),
-            stack(
-                "veget_eta_total",
-                geobox,
-                start,
-                vec![exact_layer("etasw", Vec::new())],
-            ),
-        )?;
+        let total = stack(
+            "veget_eta_total",
+            geobox,
+            start,
+            vec![exact_layer("etasw", Vec::new())],
+        );
+        let eta_total = match remote {
+            Some(_) => File {
+                header: total,
+                place: Place::Nowhere,
+            },
+            None => File::ensure(work, "eta_total.nc".into(), total)?,
+        };
         Ok(Files {
             geobox: geobox.clone(),
             spec: spec.clone(),
@@ -218,27 +271,44 @@ impl Files {
         })
     }
 
-    /// The output files (daily, monthly, annual, state).
+    /// The output files (daily, monthly, annual, state); on S3 their folders (`s3://…/monthly/`).
     pub fn paths(&self) -> Vec<PathBuf> {
+        if vsi::gdal_s3(&self.spec.dir.to_string_lossy()).is_some() {
+            let dir = self.spec.dir.to_string_lossy();
+            let dir = dir.trim_end_matches('/');
+            let subs = ["daily", "monthly", "annual", "state"];
+            return subs
+                .iter()
+                .filter(|s| **s != "daily" || !self.daily.is_empty())
+                .map(|s| PathBuf::from(format!("{dir}/{s}/")))
+                .collect();
+        }
         let mut out: Vec<PathBuf> = self
             .daily
             .iter()
             .chain(self.monthly.iter().map(|(_, f)| f))
             .chain(self.annual.iter().map(|(_, f)| f))
-            .map(|f| f.placed.path().to_path_buf())
+            .filter_map(|f| f.netcdf().map(Path::to_path_buf))
             .collect();
-        out.push(self.state.placed.path().to_path_buf());
+        out.extend(self.state.netcdf().map(Path::to_path_buf));
         out
     }
 
     /// Once every tile is written: the quicklooks (each year's ETa, `eta_{y}.png`, and the run's,
     /// `eta_{start}_{end}.png`) read back from the files, and the COGs of the monthly and annual
-    /// totals when asked for. Returns the files written.
+    /// totals when asked for. Returns the files written. On S3 the outputs are COGs already and no
+    /// quicklook is drawn (that would read the whole grid back).
     pub fn finish(&self) -> Result<Vec<PathBuf>> {
         let mut out = Vec::new();
+        if self.eta_total.netcdf().is_none() {
+            return Ok(out);
+        }
         let size = (self.geobox.width, self.geobox.height);
         let png = |path: PathBuf, file: &File, layer: &str, title: String| -> Result<PathBuf> {
-            let (values, w, h) = banded::read_step(file.placed.path(), layer, 0, size, 4096)?;
+            let nc = file
+                .netcdf()
+                .ok_or_else(|| Error::Request("no file to draw".into()))?;
+            let (values, w, h) = banded::read_step(nc, layer, 0, size, 4096)?;
             write_png(
                 &path,
                 &values,
@@ -262,13 +332,9 @@ impl Files {
                     path: dir.display().to_string(),
                     message: e.to_string(),
                 })?;
+                let Some(nc) = file.netcdf() else { continue };
                 for l in &file.header.layers {
-                    out.extend(cogs_from_netcdf(
-                        &dir,
-                        file.placed.path(),
-                        &file.header,
-                        &l.name,
-                    )?);
+                    out.extend(cogs_from_netcdf(&dir, nc, &file.header, &l.name)?);
                 }
             }
         }
