@@ -1,7 +1,9 @@
 //! `etlake veget run` with `output.dir` on S3 (a loopback moto server): each tile's rows written as
 //! COGs of its own, the run's ledger kept beside them (a share of the tiles, then the rest, then
 //! nothing left to run), the outputs indexed with `s3://` locations, and `dc.load` reading from S3
-//! exactly the values a run on a filesystem writes into its NetCDF files.
+//! exactly the values a run on a filesystem writes into its NetCDF files. Also some daily variables
+//! only (`output.daily: [etasw, …]`), on S3 and on disk: the same values, indexed with the others
+//! left out.
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};
@@ -9,7 +11,7 @@ use std::path::{Path, PathBuf};
 const START: &str = "2019-10-20";
 const END: &str = "2019-11-06";
 
-fn config(dir: &Path, name: &str, out: &str) -> PathBuf {
+fn config(dir: &Path, name: &str, out: &str, daily: &str) -> PathBuf {
     let text = format!(
         r#"
 period: {{start: {START}, end: {END}}}
@@ -26,7 +28,7 @@ inputs:
   saturation: {{product: soil_whc, measurement: saturation}}
   interception: {{value: 10}}
   water: {{value: 0}}
-output: {{dir: "{out}", daily: true}}
+output: {{dir: "{out}", daily: {daily}}}
 "#
     );
     let p = dir.join(format!("{name}.yaml"));
@@ -45,21 +47,23 @@ fn read_nc(path: &Path, var: &str) -> Vec<f64> {
         .1
 }
 
-/// `dc.load` of every measurement of `product` at `time` on the whole grid (the union of the tiles'
-/// grids), read from S3 through rasterio: `{name: [value or null, …]}`.
+/// `dc.load` of every measurement the datasets of `product` at `time` with locations of URI scheme
+/// `scheme` hold, on the whole grid (the union of the tiles' grids), read through rasterio:
+/// `{"tiles": N, "values": {name: [value or null, …]}}`.
 const LOAD: &str = r#"
 import json, sys, numpy as np, datacube
 from affine import Affine
 from odc.geo.geobox import GeoBox
-product, time = sys.argv[1], sys.argv[2]
+product, time, scheme = sys.argv[1:4]
 dc = datacube.Datacube()
-dss = dc.find_datasets(product=product, time=time)
-assert dss and all(d.uris[0].startswith("s3://") for d in dss), [d.uris for d in dss]
+dss = [d for d in dc.find_datasets(product=product, time=time) if d.uris[0].startswith(scheme + ":")]
+assert dss, scheme
 grids = sorted((d.metadata_doc["grids"]["default"] for d in dss), key=lambda g: -g["transform"][5])
 top = grids[0]
 shape = (sum(g["shape"][0] for g in grids), top["shape"][1])
 gb = GeoBox(shape, Affine(*top["transform"][:6]), dss[0].crs)
-ds = dc.load(product=product, time=time, like=gb)
+names = sorted(set.intersection(*(set(d.measurements) for d in dss)))
+ds = dc.load(product=product, measurements=names, datasets=dss, like=gb)
 print(json.dumps({"tiles": len(dss), "values": {
     k: [None if np.isnan(x) else float(x) for x in ds[k].values[0].astype("float64").ravel()]
     for k in ds.data_vars}}))
@@ -84,7 +88,7 @@ fn veget_writes_cogs_to_s3_resumes_there_and_dc_load_reads_them() {
     let w = work.path();
 
     // The reference: the same run into NetCDF files on disk, not indexed.
-    let local = config(w, "local", "local-out");
+    let local = config(w, "local", "local-out", "true");
     let arg = |p: &Path| p.to_str().unwrap().to_string();
     ok(etlake(
         &pg.url,
@@ -99,7 +103,7 @@ fn veget_writes_cogs_to_s3_resumes_there_and_dc_load_reads_them() {
     ));
 
     // On S3: half the tiles, then the rest (the ledger on S3 says which are done), then nothing.
-    let remote = config(w, "remote", "s3://out/run");
+    let remote = config(w, "remote", "s3://out/run", "[swf, etasw]");
     let half = ok(etlake_with(
         &pg.url,
         &aws,
@@ -161,7 +165,7 @@ fn veget_writes_cogs_to_s3_resumes_there_and_dc_load_reads_them() {
     assert!(again.contains(", 0 run now"), "{again}");
 
     // dc.load from S3 gives what the run on disk wrote, bit for bit (float32 and int16 counts).
-    let py = |product: &str, time: &str| -> serde_json::Value {
+    let py = |product: &str, time: &str, scheme: &str| -> serde_json::Value {
         let home = tempdir();
         let mut cmd = std::process::Command::new(venv().join("bin/python"));
         clean_env(&mut cmd, home.path());
@@ -176,7 +180,7 @@ fn veget_writes_cogs_to_s3_resumes_there_and_dc_load_reads_them() {
                 ("AWS_HTTPS", "NO"),
                 ("AWS_VIRTUAL_HOSTING", "FALSE"),
             ])
-            .args(["-c", LOAD, product, time])
+            .args(["-c", LOAD, product, time, scheme])
             .output()
             .unwrap();
         let printed = ok(out);
@@ -186,22 +190,67 @@ fn veget_writes_cogs_to_s3_resumes_there_and_dc_load_reads_them() {
             .unwrap_or_else(|| panic!("{printed}"));
         serde_json::from_str(line).unwrap()
     };
-    let out = w.join("local-out");
-    for (product, time, file) in [
+    // Daily ETa only, on disk: the same monthly, annual and state files; daily files with ETa and the
+    // gap count only, indexed (the other variables noted as left out) and read back.
+    let eta = config(w, "eta", "eta-out", "[etasw]");
+    let printed = ok(etlake(
+        &pg.url,
+        &["veget", "run", "--tile-rows", "7", &arg(&eta)],
+    ));
+    assert!(printed.contains("outputs indexed"), "{printed}");
+    let reference = w.join("local-out");
+    for file in [
+        "monthly/veget_monthly_201910.nc",
+        "annual/veget_annual_2019.nc",
+        "state/veget_state_20191106.nc",
+    ] {
+        let (a, b) = (reference.join(file), w.join("eta-out").join(file));
+        assert!(
+            std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+            "{file} differs"
+        );
+    }
+    let checks = [
         (
             "veget_monthly",
             "2019-10",
             "monthly/veget_monthly_201910.nc",
+            "s3",
+            tiles,
+            6,
         ),
-        ("veget_annual", "2019", "annual/veget_annual_2019.nc"),
-        ("veget_daily", "2019-11-06", "daily/veget_daily_20191106.nc"),
-    ] {
-        let got = py(product, time);
-        assert_eq!(got["tiles"], tiles, "{product}");
+        (
+            "veget_annual",
+            "2019",
+            "annual/veget_annual_2019.nc",
+            "s3",
+            tiles,
+            9,
+        ),
+        (
+            "veget_daily",
+            "2019-11-06",
+            "daily/veget_daily_20191106.nc",
+            "s3",
+            tiles,
+            3,
+        ),
+        (
+            "veget_daily",
+            "2019-10-31",
+            "daily/veget_daily_20191031.nc",
+            "file",
+            1,
+            2,
+        ),
+    ];
+    for (product, time, file, scheme, datasets, measurements) in checks {
+        let got = py(product, time, scheme);
+        assert_eq!(got["tiles"], datasets, "{product} {scheme}");
         let values = got["values"].as_object().unwrap();
-        assert!(values.len() >= 6, "{product}: {:?}", values.keys());
+        assert_eq!(values.len(), measurements, "{product}: {:?}", values.keys());
         for (var, v) in values {
-            let ours = read_nc(&out.join(file), var);
+            let ours = read_nc(&reference.join(file), var);
             let v = v.as_array().unwrap();
             assert_eq!(v.len(), ours.len(), "{product} {var}");
             assert!(

@@ -209,11 +209,25 @@ pub fn extract(
             };
         let gdal_path = gdal_path(&spec.file_format, &gdal_file, source).map_err(fail)?;
         if !infos.contains_key(&gdal_path) {
-            let info = raster::inspect(&gdal_path).map_err(|e| {
-                missing_layer(&spec.file_format, &gdal_file, source)
-                    .map(|m| fail(format!("{name}: {m}")))
-                    .unwrap_or(e)
-            })?;
+            let info = match raster::inspect(&gdal_path) {
+                Ok(info) => info,
+                Err(e) => match missing_layer(&spec.file_format, &gdal_file, source) {
+                    // An optional layer the file does not hold (a run that wrote some variables).
+                    Some(_) if source.optional => {
+                        absent.push(Absent {
+                            measurement: name.clone(),
+                            expected: format!(
+                                "layer {} of {file_name}",
+                                source.layer.as_deref().unwrap_or_default()
+                            ),
+                            layer: true,
+                        });
+                        continue;
+                    }
+                    Some(m) => return Err(fail(format!("{name}: {m}"))),
+                    None => return Err(e),
+                },
+            };
             infos.insert(gdal_path.clone(), info);
         }
         let info = &infos[&gdal_path];

@@ -246,8 +246,10 @@ pub(crate) fn build(work: &Work, read: Option<&Result<Vec<u8>>>, ctx: &Context<'
     if let Some((_, prepared, absent)) = items.first() {
         for a in absent {
             let key = format!(
-                "optional measurement {} of {} left out (its file is absent)",
-                a.measurement, prepared.product
+                "optional measurement {} of {} left out (its {} is absent)",
+                a.measurement,
+                prepared.product,
+                if a.layer { "layer" } else { "file" }
             );
             out.push(Yield::Note(
                 key,

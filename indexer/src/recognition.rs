@@ -210,8 +210,9 @@ impl Recogniser {
 
 /// The rules of specs written for a user's own files: a literal `time.start`/`time.end` must be a date
 /// (with its time of day, if any) and make a span, a sibling is named one way (`suffix` or `file`, a
-/// plain name in the same directory, from fields every template captures), and only siblings can be
-/// `optional` (the claimed file itself is always there).
+/// plain name in the same directory, from fields every template captures), and only siblings and
+/// layers (a variable the file may not hold) can be `optional` (the claimed file itself is always
+/// there).
 fn check_user_rules(spec: &Spec, templates: &[Template]) -> std::result::Result<(), String> {
     // Literal times (a user's file of a fixed year) are checked now rather than at each file.
     let literal = |rule: &str| placeholders(rule).is_empty();
@@ -237,9 +238,9 @@ fn check_user_rules(spec: &Spec, templates: &[Template]) -> std::result::Result<
                 "measurements.{name}: give either suffix or file, not both"
             ));
         }
-        if source.optional && !source.is_sibling() {
+        if source.optional && !source.is_sibling() && source.layer.is_none() {
             return Err(format!(
-                "measurements.{name}: only a sibling (suffix or file) can be optional; \
+                "measurements.{name}: only a sibling (suffix or file) or a layer can be optional; \
                  the matched file itself is always there"
             ));
         }

@@ -30,8 +30,10 @@ pub(crate) enum Located {
 pub struct Absent {
     /// The product's measurement.
     pub measurement: String,
-    /// The file that was looked for.
+    /// The file (or the layer of the file) that was looked for.
     pub expected: String,
+    /// A layer of the claimed file, not a sibling file.
+    pub layer: bool,
 }
 
 impl Absent {
@@ -91,6 +93,7 @@ pub(crate) fn locate(
             return Ok(Located::Absent(Absent {
                 measurement: name.to_string(),
                 expected: uri,
+                layer: false,
             }));
         }
         return Err(format!(

@@ -6,7 +6,7 @@ use super::balance::Balance;
 use super::fast::Targets;
 use super::ledger::MonthPart;
 use super::outputs::{exact_layer, layers, masked, Files, ANNUAL, MONTHLY, MONTHLY_PRODUCT};
-use super::{Day, Input, Outputs, State, DAILY_NAMES};
+use super::{Day, Input, Outputs, State};
 use crate::{Error, GeoBox, Result};
 use chrono::{Datelike, NaiveDate};
 use std::ops::Range;
@@ -42,7 +42,7 @@ const SUMMED: [&str; 9] = [
     "swe",
 ];
 
-/// A daily output by name (every name of DAILY_NAMES is one).
+/// A daily output by name (every name of `DAILY_NAMES` is one).
 fn daily<'a>(o: &'a Outputs, name: &str) -> &'a [f64] {
     o.by_name(name).unwrap_or(&[])
 }
@@ -136,14 +136,14 @@ impl<'a> TileAcc<'a> {
         Ok(())
     }
 
-    /// Writes the tile's rows of the day's daily file.
-    pub fn write_daily(&self, o: &Outputs, state: &State) -> Result<()> {
-        let mut data: Vec<Vec<f64>> = DAILY_NAMES.iter().map(|v| daily(o, v).to_vec()).collect();
+    /// Writes the tile's rows of the day's daily file (the variables `names`, then `gap_days`).
+    pub fn write_daily(&self, names: &[&str], o: &Outputs, state: &State) -> Result<()> {
+        let mut data: Vec<Vec<f64>> = names.iter().map(|v| daily(o, v).to_vec()).collect();
         data.push(state.gap_days.iter().map(|&g| g as f64).collect());
         self.files.daily[self.day].write(
             &self.tile,
             self.row0,
-            layers(&DAILY_NAMES, "gap_days", Some(data)),
+            layers(names, "gap_days", Some(data)),
         )
     }
 

@@ -158,16 +158,54 @@ pub struct OutputSpec {
     /// Output folder (relative paths are relative to the config file), or an `s3://bucket/prefix`
     /// (outputs written as COGs, one per tile and variable).
     pub dir: PathBuf,
-    /// Write daily files too (monthly and annual totals are always written).
-    #[serde(default = "yes")]
-    pub daily: bool,
+    /// Daily files too (monthly and annual totals are always written): `true` (every daily
+    /// variable), `false`, or a list of variables (e.g. `[etasw]`).
+    #[serde(default)]
+    pub daily: DailyOutputs,
     /// Also write COGs of the monthly and annual totals.
     #[serde(default)]
     pub cogs: bool,
 }
 
-fn yes() -> bool {
-    true
+/// Which daily variables a run writes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum DailyOutputs {
+    /// Every daily variable (`true`) or none (`false`).
+    All(bool),
+    /// These variables (names of [`super::DAILY_NAMES`]).
+    Only(Vec<String>),
+}
+
+impl Default for DailyOutputs {
+    fn default() -> DailyOutputs {
+        DailyOutputs::All(true)
+    }
+}
+
+impl DailyOutputs {
+    /// The daily variables written, in the `veget_daily` files' order (empty: no daily files).
+    pub fn names(&self) -> Vec<&'static str> {
+        match self {
+            DailyOutputs::All(all) => {
+                if *all {
+                    super::DAILY_NAMES.to_vec()
+                } else {
+                    Vec::new()
+                }
+            }
+            DailyOutputs::Only(names) => super::DAILY_NAMES
+                .iter()
+                .copied()
+                .filter(|n| names.iter().any(|m| m == n))
+                .collect(),
+        }
+    }
+
+    /// Whether any daily file is written.
+    pub fn any(&self) -> bool {
+        !self.names().is_empty()
+    }
 }
 
 impl RunConfig {
@@ -211,6 +249,17 @@ impl RunConfig {
         let [w, s, e, n] = self.area.bbox;
         if !(w < e && s < n) {
             return Err(bad("area.bbox must be [west, south, east, north]".into()));
+        }
+        if let DailyOutputs::Only(names) = &self.output.daily {
+            if let Some(n) = names
+                .iter()
+                .find(|n| !super::DAILY_NAMES.contains(&n.as_str()))
+            {
+                return Err(bad(format!(
+                    "output.daily: {n:?} is not a daily VegET output; use true, false or a list of {}",
+                    super::DAILY_NAMES.join(", ")
+                )));
+            }
         }
         let g = &self.grid;
         if g.like.is_none() && (g.crs.is_none() || g.resolution.is_none()) {
@@ -312,7 +361,7 @@ output: {dir: out}
         std::fs::write(&p, GOOD).unwrap();
         let c = RunConfig::load(&p).unwrap();
         assert_eq!(c.output.dir, d.path().join("out"));
-        assert!(c.output.daily);
+        assert_eq!(c.output.daily.names(), super::super::DAILY_NAMES);
         assert_eq!(c.params().unwrap().melt_factor, 0.05);
         assert_eq!(c.params().unwrap().rf_coeff, 0.35);
         assert_eq!(
@@ -323,6 +372,21 @@ output: {dir: out}
             c.inputs.whc.alignment("whc", false).unwrap(),
             Alignment::Static
         );
+        // Daily outputs: all, none, or a chosen few in the files' order; an S3 folder is kept as is.
+        for (daily, names) in [
+            ("false", vec![]),
+            ("[srf, etasw]", vec!["etasw", "srf"]),
+            ("true", super::super::DAILY_NAMES.to_vec()),
+        ] {
+            let text = GOOD.replace(
+                "output: {dir: out}",
+                &format!("output: {{dir: \"s3://b/p\", daily: {daily}}}"),
+            );
+            std::fs::write(&p, text).unwrap();
+            let c = RunConfig::load(&p).unwrap();
+            assert_eq!(c.output.daily.names(), names, "{daily}");
+            assert_eq!(c.output.dir, Path::new("s3://b/p"));
+        }
     }
 
     #[test]
@@ -341,6 +405,11 @@ output: {dir: out}
                 "output: {dir: out}",
                 "output: {dir: out, colour: red}",
                 "unknown field",
+            ),
+            (
+                "output: {dir: out}",
+                "output: {dir: out, daily: [eta]}",
+                "output.daily: \"eta\" is not a daily VegET output",
             ),
             (
                 "interception: {value: 10}",

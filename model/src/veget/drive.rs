@@ -440,6 +440,7 @@ fn run_tile(sh: &Shared<'_>, k: usize, hash: &str) -> Result<TileRecord> {
         None => State::new(n),
     };
     let mut acc = TileAcc::new(sh.files, &tile, row0, &state, st.whc);
+    let daily = cfg.output.daily.names();
     let mut out = Outputs::new(n);
     // Where the tile's time goes (logged at info): reading and aligning inputs, the kernel, and the
     // outputs (sums and daily files).
@@ -487,10 +488,10 @@ fn run_tile(sh: &Shared<'_>, k: usize, hash: &str) -> Result<TileRecord> {
             acc.begin_day(*date)?;
             let t1 = Instant::now();
             t_out += (t1 - t0).as_secs_f64();
-            if cfg.output.daily {
+            if !daily.is_empty() {
                 step(&sh.params, &sh.opts, st, d, &mut state, &mut out);
                 let t2 = Instant::now();
-                acc.write_daily(&out, &state)?;
+                acc.write_daily(&daily, &out, &state)?;
                 acc.add(&d, st.water, &out, 0..n);
                 t_kernel += (t2 - t1).as_secs_f64();
                 t_out += t2.elapsed().as_secs_f64();

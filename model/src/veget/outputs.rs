@@ -4,7 +4,7 @@
 //! file in place; on S3 (no writes in place) each tile writes its rows as COGs of its own, one per
 //! variable, which are indexed as datasets of their own (`veget_*_cog` recognition templates).
 use super::config::OutputSpec;
-use super::{State, DAILY_NAMES};
+use super::State;
 use crate::output::{
     banded, cogs_from_netcdf, vsi, write_cog_at, write_png, NetcdfPlaced, Palette,
 };
@@ -183,14 +183,15 @@ impl Files {
                 None => File::ensure(&dir.join(sub), format!("{name}.nc"), header),
             }
         };
+        let daily_names = spec.daily.names();
         let mut daily = Vec::new();
         let mut monthly: Vec<((i32, u32), File)> = Vec::new();
         let mut annual: Vec<(i32, File)> = Vec::new();
         let mut d = start;
         while d <= end {
-            if spec.daily {
+            if !daily_names.is_empty() {
                 // Daily files count gap days so far (the state's), not valid days.
-                let l = layers(&DAILY_NAMES, "gap_days", None);
+                let l = layers(&daily_names, "gap_days", None);
                 daily.push(make(
                     "daily",
                     format!("veget_daily_{}", d.format("%Y%m%d")),
