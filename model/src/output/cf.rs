@@ -174,6 +174,16 @@ impl NetcdfPlaced {
         }
         Ok(())
     }
+
+    /// Flushes what was written to the file (without `durable`) to disk.
+    pub fn sync(&self) -> Result<()> {
+        let fail = |e: std::io::Error| Error::Write {
+            path: self.shape.path.clone(),
+            message: e.to_string(),
+        };
+        let file = self.placement.open(&self.path).map_err(fail)?;
+        file.sync_data().map_err(fail)
+    }
 }
 
 impl NetcdfStack {

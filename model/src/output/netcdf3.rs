@@ -71,13 +71,23 @@ impl Data {
 
     /// The values big-endian, as stored.
     fn to_be_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len() * self.kind().size());
+        let size = self.kind().size();
+        let mut out = vec![0u8; self.len() * size];
+        // Value by value into fixed-size slots (a loop the compiler turns into byte swaps), not
+        // through a flattening iterator (which pushes byte by byte).
+        macro_rules! put {
+            ($v:expr) => {
+                for (slot, x) in out.chunks_exact_mut(size).zip($v) {
+                    slot.copy_from_slice(&x.to_be_bytes());
+                }
+            };
+        }
         match self {
-            Data::Byte(v) => out.extend(v.iter().flat_map(|x| x.to_be_bytes())),
-            Data::Short(v) => out.extend(v.iter().flat_map(|x| x.to_be_bytes())),
-            Data::Int(v) => out.extend(v.iter().flat_map(|x| x.to_be_bytes())),
-            Data::Float(v) => out.extend(v.iter().flat_map(|x| x.to_be_bytes())),
-            Data::Double(v) => out.extend(v.iter().flat_map(|x| x.to_be_bytes())),
+            Data::Byte(v) => put!(v),
+            Data::Short(v) => put!(v),
+            Data::Int(v) => put!(v),
+            Data::Float(v) => put!(v),
+            Data::Double(v) => put!(v),
         }
         out
     }

@@ -140,7 +140,7 @@ impl<'a> TileAcc<'a> {
     pub fn write_daily(&self, names: &[&str], o: &Outputs, state: &State) -> Result<()> {
         let mut data: Vec<Vec<f64>> = names.iter().map(|v| daily(o, v).to_vec()).collect();
         data.push(state.gap_days.iter().map(|&g| g as f64).collect());
-        self.files.daily[self.day].write(
+        self.files.daily[self.day].write_lazily(
             &self.tile,
             self.row0,
             layers(names, "gap_days", Some(data)),
@@ -186,12 +186,14 @@ impl<'a> TileAcc<'a> {
         }
     }
 
-    /// Where the kernel adds a day's fluxes itself (no daily outputs written).
-    pub fn targets(&mut self) -> Targets<'_> {
+    /// Where the kernel adds a day's fluxes itself (no daily outputs but ETa written), the day's ETa
+    /// going to `eta`.
+    pub fn targets<'b>(&'b mut self, eta: &'b mut [f64]) -> Targets<'b> {
         let [etasw, dd, srf, etc, netet, p, intercept, rain, swe] = &mut self.m.values[..] else {
             unreachable!("a tile sums the nine SUMMED variables")
         };
         Targets {
+            eta,
             sums: [etasw, dd, srf, etc, netet, p, intercept, rain, swe],
             days: &mut self.m.valid_days,
             seen: &mut self.seen,
@@ -290,6 +292,10 @@ impl<'a> TileAcc<'a> {
     /// Flushes the last month and year, writes the tile's rows of the end state and of the run's
     /// total ETa, and checks the balance: the tile's monthly area sums and balance.
     pub fn finish(mut self, state: &State) -> Result<(Vec<MonthPart>, Balance)> {
+        // The daily files' rows, written lazily, are on disk before the tile can be recorded.
+        for f in &self.files.daily[..self.day] {
+            f.sync()?;
+        }
         self.last_state.0.copy_from_slice(&state.swf);
         self.last_state.1.copy_from_slice(&state.pack);
         self.flush_month()?;

@@ -1,8 +1,9 @@
 //! One day over a tile's pixels, a chunk at a time: a chunk in the common case — every pixel past
 //! its day 0 and (strict) valid with finite statics and inputs — runs through the branch-free loops
 //! of `fast`; any other chunk (a few invalid pixels, e.g. at the inputs' edge) goes pixel by pixel.
-//! Either into every daily output ([`step`]), or, when a run writes no daily files, straight into the
-//! tile's sums ([`step_sums`]: the 13 daily arrays are neither written nor read back).
+//! Either into every daily output ([`step`]), or, when a run writes no daily files but ETa's,
+//! straight into the tile's sums ([`step_sums`]: the other 12 daily arrays are neither written nor
+//! read back).
 use super::accumulate::TileAcc;
 use super::{fast, pixel_day, Day, Input, Mode, Options, Outputs, Params, State, Statics};
 use std::ops::Range;
@@ -17,13 +18,15 @@ fn common<T: Input>(
     state: &State,
     at: &Range<usize>,
 ) -> bool {
-    let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
-    let finite_t = |v: &[T]| v.iter().all(|x| (*x).into().is_finite());
+    // Folds without an early exit, so that each check is one vectorised pass over the chunk.
+    let finite = |v: &[f64]| v.iter().fold(true, |ok, x| ok & x.is_finite());
+    let finite_t = |v: &[T]| v.iter().fold(true, |ok, x| ok & (*x).into().is_finite());
+    let all = |v: &[bool]| v.iter().fold(true, |ok, &x| ok & x);
     let inputs = [d.p, d.eto, d.ndvi, d.tmin, d.tmax, d.tavg];
     let statics = [s.whc, s.fc, s.sat, s.interception, s.water];
-    state.started[at.clone()].iter().all(|&s| s)
+    all(&state.started[at.clone()])
         && (o.mode != Mode::Strict
-            || (state.valid[at.clone()].iter().all(|&v| v)
+            || (all(&state.valid[at.clone()])
                 && statics.iter().all(|v| finite(&v[at.clone()]))
                 && inputs.iter().all(|v| finite_t(&v[at.clone()]))))
 }
@@ -97,8 +100,8 @@ pub fn step<T: Input>(
 }
 
 /// Runs one day over all pixels, updating `state` and adding the day to `acc`'s sums (what [`step`]
-/// followed by `acc.add` over every pixel gives, bit for bit); `out` holds the outputs of the
-/// chunks that went pixel by pixel only.
+/// followed by `acc.add` over every pixel gives, bit for bit); `out` holds the day's ETa of every
+/// pixel, its other outputs only for the chunks that went pixel by pixel.
 pub(crate) fn step_sums<T: Input>(
     p: &Params,
     o: &Options,
@@ -112,7 +115,7 @@ pub(crate) fn step_sums<T: Input>(
     by_chunk(o, &s, &d, state, |state, at, common| {
         if common {
             let swf_pack = (&mut state.swf[..], &mut state.pack[..]);
-            fast::sum_day(p, o, s, inputs, swf_pack, acc.targets(), at);
+            fast::sum_day(p, o, s, inputs, swf_pack, acc.targets(&mut out.etasw), at);
         } else {
             pixels(p, o, s, &d, state, out, at.clone());
             acc.add(&d, s.water, out, at);

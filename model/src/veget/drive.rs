@@ -441,6 +441,8 @@ fn run_tile(sh: &Shared<'_>, k: usize, hash: &str) -> Result<TileRecord> {
     };
     let mut acc = TileAcc::new(sh.files, &tile, row0, &state, st.whc);
     let daily = cfg.output.daily.names();
+    // Without daily files but ETa's, the kernel adds into the sums itself and leaves the day's ETa.
+    let fused = daily.is_empty() || daily == ["etasw"];
     let mut out = Outputs::new(n);
     // Where the tile's time goes (logged at info): reading and aligning inputs, the kernel, and the
     // outputs (sums and daily files).
@@ -488,7 +490,7 @@ fn run_tile(sh: &Shared<'_>, k: usize, hash: &str) -> Result<TileRecord> {
             acc.begin_day(*date)?;
             let t1 = Instant::now();
             t_out += (t1 - t0).as_secs_f64();
-            if !daily.is_empty() {
+            if !fused {
                 step(&sh.params, &sh.opts, st, d, &mut state, &mut out);
                 let t2 = Instant::now();
                 acc.write_daily(&daily, &out, &state)?;
@@ -498,7 +500,12 @@ fn run_tile(sh: &Shared<'_>, k: usize, hash: &str) -> Result<TileRecord> {
             } else {
                 // The kernel adds into the sums itself (its time counted as the kernel's).
                 step_sums(&sh.params, &sh.opts, st, d, &mut state, &mut out, &mut acc);
-                t_kernel += t1.elapsed().as_secs_f64();
+                let t2 = Instant::now();
+                t_kernel += (t2 - t1).as_secs_f64();
+                if !daily.is_empty() {
+                    acc.write_daily(&daily, &out, &state)?;
+                    t_out += t2.elapsed().as_secs_f64();
+                }
             }
             acc.end_day(*date, &state);
         }

@@ -316,8 +316,10 @@ fn step_body<K: Preset, T: Input>(
 
 /// Where [`sum_day`] adds a day's fluxes: a tile's monthly sums of etasw, dd, srf, etc, netet, p,
 /// intercept, rain and swe, its valid days, and the water-balance terms (precipitation, outgoing
-/// terms, total ETa, whether each pixel was ever valid and stayed land).
+/// terms, total ETa, whether each pixel was ever valid and stayed land); and where it puts the day's
+/// ETa (for a daily ETa file).
 pub(crate) struct Targets<'a> {
+    pub eta: &'a mut [f64],
     pub sums: [&'a mut [f64]; 9],
     pub days: &'a mut [f64],
     pub seen: &'a mut [bool],
@@ -416,6 +418,7 @@ fn sum_body<K: Preset, T: Input>(
         &mut rn[at.clone()][..n],
         &mut sw[at.clone()][..n],
     );
+    let eta = &mut t.eta[at.clone()][..n];
     let (vd, seen, bp, out, et, land) = (
         &mut t.days[at.clone()][..n],
         &mut t.seen[at.clone()][..n],
@@ -444,6 +447,7 @@ fn sum_body<K: Preset, T: Input>(
         );
         swf[i] = f.swf;
         pack[i] = f.snwpk;
+        eta[i] = f.etasw;
         // x where ETa is a number, else +0 (a bit mask: every sum an unconditional add).
         let ok = f.etasw.is_finite();
         let mask = if ok { u64::MAX } else { 0 };

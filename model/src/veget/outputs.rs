@@ -124,13 +124,42 @@ impl File {
     /// Writes a tile's rows (one step of every layer, in the header's order), flushed to disk or
     /// uploaded.
     pub(super) fn write(&self, tile: &GeoBox, row0: usize, layers: Vec<Layer>) -> Result<()> {
+        self.write_rows(tile, row0, layers, true)
+    }
+
+    /// [`File::write`] left to the system to flush when it likes (a daily file: a tile's days are
+    /// flushed together by [`File::sync`] before the tile is recorded, not one by one).
+    pub(super) fn write_lazily(
+        &self,
+        tile: &GeoBox,
+        row0: usize,
+        layers: Vec<Layer>,
+    ) -> Result<()> {
+        self.write_rows(tile, row0, layers, false)
+    }
+
+    /// Flushes what was written lazily to disk.
+    pub(super) fn sync(&self) -> Result<()> {
+        match &self.place {
+            Place::Netcdf(placed) => placed.sync(),
+            _ => Ok(()),
+        }
+    }
+
+    fn write_rows(
+        &self,
+        tile: &GeoBox,
+        row0: usize,
+        layers: Vec<Layer>,
+        durable: bool,
+    ) -> Result<()> {
         let band = Stack {
             geobox: tile.clone(),
             layers,
             ..self.header.clone()
         };
         match &self.place {
-            Place::Netcdf(placed) => placed.write_rows(&band, row0, true),
+            Place::Netcdf(placed) => placed.write_rows(&band, row0, durable),
             Place::Cogs(prefix) => {
                 for l in &band.layers {
                     write_cog_at(
