@@ -10,6 +10,7 @@ mod fuse;
 pub mod grid;
 mod load;
 mod lookup;
+mod nc_cache;
 mod physical;
 mod portable;
 mod shrink;

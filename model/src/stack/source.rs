@@ -100,8 +100,10 @@ pub struct Stager {
 }
 
 impl Stager {
-    /// A stager with a private temporary directory.
+    /// A stager with a private temporary directory. Also raises netCDF's chunk cache for the files
+    /// read from now on (see `nc_cache`).
     pub fn new() -> Result<Stager> {
+        super::nc_cache::ensure_chunk_cache();
         let dir = tempfile::Builder::new()
             .prefix("etlake-stack-")
             .tempdir()
