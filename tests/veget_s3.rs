@@ -3,7 +3,7 @@
 //! nothing left to run), the outputs indexed with `s3://` locations, and `dc.load` reading from S3
 //! exactly the values a run on a filesystem writes into its NetCDF files. Also some daily variables
 //! only (`output.daily: [etasw, …]`), on S3 and on disk: the same values, indexed with the others
-//! left out.
+//! left out; and none (`daily: false`): the same monthly, annual and state files.
 mod common;
 use common::*;
 use std::path::{Path, PathBuf};
@@ -198,17 +198,34 @@ fn veget_writes_cogs_to_s3_resumes_there_and_dc_load_reads_them() {
         &["veget", "run", "--tile-rows", "7", &arg(&eta)],
     ));
     assert!(printed.contains("outputs indexed"), "{printed}");
+    // And no daily file at all (the kernel adds into the sums alone).
+    let sums = config(w, "sums", "sums-out", "false");
+    ok(etlake(
+        &pg.url,
+        &[
+            "veget",
+            "run",
+            "--no-index",
+            "--tile-rows",
+            "7",
+            &arg(&sums),
+        ],
+    ));
+    assert!(!w.join("sums-out/daily").exists());
     let reference = w.join("local-out");
-    for file in [
-        "monthly/veget_monthly_201910.nc",
-        "annual/veget_annual_2019.nc",
-        "state/veget_state_20191106.nc",
-    ] {
-        let (a, b) = (reference.join(file), w.join("eta-out").join(file));
-        assert!(
-            std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
-            "{file} differs"
-        );
+    for run in ["eta-out", "sums-out"] {
+        for file in [
+            "monthly/veget_monthly_201910.nc",
+            "monthly/veget_monthly_201911.nc",
+            "annual/veget_annual_2019.nc",
+            "state/veget_state_20191106.nc",
+        ] {
+            let (a, b) = (reference.join(file), w.join(run).join(file));
+            assert!(
+                std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+                "{run}/{file} differs"
+            );
+        }
     }
     let checks = [
         (

@@ -293,7 +293,7 @@ impl<'a> TileAcc<'a> {
     /// total ETa, and checks the balance: the tile's monthly area sums and balance.
     pub fn finish(mut self, state: &State) -> Result<(Vec<MonthPart>, Balance)> {
         // The daily files' rows, written lazily, are on disk before the tile can be recorded.
-        for f in &self.files.daily[..self.day] {
+        for f in self.files.daily.iter().take(self.day) {
             f.sync()?;
         }
         self.last_state.0.copy_from_slice(&state.swf);
