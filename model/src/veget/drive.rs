@@ -16,7 +16,7 @@ use super::{step, Day, Outputs, State, Statics};
 use crate::stack::{grid, source::Stager};
 use crate::{Error, GeoBox, Result};
 use catalog_schema::Catalog;
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Datelike, NaiveDate};
 use rayon::prelude::*;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -177,7 +177,7 @@ fn open(
         memory.map(|(_, w)| format!("{w} (less {budget:.1} MiB of windows the tiles share)"));
     let memory = memory.map(|(m, _)| (m - budget, whose.as_deref().unwrap_or_default()));
     let (tiling, _) = tiling::plan(geobox.width, geobox.height, tile_rows, memory, threads)?;
-    let months = months(cfg.period.start, cfg.period.end);
+    let months = tiling::months(cfg.period.start, cfg.period.end);
     let prepared = Prepared::search(catalog, cfg, &geobox, &months)?;
     let ledger = Ledger::at(&cfg.output.dir);
     let wanted = Ledger::manifest(cfg, &geobox, &prepared.dataset_ids(), tiling)?;
@@ -573,33 +573,4 @@ fn outside_area(geobox: &GeoBox, lonlat: [f64; 4], row0: usize, rows: usize) -> 
         .zip(&ys)
         .map(|(&x, &y)| !(x >= w0 && x <= e0 && y >= s0 && y <= n0))
         .collect())
-}
-
-/// The period cut into calendar months (the first and last clipped).
-fn months(start: NaiveDate, end: NaiveDate) -> Vec<Vec<NaiveDate>> {
-    let mut out: Vec<Vec<NaiveDate>> = Vec::new();
-    let mut d = start;
-    while d <= end {
-        match out.last_mut() {
-            Some(m) if m[0].month() == d.month() && m[0].year() == d.year() => m.push(d),
-            _ => out.push(vec![d]),
-        }
-        d += Duration::days(1);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn periods_cut_into_calendar_months() {
-        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
-        let m = months(d(2019, 12, 30), d(2020, 3, 1));
-        assert_eq!(m.len(), 4);
-        assert_eq!(m[0], [d(2019, 12, 30), d(2019, 12, 31)]);
-        assert_eq!(m[2].len(), 29);
-        assert_eq!(m[3], [d(2020, 3, 1)]);
-    }
 }

@@ -1,7 +1,8 @@
 //! How a run's grid is cut into tiles (bands of whole rows, so each tile's outputs are contiguous
 //! rows of every file), how big a tile may be for the memory allowed, and which tiles one of N
-//! processes takes (`--tile i/N`).
+//! processes takes (`--tile i/N`); and the period cut into the months a tile loads at a time.
 use crate::{Error, Result};
+use chrono::{Datelike, Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 /// Bytes a run holds per pixel of a tile: the statics (5), the state (7), the day's outputs (13) and
@@ -132,6 +133,20 @@ pub fn parallel(tiling: &Tiling, limit: Option<(f64, &str)>, threads: usize) -> 
     Some((fit.min(threads as f64) as usize).clamp(1, tiling.count().max(1)))
 }
 
+/// The period cut into calendar months (the first and last clipped).
+pub(super) fn months(start: NaiveDate, end: NaiveDate) -> Vec<Vec<NaiveDate>> {
+    let mut out: Vec<Vec<NaiveDate>> = Vec::new();
+    let mut d = start;
+    while d <= end {
+        match out.last_mut() {
+            Some(m) if m[0].month() == d.month() && m[0].year() == d.year() => m.push(d),
+            _ => out.push(vec![d]),
+        }
+        d += Duration::days(1);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +173,15 @@ mod tests {
             }
         }
         assert!(seen.iter().all(|&n| n == 1), "{seen:?}");
+    }
+
+    #[test]
+    fn periods_cut_into_calendar_months() {
+        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
+        let m = months(d(2019, 12, 30), d(2020, 3, 1));
+        assert_eq!(m.len(), 4);
+        assert_eq!(m[0], [d(2019, 12, 30), d(2019, 12, 31)]);
+        assert_eq!(m[2].len(), 29);
+        assert_eq!(m[3], [d(2020, 3, 1)]);
     }
 }
