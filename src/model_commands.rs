@@ -414,7 +414,7 @@ fn report_and_index(
         .filter(|f| f.extension().is_some_and(|e| e == "png"))
         .map(|f| f.display().to_string())
         .collect();
-    if cfg.output.dir.to_string_lossy().starts_with("s3://") {
+    if cfg.output.on_s3().is_some() {
         let folders: Vec<String> = r.files.iter().map(|f| f.display().to_string()).collect();
         println!(
             "COGs (one per tile and variable) in {} (no quicklook on S3)",

@@ -88,19 +88,15 @@ fn veget_writes_cogs_to_s3_resumes_there_and_dc_load_reads_them() {
     let w = work.path();
 
     // The reference: the same run into NetCDF files on disk, not indexed.
-    let local = config(w, "local", "local-out", "true");
     let arg = |p: &Path| p.to_str().unwrap().to_string();
-    ok(etlake(
-        &pg.url,
-        &[
-            "veget",
-            "run",
-            "--no-index",
-            "--tile-rows",
-            "7",
-            &arg(&local),
-        ],
-    ));
+    // A run on disk in tiles of 7 rows, not indexed.
+    let on_disk = |cfg: &Path| {
+        ok(etlake(
+            &pg.url,
+            &["veget", "run", "--no-index", "--tile-rows", "7", &arg(cfg)],
+        ))
+    };
+    on_disk(&config(w, "local", "local-out", "true"));
 
     // On S3: half the tiles, then the rest (the ledger on S3 says which are done), then nothing.
     let remote = config(w, "remote", "s3://out/run", "[swf, etasw]");
@@ -199,18 +195,7 @@ fn veget_writes_cogs_to_s3_resumes_there_and_dc_load_reads_them() {
     ));
     assert!(printed.contains("outputs indexed"), "{printed}");
     // And no daily file at all (the kernel adds into the sums alone).
-    let sums = config(w, "sums", "sums-out", "false");
-    ok(etlake(
-        &pg.url,
-        &[
-            "veget",
-            "run",
-            "--no-index",
-            "--tile-rows",
-            "7",
-            &arg(&sums),
-        ],
-    ));
+    on_disk(&config(w, "sums", "sums-out", "false"));
     assert!(!w.join("sums-out/daily").exists());
     let reference = w.join("local-out");
     for run in ["eta-out", "sums-out"] {

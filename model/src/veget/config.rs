@@ -208,6 +208,15 @@ impl DailyOutputs {
     }
 }
 
+impl OutputSpec {
+    /// The GDAL prefix of an `s3://` output folder (`/vsis3/bucket/prefix`, no trailing slash); None
+    /// for a folder on a filesystem.
+    pub fn on_s3(&self) -> Option<String> {
+        crate::output::vsi::gdal_s3(&self.dir.to_string_lossy())
+            .map(|p| p.trim_end_matches('/').to_string())
+    }
+}
+
 impl RunConfig {
     /// Reads and checks a configuration file; relative output/resume paths are made relative to it.
     pub fn load(path: &Path) -> Result<RunConfig> {
@@ -226,7 +235,7 @@ impl RunConfig {
             object: object.to_string(),
             message: e.to_string(),
         })?;
-        if c.output.dir.is_relative() && !c.output.dir.to_string_lossy().starts_with("s3://") {
+        if c.output.dir.is_relative() && c.output.on_s3().is_none() {
             c.output.dir = base.join(&c.output.dir);
         }
         if let Some(r) = &c.resume {

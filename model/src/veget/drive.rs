@@ -179,7 +179,7 @@ fn open(
     let (tiling, _) = tiling::plan(geobox.width, geobox.height, tile_rows, memory, threads)?;
     let months = tiling::months(cfg.period.start, cfg.period.end);
     let prepared = Prepared::search(catalog, cfg, &geobox, &months)?;
-    let ledger = Ledger::at(&cfg.output.dir);
+    let ledger = Ledger::at(&cfg.output);
     let wanted = Ledger::manifest(cfg, &geobox, &prepared.dataset_ids(), tiling)?;
     let manifest = match ledger.open(wanted, tile_rows.is_some(), restart)? {
         Opened::Fresh(m) | Opened::Same(m) => m,
@@ -304,7 +304,7 @@ pub fn run_tiles(
 /// `etlake veget finish`: checks that every tile of the run recorded in the output folder is done
 /// (under this configuration), then writes the quicklooks and COGs and returns the run's summary.
 pub fn finish(catalog: &mut Catalog, cfg: &RunConfig) -> Result<RunReport> {
-    let ledger = Ledger::at(&cfg.output.dir);
+    let ledger = Ledger::at(&cfg.output);
     if ledger.existing()?.is_none() {
         return Err(Error::Request(format!(
             "no run is recorded in {}: run `etlake veget run` (or its --tile shares) first",

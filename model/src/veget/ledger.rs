@@ -109,15 +109,15 @@ pub enum Opened {
 }
 
 impl Ledger {
-    /// The ledger of a run writing into `output_dir`.
-    pub fn at(output_dir: &Path) -> Ledger {
-        match crate::output::vsi::gdal_s3(&output_dir.to_string_lossy()) {
+    /// The ledger of a run writing as `output` says.
+    pub fn at(output: &super::config::OutputSpec) -> Ledger {
+        match output.on_s3() {
             Some(r) => Ledger {
-                dir: PathBuf::from(format!("{}/.veget-run", r.trim_end_matches('/'))),
+                dir: PathBuf::from(format!("{r}/.veget-run")),
                 remote: true,
             },
             None => Ledger {
-                dir: output_dir.join(".veget-run"),
+                dir: output.dir.join(".veget-run"),
                 remote: false,
             },
         }

@@ -5,9 +5,7 @@
 //! variable, which are indexed as datasets of their own (`veget_*_cog` recognition templates).
 use super::config::OutputSpec;
 use super::State;
-use crate::output::{
-    banded, cogs_from_netcdf, vsi, write_cog_at, write_png, NetcdfPlaced, Palette,
-};
+use crate::output::{banded, cogs_from_netcdf, write_cog_at, write_png, NetcdfPlaced, Palette};
 use crate::stack::Packing;
 use crate::{Error, GeoBox, Layer, Result, Stack};
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
@@ -202,12 +200,12 @@ impl Files {
     ) -> Result<Files> {
         let dir = &spec.dir;
         // On S3 each output is a prefix its tiles' COGs are named from.
-        let remote = vsi::gdal_s3(&dir.to_string_lossy());
+        let remote = spec.on_s3();
         let make = |sub: &str, name: String, header: Stack| -> Result<File> {
             match &remote {
                 Some(r) => Ok(File {
                     header,
-                    place: Place::Cogs(format!("{}/{sub}/{name}", r.trim_end_matches('/'))),
+                    place: Place::Cogs(format!("{r}/{sub}/{name}")),
                 }),
                 None => File::ensure(&dir.join(sub), format!("{name}.nc"), header),
             }
@@ -303,7 +301,7 @@ impl Files {
 
     /// The output files (daily, monthly, annual, state); on S3 their folders (`s3://…/monthly/`).
     pub fn paths(&self) -> Vec<PathBuf> {
-        if vsi::gdal_s3(&self.spec.dir.to_string_lossy()).is_some() {
+        if self.spec.on_s3().is_some() {
             let dir = self.spec.dir.to_string_lossy();
             let dir = dir.trim_end_matches('/');
             let subs = ["daily", "monthly", "annual", "state"];
